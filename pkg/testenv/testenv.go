@@ -1,0 +1,148 @@
+// Package testenv gives integration tests the real Kafka, PostgreSQL and
+// ClickHouse servers that `make test` starts (scripts/testenv). Each helper
+// reads the server's address from the environment; when it is unset the test
+// is skipped, unless LRS_TEST_REQUIRE_SERVERS=1 (set by `make test`), where a
+// missing server fails the test instead of hiding it.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	// EnvKafka holds a comma-separated list of broker addresses.
+	EnvKafka = "LRS_TEST_KAFKA_BROKERS"
+	// EnvPostgres holds a DSN of a superuser able to create databases.
+	EnvPostgres = "LRS_TEST_POSTGRES_DSN"
+	// EnvClickHouse holds a native-protocol DSN (clickhouse://host:port/db).
+	EnvClickHouse = "LRS_TEST_CLICKHOUSE_DSN"
+	// EnvRequire turns a missing server into a test failure.
+	EnvRequire = "LRS_TEST_REQUIRE_SERVERS"
+)
+
+func lookup(t testing.TB, env string) string {
+	t.Helper()
+	v := strings.TrimSpace(os.Getenv(env))
+	if v != "" {
+		return v
+	}
+	if os.Getenv(EnvRequire) == "1" {
+		t.Fatalf("%s is not set but %s=1: the server this test needs was not started", env, EnvRequire)
+	}
+	t.Skipf("%s not set; run under `make test` to exercise the real server", env)
+	return ""
+}
+
+// Required reports whether missing servers must fail tests.
+func Required() bool { return os.Getenv(EnvRequire) == "1" }
+
+// UniqueName returns prefix plus a random suffix, usable as a topic, group or
+// database name so that tests never see each other's data.
+func UniqueName(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+// KafkaBrokers returns the real broker addresses.
+func KafkaBrokers(t testing.TB) []string {
+	t.Helper()
+	return strings.Split(lookup(t, EnvKafka), ",")
+}
+
+// PostgresDSN creates a fresh database on the real PostgreSQL server, drops it
+// when the test ends, and returns a DSN pointing at it.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	base := lookup(t, EnvPostgres)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL %s: %v", base, err)
+	}
+	defer conn.Close(ctx)
+	name := UniqueName("lrs_test")
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Logf("drop database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", EnvPostgres, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// ClickHouseDSN creates a fresh database on the real ClickHouse server, drops
+// it when the test ends, and returns a DSN pointing at it.
+func ClickHouseDSN(t testing.TB) string {
+	t.Helper()
+	base := lookup(t, EnvClickHouse)
+	opts, err := clickhouse.ParseDSN(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", EnvClickHouse, err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatalf("open ClickHouse %s: %v", base, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	name := UniqueName("lrs_test")
+	if err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create ClickHouse database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		c, err := clickhouse.Open(opts)
+		if err != nil {
+			t.Logf("drop ClickHouse database %s: %v", name, err)
+			return
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+			t.Logf("drop ClickHouse database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", EnvClickHouse, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Context returns a context bounded by d and cancelled at the end of the test.
+func Context(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
