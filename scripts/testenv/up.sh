@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Starts private, loopback-only Kafka (KRaft), PostgreSQL and ClickHouse
+# servers with throwaway data under $LRS_TESTENV_DIR, waits until each one
+# really answers, and writes $LRS_TESTENV_DIR/env for tests to source.
+# If any server fails to start, its log tail is printed, everything this run
+# started is stopped, and the script exits non-zero.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR
+. "$here/lib.sh"
+
+check_testenv_dir
+dir="$LRS_TESTENV_DIR"
+[[ ! -e "$dir/env" ]] || die "servers already up in $dir (source $dir/env, or run down.sh first)"
+[[ ! -e "$dir" ]] || die "$dir exists from an earlier run: run down.sh first"
+
+for port in "$LRS_TESTENV_KAFKA_PORT" "$LRS_TESTENV_KAFKA_CONTROLLER_PORT" "$LRS_TESTENV_POSTGRES_PORT" \
+	"$LRS_TESTENV_CLICKHOUSE_PORT" "$LRS_TESTENV_CLICKHOUSE_HTTP_PORT"; do
+	port_open 127.0.0.1 "$port" && die "port $port is already taken: $(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)"
+done
+
+[[ -f "$KAFKA_LIBS_DONE" ]] || die "no Kafka $LRS_KAFKA_VERSION jars in $KAFKA_LIBS: run install.sh first"
+pgbin="$(pg_bindir)" || die "PostgreSQL server binaries not found: run install.sh first"
+command -v clickhouse-server >/dev/null || die "clickhouse-server not found: run install.sh first"
+
+# PostgreSQL refuses to run as root, so its files belong to the postgres user.
+as_pg() {
+	if [[ "$(id -u)" == 0 ]]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# fail NAME LOG prints the server's log tail, stops what was started and exits.
+fail() {
+	log "$1 did not start; last lines of $2:"
+	tail -n 40 "$2" >&2 2>/dev/null || true
+	"$here/down.sh" >&2 || true
+	exit 1
+}
+
+# wait_until NAME LOG PID CMD... polls CMD until it succeeds, failing early if
+# PID dies and after LRS_TESTENV_START_TIMEOUT seconds at the latest.
+wait_until() {
+	local name="$1" logf="$2" pid="$3"
+	shift 3
+	local deadline=$((SECONDS + LRS_TESTENV_START_TIMEOUT))
+	until "$@" >/dev/null 2>&1; do
+		kill -0 "$pid" 2>/dev/null || fail "$name (process $pid exited)" "$logf"
+		((SECONDS < deadline)) || fail "$name (no answer after ${LRS_TESTENV_START_TIMEOUT}s)" "$logf"
+		sleep 0.1
+	done
+}
+
+mkdir -p "$dir"
+chmod 755 "$dir"
+t0="$(now_ms)"
+
+# --- ClickHouse: started first because it needs no preparation. It runs fine
+# as root; its config leaves out the interserver, TLS and MySQL ports so that
+# nothing but the two loopback ports below is opened.
+ch="$dir/clickhouse"
+mkdir -p "$ch/data" "$ch/tmp" "$ch/user_files" "$ch/format_schemas" "$ch/log"
+cat >"$ch/config.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+  <logger>
+    <level>information</level>
+    <log>$ch/log/server.log</log>
+    <errorlog>$ch/log/error.log</errorlog>
+    <size>100M</size>
+    <count>1</count>
+  </logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>$LRS_TESTENV_CLICKHOUSE_PORT</tcp_port>
+  <http_port>$LRS_TESTENV_CLICKHOUSE_HTTP_PORT</http_port>
+  <path>$ch/data/</path>
+  <tmp_path>$ch/tmp/</tmp_path>
+  <user_files_path>$ch/user_files/</user_files_path>
+  <format_schema_path>$ch/format_schemas/</format_schema_path>
+  <users_config>$ch/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+</yandex>
+EOF
+cat >"$ch/users.xml" <<'EOF'
+<?xml version="1.0"?>
+<yandex>
+  <profiles>
+    <default><max_memory_usage>4000000000</max_memory_usage></default>
+  </profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas>
+    <default>
+      <interval>
+        <duration>3600</duration>
+        <queries>0</queries><errors>0</errors><result_rows>0</result_rows>
+        <read_rows>0</read_rows><execution_time>0</execution_time>
+      </interval>
+    </default>
+  </quotas>
+</yandex>
+EOF
+setsid clickhouse-server --config-file="$ch/config.xml" >"$ch/log/stdout.log" 2>&1 </dev/null &
+echo $! >"$ch/pid"
+
+# --- Kafka: format the KRaft metadata log, then start a combined
+# broker+controller. Internal topics get one replica and few partitions, and
+# the first group join is not delayed, so that tests do not wait on them.
+kafka="$dir/kafka"
+mkdir -p "$kafka/data"
+cat >"$kafka/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$LRS_TESTENV_KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$LRS_TESTENV_KAFKA_PORT,CONTROLLER://127.0.0.1:$LRS_TESTENV_KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$LRS_TESTENV_KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$kafka/data
+num.partitions=3
+auto.create.topics.enable=true
+delete.topic.enable=true
+group.initial.rebalance.delay.ms=0
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=5
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=5
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+EOF
+cat >"$kafka/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $kafka/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+logger.state.name = state.change.logger
+logger.state.level = warn
+EOF
+# The heap setting is split into words on purpose: it may hold several flags.
+# shellcheck disable=SC2206
+kafka_java=(java ${LRS_TESTENV_KAFKA_HEAP:--Xms256m -Xmx512m} -XX:+UseSerialGC -Djava.awt.headless=true
+	"-Dlog4j2.configurationFile=$kafka/log4j2.properties" -cp "$KAFKA_LIBS/*")
+cluster_id="$("${kafka_java[@]}" kafka.tools.StorageTool random-uuid 2>"$kafka/format.log")" ||
+	fail "Kafka storage tool" "$kafka/format.log"
+"${kafka_java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$kafka/server.properties" >>"$kafka/format.log" 2>&1 ||
+	fail "Kafka storage format" "$kafka/format.log"
+setsid "${kafka_java[@]}" kafka.Kafka "$kafka/server.properties" >"$kafka/stdout.log" 2>&1 </dev/null &
+echo $! >"$kafka/pid"
+
+# --- PostgreSQL: a fresh cluster whose superuser is lrs/lrs, reached over
+# TCP with a password exactly as the tests' DSN does. Durability is off: the
+# data is thrown away.
+pg="$dir/postgres"
+mkdir -p "$pg"
+chown postgres:postgres "$pg" 2>/dev/null || true
+printf 'lrs\n' >"$pg/pwfile"
+chown postgres:postgres "$pg/pwfile" 2>/dev/null || true
+as_pg "$pgbin/initdb" -D "$pg/data" -U lrs --pwfile="$pg/pwfile" -E UTF8 --locale=C.UTF-8 \
+	--auth-local=trust --auth-host=scram-sha-256 -N >"$pg/initdb.log" 2>&1 || fail "PostgreSQL initdb" "$pg/initdb.log"
+rm -f "$pg/pwfile"
+cat >>"$pg/data/postgresql.conf" <<EOF
+port = $LRS_TESTENV_POSTGRES_PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$pg'
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+as_pg "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w -t "$LRS_TESTENV_START_TIMEOUT" start >"$pg/pg_ctl.log" 2>&1 ||
+	fail "PostgreSQL" "$pg/server.log"
+pg_admin="postgres://lrs:lrs@127.0.0.1:$LRS_TESTENV_POSTGRES_PORT/postgres?sslmode=disable"
+"$pgbin/psql" "$pg_admin" -qAtc 'CREATE DATABASE lrs' >>"$pg/pg_ctl.log" 2>&1 || fail "PostgreSQL CREATE DATABASE" "$pg/pg_ctl.log"
+pg_dsn="postgres://lrs:lrs@127.0.0.1:$LRS_TESTENV_POSTGRES_PORT/lrs?sslmode=disable"
+"$pgbin/pg_isready" -q -h 127.0.0.1 -p "$LRS_TESTENV_POSTGRES_PORT" || fail "PostgreSQL (pg_isready)" "$pg/server.log"
+[[ "$("$pgbin/psql" "$pg_dsn" -qAtc 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user')" == t ]] ||
+	fail "PostgreSQL (lrs is not a superuser)" "$pg/server.log"
+log "PostgreSQL ready on 127.0.0.1:$LRS_TESTENV_POSTGRES_PORT ($(elapsed "$t0"))"
+
+wait_until ClickHouse "$ch/log/error.log" "$(cat "$ch/pid")" \
+	clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT 1'
+log "ClickHouse $(clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT version()') ready on 127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT ($(elapsed "$t0"))"
+
+# The broker logs this line only once both the controller and the broker
+# have finished starting; the port check guards against a stale log.
+kafka_ready() {
+	grep -q 'Kafka Server started' "$kafka/server.log" && port_open 127.0.0.1 "$LRS_TESTENV_KAFKA_PORT"
+}
+wait_until Kafka "$kafka/server.log" "$(cat "$kafka/pid")" kafka_ready
+log "Kafka $LRS_KAFKA_VERSION ready on 127.0.0.1:$LRS_TESTENV_KAFKA_PORT ($(elapsed "$t0"))"
+
+cat >"$dir/env.partial" <<EOF
+export LRS_TEST_KAFKA_BROKERS=127.0.0.1:$LRS_TESTENV_KAFKA_PORT
+export LRS_TEST_POSTGRES_DSN='$pg_dsn'
+export LRS_TEST_CLICKHOUSE_DSN=clickhouse://127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT/default
+export LRS_TEST_REQUIRE_SERVERS=1
+EOF
+mv "$dir/env.partial" "$dir/env"
+log "all servers up in $(elapsed "$t0"); environment in $dir/env"
