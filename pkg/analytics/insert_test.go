@@ -1,0 +1,153 @@
+package analytics
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	chschema "github.com/streamlrs/streamlrs/schemas/clickhouse"
+)
+
+func TestSplitByPartitions(t *testing.T) {
+	tests := []struct {
+		name     string
+		months   []int
+		maxParts int
+		chunks   int
+	}{
+		{"empty", nil, 50, 0},
+		{"one month", []int{202401, 202401, 202401}, 50, 1},
+		{"exactly the limit", []int{202401, 202402, 202403}, 3, 1},
+		{"one over", []int{202401, 202402, 202403, 202404}, 3, 2},
+		{"unsorted back-fill", []int{202405, 199001, 202405, 199001, 201012, 202405}, 1, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows := make([]row, len(tt.months))
+			for i, m := range tt.months {
+				rows[i].month = m
+			}
+			chunks := splitByPartitions(rows, tt.maxParts)
+			if len(chunks) != tt.chunks {
+				t.Fatalf("%d chunks, want %d", len(chunks), tt.chunks)
+			}
+			total := 0
+			seen := map[int]bool{}
+			for _, c := range chunks {
+				parts := map[int]bool{}
+				for _, r := range c {
+					parts[r.month] = true
+				}
+				if len(parts) > tt.maxParts {
+					t.Errorf("chunk touches %d partitions, limit %d", len(parts), tt.maxParts)
+				}
+				for m := range parts {
+					if seen[m] {
+						t.Errorf("partition %d split across chunks", m)
+					}
+					seen[m] = true
+				}
+				total += len(c)
+			}
+			if total != len(tt.months) {
+				t.Errorf("chunks hold %d rows, want %d", total, len(tt.months))
+			}
+		})
+	}
+}
+
+func TestAppendColumnsFillsEveryColumn(t *testing.T) {
+	r, err := flatten(Statement{Tenant: "acme", JSON: []byte(fullStatement)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	err = appendColumns([]row{r, r}, func(i int, v any) error {
+		got = append(got, i)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(columns) {
+		t.Fatalf("appended %d columns, the INSERT names %d", len(got), len(columns))
+	}
+	if !strings.Contains(insertQuery, "(tenant, statement_id,") || !strings.HasSuffix(insertQuery, "statement_json)") {
+		t.Fatalf("insert query %q lacks the explicit column list", insertQuery)
+	}
+}
+
+func TestEmbeddedMigrations(t *testing.T) {
+	migs, err := loadMigrations(chschema.Migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(migs) < 3 {
+		t.Fatalf("%d migrations embedded", len(migs))
+	}
+	for i, m := range migs {
+		if i > 0 && m.version <= migs[i-1].version {
+			t.Errorf("migration %d after %d", m.version, migs[i-1].version)
+		}
+		for _, s := range m.statements {
+			if strings.HasPrefix(s, "CREATE") && !strings.Contains(s, "IF NOT EXISTS") {
+				t.Errorf("%04d_%s: CREATE without IF NOT EXISTS cannot be re-run: %.60s", m.version, m.name, s)
+			}
+		}
+	}
+}
+
+func TestLoadMigrations(t *testing.T) {
+	tests := []struct {
+		name      string
+		files     fstest.MapFS
+		err       string
+		minServer serverVersion
+		stmts     int
+	}{
+		{"plain", fstest.MapFS{"0001_a.sql": {Data: []byte("-- c;\nCREATE TABLE IF NOT EXISTS a (x UInt8)\nENGINE = Memory;\nSELECT 1;\n")}}, "", serverVersion{}, 2},
+		{"gated", fstest.MapFS{"0002_b.sql": {Data: []byte("-- min_server_version: 21.8\nALTER TABLE a ADD COLUMN IF NOT EXISTS y UInt8;")}}, "", serverVersion{21, 8}, 1},
+		{"bad name", fstest.MapFS{"1_a.sql": {Data: []byte("SELECT 1;")}}, "NNNN_name.sql", serverVersion{}, 0},
+		{"empty", fstest.MapFS{"0001_a.sql": {Data: []byte("-- nothing\n")}}, "no statements", serverVersion{}, 0},
+		{"duplicate", fstest.MapFS{"0001_a.sql": {Data: []byte("SELECT 1;")}, "0001_b.sql": {Data: []byte("SELECT 1;")}}, "two migrations", serverVersion{}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			migs, err := loadMigrations(tt.files)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(migs) != 1 || migs[0].minServer != tt.minServer || len(migs[0].statements) != tt.stmts {
+				t.Fatalf("got %+v, want one migration gated at %v with %d statements", migs, tt.minServer, tt.stmts)
+			}
+		})
+	}
+}
+
+func TestParseServerVersion(t *testing.T) {
+	tests := []struct {
+		in   string
+		want serverVersion
+		ok   bool
+	}{
+		{"18.16.1", serverVersion{18, 16}, true},
+		{"25.8.2.29", serverVersion{25, 8}, true},
+		{"x.y", serverVersion{}, false},
+		{"18", serverVersion{}, false},
+	}
+	for _, tt := range tests {
+		got, err := parseServerVersion(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseServerVersion(%q) = %v, %v", tt.in, got, err)
+		}
+	}
+	if !(serverVersion{18, 16}).less(serverVersion{21, 8}) || (serverVersion{25, 1}).less(serverVersion{21, 8}) {
+		t.Error("version order is wrong")
+	}
+}

@@ -1,0 +1,23 @@
+-- Voiding flows through the topic like any statement, and the voiding
+-- statement may arrive before or after its target. Instead of mutating the
+-- target row, every voiding statement also lands here (through the
+-- materialized view, in the same INSERT), and views exclude targets found
+-- in this table. Small: one row per voiding statement.
+CREATE TABLE IF NOT EXISTS voided_statements
+(
+    tenant               String,
+    voided_statement_id  UUID,
+    voiding_statement_id UUID,
+    voided_at            DateTime('UTC')
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (tenant, voided_statement_id);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS voided_statements_mv TO voided_statements AS
+SELECT
+    tenant,
+    assumeNotNull(voided_statement_id) AS voided_statement_id,
+    statement_id AS voiding_statement_id,
+    stored AS voided_at
+FROM statements
+WHERE voided_statement_id IS NOT NULL;
