@@ -32,23 +32,31 @@ as_pg() {
 	fi
 }
 
-# fail NAME LOG prints the server's log tail, stops what was started and exits.
+# fail WHAT LOG... prints the tails of the server's logs, stops what this run
+# started and exits.
 fail() {
-	log "$1 did not start; last lines of $2:"
-	tail -n 40 "$2" >&2 2>/dev/null || true
+	local what="$1" f
+	shift
+	log "FAILED: $what"
+	for f in "$@"; do
+		[[ -s "$f" ]] || continue
+		log "last lines of $f:"
+		tail -n 30 "$f" >&2
+	done
 	"$here/down.sh" >&2 || true
 	exit 1
 }
 
-# wait_until NAME LOG PID CMD... polls CMD until it succeeds, failing early if
-# PID dies and after LRS_TESTENV_START_TIMEOUT seconds at the latest.
+# wait_until NAME PID "LOG..." CMD... polls CMD until it succeeds, failing
+# early if PID dies and after LRS_TESTENV_START_TIMEOUT seconds at the latest.
 wait_until() {
-	local name="$1" logf="$2" pid="$3"
+	local name="$1" pid="$2" logs
+	read -ra logs <<<"$3"
 	shift 3
 	local deadline=$((SECONDS + LRS_TESTENV_START_TIMEOUT))
 	until "$@" >/dev/null 2>&1; do
-		kill -0 "$pid" 2>/dev/null || fail "$name (process $pid exited)" "$logf"
-		((SECONDS < deadline)) || fail "$name (no answer after ${LRS_TESTENV_START_TIMEOUT}s)" "$logf"
+		kill -0 "$pid" 2>/dev/null || fail "$name: process $pid exited" "${logs[@]}"
+		((SECONDS < deadline)) || fail "$name: no answer after ${LRS_TESTENV_START_TIMEOUT}s" "${logs[@]}"
 		sleep 0.1
 	done
 }
@@ -160,7 +168,7 @@ EOF
 kafka_java=(java ${LRS_TESTENV_KAFKA_HEAP:--Xms256m -Xmx512m} -XX:+UseSerialGC -Djava.awt.headless=true
 	"-Dlog4j2.configurationFile=$kafka/log4j2.properties" -cp "$KAFKA_LIBS/*")
 cluster_id="$("${kafka_java[@]}" kafka.tools.StorageTool random-uuid 2>"$kafka/format.log")" ||
-	fail "Kafka storage tool" "$kafka/format.log"
+	fail "Kafka storage tool random-uuid" "$kafka/format.log"
 "${kafka_java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$kafka/server.properties" >>"$kafka/format.log" 2>&1 ||
 	fail "Kafka storage format" "$kafka/format.log"
 setsid "${kafka_java[@]}" kafka.Kafka "$kafka/server.properties" >"$kafka/stdout.log" 2>&1 </dev/null &
@@ -187,7 +195,7 @@ synchronous_commit = off
 full_page_writes = off
 EOF
 as_pg "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w -t "$LRS_TESTENV_START_TIMEOUT" start >"$pg/pg_ctl.log" 2>&1 ||
-	fail "PostgreSQL" "$pg/server.log"
+	fail "PostgreSQL start" "$pg/pg_ctl.log" "$pg/server.log"
 pg_admin="postgres://lrs:lrs@127.0.0.1:$LRS_TESTENV_POSTGRES_PORT/postgres?sslmode=disable"
 "$pgbin/psql" "$pg_admin" -qAtc 'CREATE DATABASE lrs' >>"$pg/pg_ctl.log" 2>&1 || fail "PostgreSQL CREATE DATABASE" "$pg/pg_ctl.log"
 pg_dsn="postgres://lrs:lrs@127.0.0.1:$LRS_TESTENV_POSTGRES_PORT/lrs?sslmode=disable"
@@ -196,7 +204,7 @@ pg_dsn="postgres://lrs:lrs@127.0.0.1:$LRS_TESTENV_POSTGRES_PORT/lrs?sslmode=disa
 	fail "PostgreSQL (lrs is not a superuser)" "$pg/server.log"
 log "PostgreSQL ready on 127.0.0.1:$LRS_TESTENV_POSTGRES_PORT ($(elapsed "$t0"))"
 
-wait_until ClickHouse "$ch/log/error.log" "$(cat "$ch/pid")" \
+wait_until ClickHouse "$(cat "$ch/pid")" "$ch/log/stdout.log $ch/log/error.log" \
 	clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT 1'
 log "ClickHouse $(clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT version()') ready on 127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT ($(elapsed "$t0"))"
 
@@ -205,7 +213,7 @@ log "ClickHouse $(clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKH
 kafka_ready() {
 	grep -q 'Kafka Server started' "$kafka/server.log" && port_open 127.0.0.1 "$LRS_TESTENV_KAFKA_PORT"
 }
-wait_until Kafka "$kafka/server.log" "$(cat "$kafka/pid")" kafka_ready
+wait_until Kafka "$(cat "$kafka/pid")" "$kafka/stdout.log $kafka/server.log" kafka_ready
 log "Kafka $LRS_KAFKA_VERSION ready on 127.0.0.1:$LRS_TESTENV_KAFKA_PORT ($(elapsed "$t0"))"
 
 cat >"$dir/env.partial" <<EOF
