@@ -1,0 +1,468 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Postgres is the PostgreSQL backend.
+type Postgres struct {
+	pool *pgxpool.Pool
+}
+
+var _ Store = (*Postgres)(nil)
+
+// OpenPostgres connects to PostgreSQL; dsn is a postgres:// URL or a
+// key=value connection string. The schema is not migrated here.
+func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse PostgreSQL DSN %s: %w", redact(dsn), err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL %s: %w", redact(dsn), err)
+	}
+	return &Postgres{pool: pool}, nil
+}
+
+// migrationLockID serializes Migrate across processes (an arbitrary constant).
+const migrationLockID = 7_305_514_221
+
+func (p *Postgres) Migrate(ctx context.Context) error {
+	ms, err := migrations("postgres")
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLockID)); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		applied := map[int]bool{}
+		rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return fmt.Errorf("read schema_migrations: %w", err)
+			}
+			applied[v] = true
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		for _, m := range ms {
+			if applied[m.Version] {
+				continue
+			}
+			// No arguments: the simple protocol runs a multi-statement file.
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.Name, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+				return fmt.Errorf("record migration %s: %w", m.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (p *Postgres) Ping(ctx context.Context) error {
+	if err := p.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping PostgreSQL: %w", err)
+	}
+	return nil
+}
+
+func (p *Postgres) Close() error {
+	p.pool.Close()
+	return nil
+}
+
+// pgRetries is how often a batch is retried after a deadlock or
+// serialization failure, which concurrent writers of the same ids can cause.
+const pgRetries = 5
+
+func (p *Postgres) ApplyStatements(ctx context.Context, group string, stmts []Statement, offsets []Offset) (ApplyResult, error) {
+	if group == "" && len(offsets) > 0 {
+		return ApplyResult{}, errors.New("apply statements: offsets need a consumer group")
+	}
+	todo, res, err := plan(stmts)
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("apply statements: %w", err)
+	}
+	offsets = mergeOffsets(offsets)
+	for attempt := 1; ; attempt++ {
+		r := res
+		r.Conflicts = append([]Conflict(nil), res.Conflicts...)
+		err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+			return p.applyTx(ctx, tx, group, todo, offsets, &r)
+		})
+		if err == nil {
+			return r, nil
+		}
+		var pgErr *pgconn.PgError
+		if attempt < pgRetries && errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001") {
+			continue
+		}
+		return ApplyResult{}, fmt.Errorf("apply statements: %w", err)
+	}
+}
+
+const pgInsertStatements = `
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[]::uuid[], $3::timestamptz[], $4::text[], $5::boolean[], $6::text[]::uuid[], $7::bytea[])
+        AS t(tenant, id, stored, fingerprint, voiding, ref, body)
+), ins AS (
+    INSERT INTO statements AS s (tenant, id, stored, fingerprint, voided, voiding, ref, body)
+    SELECT tenant, id, stored, fingerprint, false, voiding, ref, body FROM input
+    ON CONFLICT (tenant, id) DO UPDATE
+        SET stored = excluded.stored, fingerprint = excluded.fingerprint, voiding = excluded.voiding,
+            ref = excluded.ref, body = excluded.body, voided = s.voided AND NOT excluded.voiding
+        WHERE s.body IS NULL
+    RETURNING s.tenant, s.id, s.xmax::text <> '0' AS filled
+), keys AS (
+    INSERT INTO statement_keys (tenant, key, stored, id, direct)
+    SELECT k.tenant, k.key, k.stored, k.id, k.direct
+    FROM unnest($8::text[], $9::text[], $10::timestamptz[], $11::text[]::uuid[], $12::boolean[]) AS k(tenant, key, stored, id, direct)
+    JOIN ins ON ins.tenant = k.tenant AND ins.id = k.id
+)
+SELECT tenant, id::text, filled FROM ins`
+
+func (p *Postgres) applyTx(ctx context.Context, tx pgx.Tx, group string, todo []planned, offsets []Offset, res *ApplyResult) error {
+	if len(todo) > 0 {
+		n := len(todo)
+		tenants, ids, fps, refs := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+		stored, voiding, bodies := make([]time.Time, n), make([]bool, n), make([][]byte, n)
+		var kt, kk, kid []string
+		var ks []time.Time
+		var kd []bool
+		for i, s := range todo {
+			tenants[i], ids[i], stored[i], fps[i], voiding[i], bodies[i] = s.Tenant, s.ID, s.Stored, s.Fingerprint, s.Voiding, s.JSON
+			if s.Ref != "" {
+				refs[i] = &todo[i].Ref
+			}
+			for _, k := range s.Keys {
+				kt, kk, ks, kid, kd = append(kt, s.Tenant), append(kk, k.Key), append(ks, s.Stored), append(kid, s.ID), append(kd, k.Direct)
+			}
+		}
+		rows, err := tx.Query(ctx, pgInsertStatements, tenants, ids, stored, fps, voiding, refs, bodies, kt, kk, ks, kid, kd)
+		if err != nil {
+			return fmt.Errorf("insert statements: %w", err)
+		}
+		defer rows.Close()
+		inserted := map[string]bool{}
+		filled := map[string]bool{}
+		for rows.Next() {
+			var tenant, id string
+			var f bool
+			if err := rows.Scan(&tenant, &id, &f); err != nil {
+				return fmt.Errorf("insert statements: %w", err)
+			}
+			inserted[tenant+"\x00"+id] = true
+			if f {
+				filled[tenant+"\x00"+id] = true
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("insert statements: %w", err)
+		}
+		var ins, rest []planned
+		for _, s := range todo {
+			if inserted[s.Tenant+"\x00"+s.ID] {
+				ins = append(ins, s)
+			} else {
+				rest = append(rest, s)
+			}
+		}
+		res.Inserted += len(ins)
+		if len(rest) > 0 {
+			existing, err := pgFingerprints(ctx, tx, rest)
+			if err != nil {
+				return err
+			}
+			if err := classify(rest, existing, res); err != nil {
+				return err
+			}
+		}
+		if err := applyRefs(ctx, pgRefTx{tx}, ins, filled); err != nil {
+			return err
+		}
+	}
+	if len(offsets) > 0 {
+		topics, parts, next := make([]string, len(offsets)), make([]int32, len(offsets)), make([]int64, len(offsets))
+		for i, o := range offsets {
+			topics[i], parts[i], next[i] = o.Topic, o.Partition, o.Next
+		}
+		if _, err := tx.Exec(ctx, `
+INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset)
+SELECT $1, t, p, n FROM unnest($2::text[], $3::integer[], $4::bigint[]) AS o(t, p, n)
+ON CONFLICT (consumer_group, topic, partition) DO UPDATE
+    SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset), updated_at = now()`,
+			group, topics, parts, next); err != nil {
+			return fmt.Errorf("record offsets: %w", err)
+		}
+	}
+	return nil
+}
+
+// pgFingerprints reads the fingerprints of the ids of stmts, keyed by tenant
+// NUL id. It runs as its own statement so that it sees rows that a
+// concurrent transaction committed while the insert waited for it.
+func pgFingerprints(ctx context.Context, tx pgx.Tx, stmts []planned) (map[string]string, error) {
+	tenants, ids := make([]string, len(stmts)), make([]string, len(stmts))
+	for i, s := range stmts {
+		tenants[i], ids[i] = s.Tenant, s.ID
+	}
+	rows, err := tx.Query(ctx, `
+SELECT s.tenant, s.id::text, s.fingerprint FROM statements s
+JOIN unnest($1::text[], $2::text[]::uuid[]) AS i(tenant, id) ON s.tenant = i.tenant AND s.id = i.id
+WHERE s.body IS NOT NULL`, tenants, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read existing fingerprints: %w", err)
+	}
+	out := map[string]string{}
+	for rows.Next() {
+		var tenant, id, fp string
+		if err := rows.Scan(&tenant, &id, &fp); err != nil {
+			return nil, fmt.Errorf("read existing fingerprints: %w", err)
+		}
+		out[tenant+"\x00"+id] = fp
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read existing fingerprints: %w", err)
+	}
+	return out, nil
+}
+
+// pgRefTx implements refTx in a PostgreSQL transaction.
+type pgRefTx struct{ tx pgx.Tx }
+
+func (t pgRefTx) ensureTargets(ctx context.Context, targets []refTarget) error {
+	tenants, ids, void := make([]string, len(targets)), make([]string, len(targets)), make([]bool, len(targets))
+	for i, r := range targets {
+		tenants[i], ids[i], void[i] = r.Tenant, r.ID, r.Void
+	}
+	_, err := t.tx.Exec(ctx, `
+INSERT INTO statements AS s (tenant, id, voided)
+SELECT * FROM unnest($1::text[], $2::text[]::uuid[], $3::boolean[])
+ON CONFLICT (tenant, id) DO UPDATE SET voided = true
+    WHERE excluded.voided AND NOT s.voiding AND NOT s.voided`, tenants, ids, void)
+	return err
+}
+
+func (t pgRefTx) statement(ctx context.Context, tenant, id string) (refRow, bool, error) {
+	r := refRow{ID: id}
+	var stored *time.Time
+	err := t.tx.QueryRow(ctx, "SELECT stored, body FROM statements WHERE tenant = $1 AND id = $2::text::uuid", tenant, id).Scan(&stored, &r.Body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refRow{}, false, nil
+	}
+	if err != nil {
+		return refRow{}, false, err
+	}
+	if stored != nil {
+		r.Stored = *stored
+	}
+	return r, true, nil
+}
+
+func (t pgRefTx) referrers(ctx context.Context, tenant, id string) ([]refRow, error) {
+	rows, err := t.tx.Query(ctx, `SELECT id::text, stored FROM statements
+WHERE tenant = $1 AND ref = $2::text::uuid AND body IS NOT NULL`, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (refRow, error) {
+		var r refRow
+		err := row.Scan(&r.ID, &r.Stored)
+		return r, err
+	})
+}
+
+func (t pgRefTx) upsertKeys(ctx context.Context, keys []keyRow) error {
+	n := len(keys)
+	tenants, ks, ids, stored, direct := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]bool, n)
+	for i, k := range keys {
+		tenants[i], ks[i], ids[i], stored[i], direct[i] = k.Tenant, k.Key, k.ID, k.Stored, k.Direct
+	}
+	_, err := t.tx.Exec(ctx, `
+INSERT INTO statement_keys AS k (tenant, key, stored, id, direct)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]::uuid[], $5::boolean[])
+ON CONFLICT (tenant, key, stored, id) DO UPDATE SET direct = true
+    WHERE excluded.direct AND NOT k.direct`, tenants, ks, stored, ids, direct)
+	return err
+}
+
+func (p *Postgres) AppliedOffsets(ctx context.Context, group, topic string) (map[int32]int64, error) {
+	rows, err := p.pool.Query(ctx, "SELECT partition, next_offset FROM consumer_offsets WHERE consumer_group = $1 AND topic = $2", group, topic)
+	if err != nil {
+		return nil, fmt.Errorf("read applied offsets: %w", err)
+	}
+	defer rows.Close()
+	out := map[int32]int64{}
+	for rows.Next() {
+		var part int32
+		var next int64
+		if err := rows.Scan(&part, &next); err != nil {
+			return nil, fmt.Errorf("read applied offsets: %w", err)
+		}
+		out[part] = next
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read applied offsets: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Postgres) GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error) {
+	s := Statement{Tenant: tenant}
+	err := p.pool.QueryRow(ctx, `SELECT id::text, stored, fingerprint, body FROM statements
+WHERE tenant = $1 AND id = $2::text::uuid AND body IS NOT NULL AND voided = $3`, tenant, id, voided).
+		Scan(&s.ID, &s.Stored, &s.Fingerprint, &s.JSON)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Statement{}, fmt.Errorf("statement %s: %w", id, ErrNotFound)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "22P02" { // not a UUID: no such statement
+		return Statement{}, fmt.Errorf("statement %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Statement{}, fmt.Errorf("get statement %s: %w", id, err)
+	}
+	s.Stored = s.Stored.UTC()
+	return s, nil
+}
+
+var pgDialect = dialect{
+	param: func(n int, kind string) string {
+		if kind == "id" {
+			return "$" + strconv.Itoa(n) + "::text::uuid"
+		}
+		return "$" + strconv.Itoa(n)
+	},
+	timeArg: func(us int64) any { return fromMicros(us) },
+	idCol:   func(col string) string { return col + "::text" },
+	isTrue:  func(col string) string { return col },
+}
+
+func (p *Postgres) QueryStatements(ctx context.Context, q Query) (Page, error) {
+	l, err := normalize(q)
+	if err != nil {
+		return Page{}, err
+	}
+	sql, args := listSQL(pgDialect, l)
+	rows, err := p.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("query statements: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Statement, error) {
+		s := Statement{Tenant: l.Tenant}
+		err := row.Scan(&s.ID, &s.Stored, &s.Fingerprint, &s.JSON)
+		s.Stored = s.Stored.UTC()
+		return s, err
+	})
+	if err != nil {
+		return Page{}, fmt.Errorf("query statements: %w", err)
+	}
+	return page(l, out), nil
+}
+
+func (p *Postgres) CreateTenant(ctx context.Context, t Tenant) error {
+	if t.ID == "" {
+		return errors.New("create tenant: empty id")
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
+	tag, err := p.pool.Exec(ctx, "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", t.ID, t.Name, t.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("tenant %s: %w", t.ID, ErrExists)
+	}
+	return nil
+}
+
+func (p *Postgres) ListTenants(ctx context.Context) ([]Tenant, error) {
+	rows, err := p.pool.Query(ctx, "SELECT id, name, created_at FROM tenants ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Tenant, error) {
+		var t Tenant
+		err := row.Scan(&t.ID, &t.Name, &t.CreatedAt)
+		t.CreatedAt = t.CreatedAt.UTC()
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Postgres) PutCredential(ctx context.Context, c Credential) error {
+	if err := c.prepare(); err != nil {
+		return err
+	}
+	_, err := p.pool.Exec(ctx, `
+INSERT INTO credentials (key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (key) DO UPDATE SET secret_hash = excluded.secret_hash, tenant = excluded.tenant, label = excluded.label,
+    scopes = excluded.scopes, authority = excluded.authority, disabled = excluded.disabled, updated_at = excluded.updated_at`,
+		c.Key, c.SecretHash, c.Tenant, c.Label, c.Scopes, c.Authority, c.Disabled, c.CreatedAt, c.UpdatedAt)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return fmt.Errorf("put credential %s: tenant %s: %w", c.Key, c.Tenant, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("put credential %s: %w", c.Key, err)
+	}
+	return nil
+}
+
+const pgCredentialCols = "key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at"
+
+func scanPgCredential(row pgx.Row) (Credential, error) {
+	var c Credential
+	err := row.Scan(&c.Key, &c.SecretHash, &c.Tenant, &c.Label, &c.Scopes, &c.Authority, &c.Disabled, &c.CreatedAt, &c.UpdatedAt)
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, err
+}
+
+func (p *Postgres) GetCredential(ctx context.Context, key string) (Credential, error) {
+	c, err := scanPgCredential(p.pool.QueryRow(ctx, "SELECT "+pgCredentialCols+" FROM credentials WHERE key = $1", key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Credential{}, fmt.Errorf("credential %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return Credential{}, fmt.Errorf("get credential %s: %w", key, err)
+	}
+	return c, nil
+}
+
+func (p *Postgres) ListCredentials(ctx context.Context, tenant string) ([]Credential, error) {
+	rows, err := p.pool.Query(ctx, "SELECT "+pgCredentialCols+" FROM credentials WHERE tenant = $1 ORDER BY key", tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Credential, error) { return scanPgCredential(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
+	}
+	return out, nil
+}

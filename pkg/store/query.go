@@ -1,0 +1,194 @@
+package store
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Listing order and paging.
+//
+// Statements are listed by (stored, id), descending unless ascending. A page
+// ends with the position of its last statement and the next page continues
+// strictly after it (keyset paging, never OFFSET), so a statement is neither
+// skipped nor repeated as long as statements that arrive during a listing
+// sort after its start. That holds because ingest assigns `stored` before
+// publishing, and the API waits, before running a GET, until the store has
+// applied everything the topic held when the GET began: whatever the store
+// writes later carries a later `stored` than the GET's start. A descending
+// listing therefore sees new arrivals only above its first page (never), and
+// an ascending one after its current position (in a later page).
+
+// listing is a normalized query; it is also what a cursor carries.
+type listing struct {
+	Tenant string      `json:"t"`
+	Keys   []keyFilter `json:"k,omitempty"`
+	Since  int64       `json:"s,omitempty"` // unix microseconds, 0 = unset
+	Until  int64       `json:"u,omitempty"`
+	Limit  int         `json:"l"`
+	Asc    bool        `json:"a,omitempty"`
+	// After is the position of the last statement of the previous page.
+	After *position `json:"p,omitempty"`
+}
+
+type keyFilter struct {
+	Key    string `json:"k"`
+	Direct bool   `json:"d,omitempty"`
+}
+
+type position struct {
+	Stored int64  `json:"s"`
+	ID     string `json:"i"`
+}
+
+// toMicros is the store's time resolution (PostgreSQL timestamptz).
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// normalize turns a Query into a listing, decoding the cursor if there is one.
+func normalize(q Query) (listing, error) {
+	if q.Tenant == "" {
+		return listing{}, fmt.Errorf("%w: no tenant", ErrInvalidQuery)
+	}
+	if q.Cursor != "" {
+		l, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return listing{}, err
+		}
+		if l.Tenant != q.Tenant {
+			return listing{}, fmt.Errorf("%w: cursor belongs to another tenant", ErrInvalidQuery)
+		}
+		return l, nil
+	}
+	l := listing{Tenant: q.Tenant, Asc: q.Ascending, Limit: q.Limit}
+	if l.Limit <= 0 || l.Limit > MaxLimit {
+		l.Limit = MaxLimit
+	}
+	if !q.Since.IsZero() {
+		l.Since = toMicros(q.Since)
+	}
+	if !q.Until.IsZero() {
+		l.Until = toMicros(q.Until)
+	}
+	// The most selective filter first: the first key drives the scan.
+	if q.Registration != "" {
+		l.Keys = append(l.Keys, keyFilter{Key: prefixRegistration + strings.ToLower(q.Registration), Direct: true})
+	}
+	if q.Agent != "" {
+		k, err := agentKey(q.Agent)
+		if err != nil {
+			return listing{}, err
+		}
+		l.Keys = append(l.Keys, keyFilter{Key: k, Direct: !q.RelatedAgents})
+	}
+	if q.Activity != "" {
+		l.Keys = append(l.Keys, keyFilter{Key: prefixActivity + q.Activity, Direct: !q.RelatedActivities})
+	}
+	if q.Verb != "" {
+		l.Keys = append(l.Keys, keyFilter{Key: prefixVerb + q.Verb, Direct: true})
+	}
+	return l, nil
+}
+
+func encodeCursor(l listing) string {
+	b, err := json.Marshal(l)
+	if err != nil {
+		// A listing holds only strings, ints and bools.
+		panic(fmt.Sprintf("encode cursor: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(c string) (listing, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return listing{}, fmt.Errorf("%w: malformed cursor: %v", ErrInvalidQuery, err)
+	}
+	var l listing
+	if err := json.Unmarshal(b, &l); err != nil {
+		return listing{}, fmt.Errorf("%w: malformed cursor: %v", ErrInvalidQuery, err)
+	}
+	if l.Tenant == "" || l.After == nil || l.Limit <= 0 || l.Limit > MaxLimit {
+		return listing{}, fmt.Errorf("%w: malformed cursor", ErrInvalidQuery)
+	}
+	return l, nil
+}
+
+// dialect is what differs between the backends' listing SQL.
+type dialect struct {
+	// param renders the n-th (1-based) placeholder; kind is "id", "time" or "".
+	param func(n int, kind string) string
+	// timeArg converts unix microseconds into the driver's stored value.
+	timeArg func(us int64) any
+	// idCol renders a statement id column for scanning into a string.
+	idCol func(col string) string
+	// directTrue is the literal comparison for a true boolean column.
+	isTrue func(col string) string
+}
+
+// listSQL builds the listing query. It selects id, stored, fingerprint and
+// body, limit+1 rows so that the caller knows whether there is a next page.
+func listSQL(d dialect, l listing) (string, []any) {
+	var args []any
+	arg := func(v any, kind string) string {
+		args = append(args, v)
+		return d.param(len(args), kind)
+	}
+	var b strings.Builder
+	cmp, order := "<", "DESC"
+	if l.Asc {
+		cmp, order = ">", "ASC"
+	}
+	// src is the alias whose (tenant, stored, id) the scan walks in order.
+	src := "s"
+	if len(l.Keys) == 0 {
+		fmt.Fprintf(&b, "SELECT %s, s.stored, s.fingerprint, s.body FROM statements s WHERE s.tenant = %s AND s.stored IS NOT NULL",
+			d.idCol("s.id"), arg(l.Tenant, ""))
+	} else {
+		src = "k"
+		fmt.Fprintf(&b, "SELECT %s, s.stored, s.fingerprint, s.body FROM statement_keys k JOIN statements s ON s.tenant = k.tenant AND s.id = k.id WHERE k.tenant = %s AND k.key = %s",
+			d.idCol("s.id"), arg(l.Tenant, ""), arg(l.Keys[0].Key, ""))
+		if l.Keys[0].Direct {
+			b.WriteString(" AND " + d.isTrue("k.direct"))
+		}
+	}
+	if l.Since != 0 {
+		fmt.Fprintf(&b, " AND %s.stored > %s", src, arg(d.timeArg(l.Since), "time"))
+	}
+	if l.Until != 0 {
+		fmt.Fprintf(&b, " AND %s.stored <= %s", src, arg(d.timeArg(l.Until), "time"))
+	}
+	if l.After != nil {
+		fmt.Fprintf(&b, " AND (%s.stored, %s.id) %s (%s, %s)", src, src, cmp,
+			arg(d.timeArg(l.After.Stored), "time"), arg(l.After.ID, "id"))
+	}
+	b.WriteString(" AND NOT s.voided")
+	if len(l.Keys) > 1 {
+		for i, kf := range l.Keys[1:] {
+			a := "k" + strconv.Itoa(i+1)
+			fmt.Fprintf(&b, " AND EXISTS (SELECT 1 FROM statement_keys %[1]s WHERE %[1]s.tenant = k.tenant AND %[1]s.key = %[2]s AND %[1]s.stored = k.stored AND %[1]s.id = k.id", a, arg(kf.Key, ""))
+			if kf.Direct {
+				b.WriteString(" AND " + d.isTrue(a+".direct"))
+			}
+			b.WriteString(")")
+		}
+	}
+	fmt.Fprintf(&b, " ORDER BY %[1]s.stored %[2]s, %[1]s.id %[2]s LIMIT %[3]d", src, order, l.Limit+1)
+	return b.String(), args
+}
+
+// page cuts the limit+1 rows of a listing into a page and its cursor.
+func page(l listing, rows []Statement) Page {
+	if len(rows) <= l.Limit {
+		return Page{Statements: rows}
+	}
+	rows = rows[:l.Limit]
+	last := rows[len(rows)-1]
+	next := l
+	next.After = &position{Stored: toMicros(last.Stored), ID: last.ID}
+	return Page{Statements: rows, More: encodeCursor(next)}
+}

@@ -1,0 +1,473 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// SQLite is the embedded backend: one file in WAL mode, one writer
+// connection (SQLite allows one writer at a time; queuing in Go is cheaper
+// than busy-waiting in SQLite) and a pool of readers.
+type SQLite struct {
+	w, r *sql.DB
+}
+
+var _ Store = (*SQLite)(nil)
+
+// sqliteReaders is the size of the read pool.
+const sqliteReaders = 4
+
+// OpenSQLite opens (creating if need be) the database file at path. The
+// schema is not migrated here.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open SQLite: path %q is empty or holds '?' or '#'", path)
+	}
+	// synchronous=NORMAL in WAL mode may lose the last transactions on power
+	// loss but never tears one: rows and offsets stay consistent, and the
+	// consumer resumes from the offsets the file holds.
+	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(sqliteReaders)
+	r.SetMaxIdleConns(sqliteReaders)
+	return &SQLite{w: w, r: r}, nil
+}
+
+func (s *SQLite) Migrate(ctx context.Context) error {
+	ms, err := migrations("sqlite")
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		applied := map[int]bool{}
+		rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return fmt.Errorf("read schema_migrations: %w", err)
+			}
+			applied[v] = true
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		for _, m := range ms {
+			if applied[m.Version] {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.Name, err)
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.Version, m.Name, time.Now().UnixMicro()); err != nil {
+				return fmt.Errorf("record migration %s: %w", m.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *SQLite) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping SQLite: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLite) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE).
+func (s *SQLite) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *SQLite) ApplyStatements(ctx context.Context, group string, stmts []Statement, offsets []Offset) (ApplyResult, error) {
+	if group == "" && len(offsets) > 0 {
+		return ApplyResult{}, errors.New("apply statements: offsets need a consumer group")
+	}
+	todo, res, err := plan(stmts)
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("apply statements: %w", err)
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		return s.applyTx(ctx, tx, group, todo, mergeOffsets(offsets), &res)
+	})
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("apply statements: %w", err)
+	}
+	return res, nil
+}
+
+func (s *SQLite) applyTx(ctx context.Context, tx *sql.Tx, group string, todo []planned, offsets []Offset, res *ApplyResult) error {
+	find, err := tx.PrepareContext(ctx, "SELECT fingerprint, body IS NULL FROM statements WHERE tenant = ? AND id = ?")
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer find.Close()
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO statements (tenant, id, stored, fingerprint, voided, voiding, ref, body)
+VALUES (?, ?, ?, ?, 0, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer insert.Close()
+	fill, err := tx.PrepareContext(ctx, `UPDATE statements SET stored = ?, fingerprint = ?, voiding = ?, ref = ?, body = ?,
+    voided = voided AND NOT ? WHERE tenant = ? AND id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer fill.Close()
+
+	var inserted []planned
+	var keys []keyRow
+	filled := map[string]bool{}
+	for _, p := range todo {
+		var fp sql.NullString
+		var placeholder bool
+		err := find.QueryRowContext(ctx, p.Tenant, p.ID).Scan(&fp, &placeholder)
+		var ref any
+		if p.Ref != "" {
+			ref = p.Ref
+		}
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := insert.ExecContext(ctx, p.Tenant, p.ID, toMicros(p.Stored), p.Fingerprint, b2i(p.Voiding), ref, p.JSON); err != nil {
+				return fmt.Errorf("insert statement %s: %w", p.ID, err)
+			}
+		case err != nil:
+			return fmt.Errorf("look up statement %s: %w", p.ID, err)
+		case placeholder:
+			if _, err := fill.ExecContext(ctx, toMicros(p.Stored), p.Fingerprint, b2i(p.Voiding), ref, p.JSON, b2i(p.Voiding), p.Tenant, p.ID); err != nil {
+				return fmt.Errorf("insert statement %s: %w", p.ID, err)
+			}
+			filled[p.Tenant+"\x00"+p.ID] = true
+		case fp.String == p.Fingerprint:
+			res.Duplicates++
+			continue
+		default:
+			res.Conflicts = append(res.Conflicts, Conflict{Statement: p.Statement, Reason: reasonConflict})
+			continue
+		}
+		inserted = append(inserted, p)
+		keys = appendKeys(keys, p.Tenant, p.ID, p.Stored, p.Keys)
+	}
+	res.Inserted += len(inserted)
+	rt := sqliteRefTx{tx}
+	if len(keys) > 0 {
+		if err := rt.upsertKeys(ctx, keys); err != nil {
+			return fmt.Errorf("insert statement keys: %w", err)
+		}
+	}
+	if err := applyRefs(ctx, rt, inserted, filled); err != nil {
+		return err
+	}
+	for _, o := range offsets {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset, updated_at)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (consumer_group, topic, partition) DO UPDATE
+    SET next_offset = max(next_offset, excluded.next_offset), updated_at = excluded.updated_at`,
+			group, o.Topic, o.Partition, o.Next, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record offsets: %w", err)
+		}
+	}
+	return nil
+}
+
+// sqliteRefTx implements refTx in a SQLite transaction.
+type sqliteRefTx struct{ tx *sql.Tx }
+
+func (t sqliteRefTx) ensureTargets(ctx context.Context, targets []refTarget) error {
+	for _, r := range targets {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO statements (tenant, id, voided) VALUES (?, ?, ?)
+ON CONFLICT (tenant, id) DO UPDATE SET voided = 1
+    WHERE excluded.voided AND NOT statements.voiding AND NOT statements.voided`, r.Tenant, r.ID, b2i(r.Void)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t sqliteRefTx) statement(ctx context.Context, tenant, id string) (refRow, bool, error) {
+	r := refRow{ID: id}
+	var stored sql.NullInt64
+	err := t.tx.QueryRowContext(ctx, "SELECT stored, body FROM statements WHERE tenant = ? AND id = ?", tenant, id).Scan(&stored, &r.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return refRow{}, false, nil
+	}
+	if err != nil {
+		return refRow{}, false, err
+	}
+	if stored.Valid {
+		r.Stored = fromMicros(stored.Int64)
+	}
+	return r, true, nil
+}
+
+func (t sqliteRefTx) referrers(ctx context.Context, tenant, id string) ([]refRow, error) {
+	rows, err := t.tx.QueryContext(ctx, "SELECT id, stored FROM statements WHERE tenant = ? AND ref = ? AND body IS NOT NULL", tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []refRow
+	for rows.Next() {
+		var r refRow
+		var us int64
+		if err := rows.Scan(&r.ID, &us); err != nil {
+			return nil, err
+		}
+		r.Stored = fromMicros(us)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (t sqliteRefTx) upsertKeys(ctx context.Context, keys []keyRow) error {
+	st, err := t.tx.PrepareContext(ctx, `INSERT INTO statement_keys (tenant, key, stored, id, direct) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (tenant, key, stored, id) DO UPDATE SET direct = 1 WHERE excluded.direct AND NOT statement_keys.direct`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, k := range keys {
+		if _, err := st.ExecContext(ctx, k.Tenant, k.Key, toMicros(k.Stored), k.ID, b2i(k.Direct)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *SQLite) AppliedOffsets(ctx context.Context, group, topic string) (map[int32]int64, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT partition, next_offset FROM consumer_offsets WHERE consumer_group = ? AND topic = ?", group, topic)
+	if err != nil {
+		return nil, fmt.Errorf("read applied offsets: %w", err)
+	}
+	defer rows.Close()
+	out := map[int32]int64{}
+	for rows.Next() {
+		var part int32
+		var next int64
+		if err := rows.Scan(&part, &next); err != nil {
+			return nil, fmt.Errorf("read applied offsets: %w", err)
+		}
+		out[part] = next
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read applied offsets: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQLite) GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error) {
+	st := Statement{Tenant: tenant}
+	var us int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, stored, fingerprint, body FROM statements
+WHERE tenant = ? AND id = ? AND body IS NOT NULL AND voided = ?`, tenant, strings.ToLower(id), b2i(voided)).
+		Scan(&st.ID, &us, &st.Fingerprint, &st.JSON)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Statement{}, fmt.Errorf("statement %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Statement{}, fmt.Errorf("get statement %s: %w", id, err)
+	}
+	st.Stored = fromMicros(us)
+	return st, nil
+}
+
+var sqliteDialect = dialect{
+	param:   func(int, string) string { return "?" },
+	timeArg: func(us int64) any { return us },
+	idCol:   func(col string) string { return col },
+	isTrue:  func(col string) string { return col },
+}
+
+func (s *SQLite) QueryStatements(ctx context.Context, q Query) (Page, error) {
+	l, err := normalize(q)
+	if err != nil {
+		return Page{}, err
+	}
+	query, args := listSQL(sqliteDialect, l)
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("query statements: %w", err)
+	}
+	defer rows.Close()
+	var out []Statement
+	for rows.Next() {
+		st := Statement{Tenant: l.Tenant}
+		var us int64
+		if err := rows.Scan(&st.ID, &us, &st.Fingerprint, &st.JSON); err != nil {
+			return Page{}, fmt.Errorf("query statements: %w", err)
+		}
+		st.Stored = fromMicros(us)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("query statements: %w", err)
+	}
+	return page(l, out), nil
+}
+
+func (s *SQLite) CreateTenant(ctx context.Context, t Tenant) error {
+	if t.ID == "" {
+		return errors.New("create tenant: empty id")
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
+	res, err := s.w.ExecContext(ctx, "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+		t.ID, t.Name, toMicros(t.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("tenant %s: %w", t.ID, ErrExists)
+	}
+	return nil
+}
+
+func (s *SQLite) ListTenants(ctx context.Context) ([]Tenant, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id, name, created_at FROM tenants ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	defer rows.Close()
+	var out []Tenant
+	for rows.Next() {
+		var t Tenant
+		var us int64
+		if err := rows.Scan(&t.ID, &t.Name, &us); err != nil {
+			return nil, fmt.Errorf("list tenants: %w", err)
+		}
+		t.CreatedAt = fromMicros(us)
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQLite) PutCredential(ctx context.Context, c Credential) error {
+	if err := c.prepare(); err != nil {
+		return err
+	}
+	scopes, err := json.Marshal(c.Scopes)
+	if err != nil {
+		return fmt.Errorf("put credential %s: %w", c.Key, err)
+	}
+	_, err = s.w.ExecContext(ctx, `
+INSERT INTO credentials (key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET secret_hash = excluded.secret_hash, tenant = excluded.tenant, label = excluded.label,
+    scopes = excluded.scopes, authority = excluded.authority, disabled = excluded.disabled, updated_at = excluded.updated_at`,
+		c.Key, c.SecretHash, c.Tenant, c.Label, string(scopes), c.Authority, b2i(c.Disabled), toMicros(c.CreatedAt), toMicros(c.UpdatedAt))
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return fmt.Errorf("put credential %s: tenant %s: %w", c.Key, c.Tenant, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("put credential %s: %w", c.Key, err)
+	}
+	return nil
+}
+
+const sqliteCredentialCols = "key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at"
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanSQLiteCredential(row rowScanner) (Credential, error) {
+	var c Credential
+	var scopes string
+	var created, updated int64
+	if err := row.Scan(&c.Key, &c.SecretHash, &c.Tenant, &c.Label, &scopes, &c.Authority, &c.Disabled, &created, &updated); err != nil {
+		return Credential{}, err
+	}
+	if err := json.Unmarshal([]byte(scopes), &c.Scopes); err != nil {
+		return Credential{}, fmt.Errorf("scopes of credential %s: %w", c.Key, err)
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return c, nil
+}
+
+func (s *SQLite) GetCredential(ctx context.Context, key string) (Credential, error) {
+	c, err := scanSQLiteCredential(s.r.QueryRowContext(ctx, "SELECT "+sqliteCredentialCols+" FROM credentials WHERE key = ?", key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Credential{}, fmt.Errorf("credential %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return Credential{}, fmt.Errorf("get credential %s: %w", key, err)
+	}
+	return c, nil
+}
+
+func (s *SQLite) ListCredentials(ctx context.Context, tenant string) ([]Credential, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sqliteCredentialCols+" FROM credentials WHERE tenant = ? ORDER BY key", tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
+	}
+	defer rows.Close()
+	var out []Credential
+	for rows.Next() {
+		c, err := scanSQLiteCredential(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
+	}
+	return out, nil
+}

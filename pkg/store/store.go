@@ -1,0 +1,164 @@
+// Package store is the statement store: prepared xAPI statements, the
+// consumer offsets applied with them, tenants and credentials, behind one
+// interface with a PostgreSQL backend (production) and a SQLite backend
+// (the embedded single-binary default).
+//
+// Writes are idempotent by (tenant, statement id) and record the consumer
+// offsets in the same transaction, so a replayed Kafka record changes
+// nothing and the store always knows exactly how far it has applied.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned when a statement, tenant or credential does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists is returned when creating something that is already there.
+	ErrExists = errors.New("already exists")
+	// ErrInvalidQuery is returned for a query the store cannot run: a malformed
+	// agent, a cursor from another tenant, a bad cursor.
+	ErrInvalidQuery = errors.New("invalid query")
+)
+
+// Statement is one prepared xAPI statement. The ingest service already
+// validated it and set id, stored, authority, version (and timestamp). The
+// store extracts whatever it indexes from JSON itself.
+type Statement struct {
+	Tenant      string
+	ID          string    // lower-case UUID
+	Stored      time.Time // assigned at ingest
+	JSON        []byte    // the full statement as prepared, returned byte for byte
+	Fingerprint string    // hash of the canonical form: same id + same fingerprint = the same statement
+}
+
+// Offset is the next offset to consume in one partition.
+type Offset struct {
+	Topic     string
+	Partition int32
+	Next      int64
+}
+
+// ApplyResult reports what ApplyStatements did with each statement.
+type ApplyResult struct {
+	Inserted, Duplicates int
+	Conflicts            []Conflict
+}
+
+// Conflict is a statement that was not written because its id already holds
+// a statement with a different fingerprint.
+type Conflict struct {
+	Statement Statement
+	Reason    string
+}
+
+// Store is the statement store. Every method is safe for concurrent use.
+type Store interface {
+	// Migrate applies the embedded schema migrations that are not applied yet.
+	Migrate(ctx context.Context) error
+	Ping(ctx context.Context) error
+	Close() error
+
+	// ApplyStatements writes stmts idempotently by (tenant, id) and records
+	// offsets for the consumer group in the same transaction. Voiding (verb
+	// http://adlnet.gov/expapi/verbs/voided, object a StatementRef) is applied
+	// whatever the arrival order; a voiding statement cannot void another
+	// voiding statement. Offsets never move backwards: a stale writer cannot
+	// undo a newer one's progress.
+	ApplyStatements(ctx context.Context, group string, stmts []Statement, offsets []Offset) (ApplyResult, error)
+	// AppliedOffsets returns partition -> next offset for group/topic.
+	AppliedOffsets(ctx context.Context, group, topic string) (map[int32]int64, error)
+	// GetStatement with voided=false finds a statement that is not voided;
+	// with voided=true one that is voided.
+	GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error)
+	// QueryStatements lists statements that are not voided, newest first
+	// unless q.Ascending. See Query for the filters and paging.
+	QueryStatements(ctx context.Context, q Query) (Page, error)
+
+	CreateTenant(ctx context.Context, t Tenant) error // ErrExists if present
+	ListTenants(ctx context.Context) ([]Tenant, error)
+	// PutCredential inserts or replaces by Key; the tenant must exist (ErrNotFound).
+	PutCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, key string) (Credential, error)
+	ListCredentials(ctx context.Context, tenant string) ([]Credential, error)
+}
+
+// Tenant is one organization's store.
+type Tenant struct {
+	ID, Name  string
+	CreatedAt time.Time
+}
+
+// Credential is an API key of one tenant. The store keeps what pkg/auth gives
+// it; SecretHash is never a secret in clear.
+type Credential struct {
+	Key, SecretHash, Tenant, Label string
+	Scopes                         []string
+	Authority                      []byte // the xAPI authority Agent/Group JSON
+	Disabled                       bool
+	CreatedAt, UpdatedAt           time.Time
+}
+
+// MaxLimit is the largest page QueryStatements returns; Limit 0 means MaxLimit.
+const MaxLimit = 500
+
+// Query selects statements of one tenant. Filters other than Since, Until and
+// Limit also match a statement whose object is a StatementRef to a statement
+// that matches them, recursively (xAPI "Filter Conditions for StatementRefs").
+type Query struct {
+	Tenant string
+	// Agent is an Agent/Group JSON object as sent in the `agent` parameter;
+	// statements match by its inverse functional identifier, also through
+	// the members of a Group actor or object.
+	Agent                            string
+	Verb, Activity, Registration     string
+	RelatedActivities, RelatedAgents bool
+	Since, Until                     time.Time // zero = unset; since exclusive, until inclusive, on `stored`
+	Limit                            int       // 0 = MaxLimit; larger values are capped at MaxLimit
+	Ascending                        bool
+	// Cursor continues a listing from Page.More. It carries the filters of
+	// the first page, so only Tenant (which must match) is read besides it.
+	Cursor string
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Statements []Statement
+	More       string // cursor for the next page, "" when this is the last one
+}
+
+// Open picks the backend from the DSN: postgres:// or postgresql:// is
+// PostgreSQL; sqlite:PATH or a plain file path is SQLite.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return OpenPostgres(ctx, dsn)
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return OpenSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	case dsn == "":
+		return nil, errors.New("open store: empty DSN")
+	case strings.Contains(dsn, "://"):
+		return nil, fmt.Errorf("open store: unsupported DSN scheme in %q", redact(dsn))
+	default:
+		return OpenSQLite(ctx, dsn)
+	}
+}
+
+// redact hides a password in a DSN so that errors can be logged.
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return dsn
+	}
+	userinfo := dsn[scheme+3 : at]
+	if colon := strings.Index(userinfo, ":"); colon >= 0 {
+		return dsn[:scheme+3] + userinfo[:colon] + ":xxxxx" + dsn[at:]
+	}
+	return dsn
+}
