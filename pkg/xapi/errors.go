@@ -1,9 +1,6 @@
 package xapi
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // MaxFieldErrors caps how many field errors one request reports: enough to
 // fix a batch, small enough to keep a 400 response short.
@@ -46,23 +43,3 @@ func (e *ValidationError) Error() string {
 	}
 	return b.String()
 }
-
-// add records one error and reports whether more may be recorded.
-func (e *ValidationError) add(pointer, rule string) bool {
-	if len(e.Errors) >= MaxFieldErrors {
-		e.Truncated = true
-		return false
-	}
-	e.Errors = append(e.Errors, FieldError{Pointer: pointer, Rule: rule})
-	return true
-}
-
-// escapePointerToken escapes one JSON pointer reference token (RFC 6901).
-func escapePointerToken(s string) string {
-	if !strings.ContainsAny(s, "~/") {
-		return s
-	}
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
-}
-
-func indexToken(i int) string { return strconv.Itoa(i) }

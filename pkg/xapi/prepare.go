@@ -1,15 +1,13 @@
 package xapi
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/mail"
-	"net/url"
-	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -24,417 +22,326 @@ type Assign struct {
 // Prepared is one validated statement ready to publish and store.
 type Prepared struct {
 	ID          string // lower-case UUID
-	JSON        []byte // the statement with id, stored, authority, version (and timestamp if absent) set
+	JSON        []byte // the statement in stored form, see PrepareStatements
 	Fingerprint string // hex SHA-256 of the canonical form under the statement comparison rules
 	VoidedID    string // the id of the statement this one voids, or ""
 }
 
-const verbVoided = "http://adlnet.gov/expapi/verbs/voided"
-
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// PrepareStatements parses a request body holding one statement object or an
-// array of them, validates each for version v, and returns them in order with
-// the assigned fields set. The whole batch fails if any statement fails.
-// Errors are *ValidationError.
-func PrepareStatements(body []byte, v Version, a Assign) ([]Prepared, error) {
-	if v != V1_0_3 && v != V2_0_0 {
-		return nil, fmt.Errorf("unsupported xAPI version %q", v)
-	}
-	if a.NewID == nil {
-		return nil, fmt.Errorf("assign: NewID is required")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc any
-	verr := &ValidationError{}
-	if err := dec.Decode(&doc); err != nil {
-		verr.add("", "body is not valid JSON: "+err.Error())
-		return nil, verr
-	}
-	if dec.More() {
-		verr.add("", "body holds more than one JSON value")
-		return nil, verr
-	}
-	var stmts []any
-	prefix := ""
-	isArray := false
-	switch d := doc.(type) {
-	case []any:
-		stmts, isArray = d, true
-		if len(d) == 0 {
-			verr.add("", "statement array is empty")
-			return nil, verr
-		}
-	case map[string]any:
-		stmts = []any{d}
-	default:
-		verr.add("", "body must be a statement object or an array of statements")
-		return nil, verr
-	}
-	if a.StatementID != "" && (isArray || !uuidRE.MatchString(a.StatementID)) {
-		verr.add("", "PUT takes one statement and a UUID statementId")
-		return nil, verr
-	}
-	out := make([]Prepared, 0, len(stmts))
-	seen := map[string]int{}
-	stored := a.Stored.UTC().Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z")
-	for i, s := range stmts {
-		if isArray {
-			prefix = "/" + indexToken(i)
-		}
-		m, ok := s.(map[string]any)
-		if !ok {
-			verr.add(prefix, "a statement must be a JSON object")
-			continue
-		}
-		w := walker{v: v, err: verr}
-		w.statement(prefix, m, false)
-		id, _ := m["id"].(string)
-		if a.StatementID != "" {
-			if id != "" && !strings.EqualFold(id, a.StatementID) {
-				verr.add(prefix+"/id", "must equal the statementId parameter")
-			}
-			id = a.StatementID
-		}
-		if id == "" {
-			id = a.NewID()
-		}
-		id = strings.ToLower(id)
-		if j, dup := seen[id]; dup {
-			verr.add(prefix+"/id", fmt.Sprintf("the same id is used by statement %d of this batch", j))
-		}
-		seen[id] = i
-		if len(verr.Errors) > 0 {
-			continue
-		}
-		fp := fingerprint(m)
-		m["id"] = id
-		m["stored"] = stored
-		if len(a.Authority) > 0 {
-			m["authority"] = a.Authority
-		}
-		if _, ok := m["version"]; !ok {
-			m["version"] = defaultVersion(v)
-		}
-		if _, ok := m["timestamp"]; !ok {
-			m["timestamp"] = stored
-		}
-		js, err := json.Marshal(m)
-		if err != nil {
-			return nil, fmt.Errorf("encode statement %d: %w", i, err)
-		}
-		p := Prepared{ID: id, JSON: js, Fingerprint: fp}
-		if vb, _ := m["verb"].(map[string]any); vb != nil && vb["id"] == verbVoided {
-			if o, _ := m["object"].(map[string]any); o != nil {
-				ref, _ := o["id"].(string)
-				p.VoidedID = strings.ToLower(ref)
-			}
-		}
-		out = append(out, p)
-	}
-	if len(verr.Errors) > 0 {
-		return nil, verr
-	}
-	return out, nil
-}
-
-// defaultVersion is the "version" set on statements sent without one: 1.0.x
-// requires "1.0.0" (Data 2.4.10), 2.0 the version it was accepted with.
-func defaultVersion(v Version) string {
+// DefaultVersion is the "version" set on a statement sent without one:
+// 1.0.x requires "1.0.0" (Data 2.4.10); 2.0 statements are stored with
+// "2.0.0", the version they were accepted with.
+func DefaultVersion(v Version) string {
 	if v == V2_0_0 {
 		return "2.0.0"
 	}
 	return "1.0.0"
 }
 
-// fingerprint hashes the properties the comparison rules look at: everything
-// but id, stored, authority and version, with contextActivities as arrays.
-func fingerprint(m map[string]any) string {
-	c := make(map[string]any, len(m))
-	for k, v := range m {
-		switch k {
-		case "id", "stored", "authority", "version":
-			continue
-		}
-		c[k] = v
-	}
-	if ctx, ok := c["context"].(map[string]any); ok {
-		c["context"] = normalizeContext(ctx)
-	}
-	if ts, ok := c["timestamp"].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			c["timestamp"] = t.UTC().Format(time.RFC3339Nano)
-		}
-	}
-	js, _ := json.Marshal(c)
-	sum := sha256.Sum256(js)
-	return hex.EncodeToString(sum[:])
+// state is the per-call scratch space, pooled so that a warm call
+// allocates only its results.
+type state struct {
+	doc   document
+	chk   checker
+	w     writer
+	canon canonicalizer
+	infos   []stmtInfo
+	ids     []idRef
+	spans   []idSpans
+	offsets []int
 }
 
-func normalizeContext(ctx map[string]any) map[string]any {
-	ca, ok := ctx["contextActivities"].(map[string]any)
-	if !ok {
-		return ctx
-	}
-	n := make(map[string]any, len(ctx))
-	for k, v := range ctx {
-		n[k] = v
-	}
-	na := make(map[string]any, len(ca))
-	for k, v := range ca {
-		if _, isArr := v.([]any); !isArr {
-			v = []any{v}
-		}
-		na[k] = v
-	}
-	n["contextActivities"] = na
-	return n
+// idSpans locates a statement's id and voided id in the shared id string.
+type idSpans struct{ id, voided [2]int }
+
+// idRef locates a statement's id: given in the body (node) or generated.
+type idRef struct {
+	node uint32
+	gen  string
 }
 
-type walker struct {
-	v   Version
-	err *ValidationError
+var statePool = sync.Pool{New: func() any { return new(state) }}
+
+// maxPooledBuffer keeps one huge request from pinning its buffers in the
+// pool for good.
+const maxPooledBuffer = 1 << 20
+
+func (st *state) release() {
+	if cap(st.doc.nodes) > maxPooledBuffer/24 || cap(st.w.b) > maxPooledBuffer || cap(st.canon.b) > maxPooledBuffer {
+		return
+	}
+	st.doc.src = nil
+	st.chk.d, st.w.d, st.canon.d = nil, nil, nil
+	statePool.Put(st)
 }
 
-func (w walker) fail(p, rule string) { w.err.add(p, rule) }
+// PrepareStatements parses a request body holding one statement object or
+// a non-empty array of them, validates each fully for version v, and
+// returns them in order in stored form. The whole batch fails if any
+// statement fails, and an array may not use the same id twice. Validation
+// errors are returned as *ValidationError (a 400 for the caller); other
+// errors mean the call itself was wrong.
+//
+// The stored form is the statement re-serialized without insignificant
+// whitespace, with:
+//   - "id" set (from the body, Assign.StatementID or Assign.NewID), lower-case;
+//   - "stored" set to Assign.Stored;
+//   - "authority" replaced by Assign.Authority when that is set;
+//   - "version" kept as sent, or set to DefaultVersion(v);
+//   - "timestamp" converted to UTC, or set to "stored" when absent;
+//   - SubStatement timestamps converted to UTC;
+//   - contextActivities values that are single Activities wrapped in arrays.
+func PrepareStatements(body []byte, v Version, a Assign) ([]Prepared, error) {
+	if v != V1_0_3 && v != V2_0_0 {
+		return nil, fmt.Errorf("prepare statements: unsupported xAPI version %q", v)
+	}
+	if a.NewID == nil {
+		return nil, fmt.Errorf("prepare statements: Assign.NewID is required")
+	}
+	if len(a.Authority) > 0 && !json.Valid(a.Authority) {
+		return nil, fmt.Errorf("prepare statements: Assign.Authority is not valid JSON")
+	}
+	st := statePool.Get().(*state)
+	defer st.release()
 
-func (w walker) statement(p string, m map[string]any, sub bool) {
-	allowed := []string{"id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority", "version", "attachments"}
-	if sub {
-		allowed = []string{"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
+	if err := st.doc.parse(body); err != nil {
+		return nil, &ValidationError{Errors: []FieldError{{Pointer: "", Rule: err.Error()}}}
 	}
-	w.onlyKeys(p, m, allowed)
-	if id, ok := m["id"]; ok {
-		if s, ok := id.(string); !ok || !uuidRE.MatchString(s) {
-			w.fail(p+"/id", "must be a UUID string")
+	d := &st.doc
+	c := &st.chk
+	c.reset(d, v)
+
+	root := uint32(0)
+	batch := d.nodes[root].kind == kindArray
+	var first, end uint32
+	switch {
+	case batch:
+		if d.nodes[root].count == 0 {
+			return nil, newValidationError("", "the statement array is empty")
+		}
+		if a.StatementID != "" {
+			return nil, newValidationError("", "a PUT request carries exactly one statement object, not an array")
+		}
+		first, end = 1, d.nodes[root].next
+	case d.nodes[root].kind == kindObject:
+		first, end = root, d.nodes[root].next
+	default:
+		return nil, newValidationError("", "the body must be a statement object or an array of statements")
+	}
+	if a.StatementID != "" && !validUUID([]byte(a.StatementID)) {
+		return nil, newValidationError("", "the statementId parameter must be a UUID")
+	}
+
+	st.infos = st.infos[:0]
+	st.ids = st.ids[:0]
+	for s, i := first, 0; s < end; s, i = d.nodes[s].next, i+1 {
+		if batch {
+			c.prefix = i
+		}
+		st.infos = append(st.infos, stmtInfo{})
+		info := &st.infos[len(st.infos)-1]
+		c.statement(s, false, info)
+		st.ids = append(st.ids, st.resolveID(info, a.StatementID))
+		if !batch {
+			break
 		}
 	}
-	for _, k := range []string{"actor", "verb", "object"} {
-		if _, ok := m[k]; !ok {
-			w.fail(p+"/"+k, "is required")
-		}
+	if batch && len(c.errs) == 0 {
+		st.checkDuplicateIDs()
 	}
-	if a, ok := m["actor"]; ok {
-		w.agentOrGroup(p+"/actor", a)
+	if len(c.errs) > 0 {
+		return nil, &ValidationError{Errors: append([]FieldError(nil), c.errs...), Truncated: c.more}
 	}
-	if vb, ok := m["verb"]; ok {
-		w.verb(p+"/verb", vb)
-	}
-	if o, ok := m["object"]; ok {
-		w.object(p+"/object", o, sub)
-	}
-	if ts, ok := m["timestamp"]; ok {
-		w.timestamp(p+"/timestamp", ts)
-	}
-	if ver, ok := m["version"]; ok {
-		s, _ := ver.(string)
-		if !versionAccepted(w.v, s) {
-			w.fail(p+"/version", "must be 1.0 or 1.0.x"+map[bool]string{true: ", or 2.0 or 2.0.x", false: ""}[w.v == V2_0_0])
-		}
-	}
-	if vb, _ := m["verb"].(map[string]any); vb != nil && vb["id"] == verbVoided && !sub {
-		o, _ := m["object"].(map[string]any)
-		if o == nil || o["objectType"] != "StatementRef" {
-			w.fail(p+"/object", "a voiding statement's object must be a StatementRef")
-		}
-	}
+	return st.emit(first, end, batch, v, a)
 }
 
-func versionAccepted(v Version, s string) bool {
-	if s == "1.0" || (strings.HasPrefix(s, "1.0.") && isDigits(s[4:])) {
-		return true
-	}
-	return v == V2_0_0 && (s == "2.0" || (strings.HasPrefix(s, "2.0.") && isDigits(s[4:])))
+func newValidationError(pointer, rule string) *ValidationError {
+	return &ValidationError{Errors: []FieldError{{Pointer: pointer, Rule: rule}}}
 }
 
-func (w walker) onlyKeys(p string, m map[string]any, allowed []string) {
-	for k := range m {
-		ok := false
-		for _, a := range allowed {
-			if k == a {
-				ok = true
+// resolveID decides a statement's id and checks it against the PUT
+// statementId parameter.
+func (st *state) resolveID(info *stmtInfo, statementID string) idRef {
+	idNode := info.f[fID]
+	valid := idNode != 0 && st.doc.nodes[idNode].kind == kindString && validUUID(st.doc.raw(idNode))
+	if statementID != "" {
+		if valid && !strings.EqualFold(string(st.doc.raw(idNode)), statementID) {
+			st.chk.failChild("id", "must equal the statementId parameter of the PUT request (or be left out)")
+		}
+		return idRef{gen: statementID}
+	}
+	if valid {
+		return idRef{node: idNode}
+	}
+	return idRef{}
+}
+
+// checkDuplicateIDs rejects a batch that uses one id twice: storing both
+// would make one of them unreachable (the spec leaves this to the LRS; the
+// conformance suite expects 400).
+func (st *state) checkDuplicateIDs() {
+	var given []uint32
+	for _, r := range st.ids {
+		if r.node != 0 {
+			given = append(given, r.node)
+		}
+	}
+	if len(given) < 2 {
+		return
+	}
+	d := &st.doc
+	for i := 0; i < len(given); i++ {
+		for j := 0; j < i; j++ {
+			if strings.EqualFold(string(d.raw(given[i])), string(d.raw(given[j]))) {
+				st.chk.prefix = st.statementIndexOf(given[i])
+				st.chk.path = st.chk.path[:0]
+				st.chk.failChild("id", fmt.Sprintf("the same id is used by statement %d of this batch", st.statementIndexOf(given[j])))
 				break
 			}
 		}
-		if !ok {
-			w.fail(p+"/"+escapePointerToken(k), "is not a property the xAPI specification allows here")
+		if len(given) > 64 && len(st.chk.errs) > 0 {
+			break // past the first duplicate a big batch is rejected anyway
 		}
 	}
 }
 
-func (w walker) timestamp(p string, v any) {
-	s, ok := v.(string)
-	if !ok {
-		w.fail(p, "must be an ISO 8601 timestamp string")
-		return
+func (st *state) statementIndexOf(idNode uint32) int {
+	for i, info := range st.infos {
+		if info.f[fID] == idNode {
+			return i
+		}
 	}
-	if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
-		w.fail(p, "must be an RFC 3339 timestamp, e.g. 2024-05-01T12:00:00.000Z")
-		return
-	}
-	if w.v == V2_0_0 && (strings.HasSuffix(s, "-00:00") || strings.HasSuffix(s, "-0000") || strings.HasSuffix(s, "-00")) {
-		w.fail(p, "the offset -00:00 is not allowed: use Z")
-	}
+	return -1
 }
 
-func (w walker) iri(p string, v any) {
-	s, ok := v.(string)
-	if !ok {
-		w.fail(p, "must be an IRI string")
-		return
+const storedLayout = "2006-01-02T15:04:05.000Z"
+
+// emit writes the stored form and fingerprint of each validated statement.
+// Results share three allocations (JSON, ids, fingerprints) whatever the
+// batch size.
+func (st *state) emit(first, end uint32, batch bool, v Version, a Assign) ([]Prepared, error) {
+	d := &st.doc
+	n := len(st.infos)
+	out := make([]Prepared, n)
+
+	var storedBuf [32]byte
+	stored := a.Stored.UTC().Truncate(time.Millisecond).AppendFormat(storedBuf[:0], storedLayout)
+
+	// Ids: generated ones are used as is (lower-cased); given ones and
+	// voided targets are lower-cased into one string.
+	var idBytes []byte
+	spans := slices.Grow(st.spans[:0], n)[:n]
+	clear(spans)
+	st.spans = spans
+	for i, r := range st.ids {
+		if r.node != 0 {
+			s := len(idBytes)
+			idBytes = appendLower(idBytes, d.raw(r.node))
+			spans[i].id = [2]int{s, len(idBytes)}
+		} else {
+			id := r.gen
+			if id == "" {
+				id = a.NewID()
+			}
+			out[i].ID = strings.ToLower(id)
+		}
+		if ref := st.infos[i].voidedRef; ref != 0 {
+			s := len(idBytes)
+			idBytes = appendLower(idBytes, d.raw(ref))
+			spans[i].voided = [2]int{s, len(idBytes)}
+		}
 	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
-		w.fail(p, "must be an absolute IRI (with a scheme, e.g. https://)")
+	idStr := string(idBytes)
+
+	w := &st.w
+	w.d, w.v, w.b = d, v, w.b[:0]
+	cz := &st.canon
+	cz.d, cz.v = d, v
+	fps := make([]byte, 0, n*sha256.Size*2)
+	offsets := slices.Grow(st.offsets[:0], n+1)[:n+1]
+	offsets[0] = 0
+	st.offsets = offsets
+	i := 0
+	for s := first; s < end; s, i = d.nodes[s].next, i+1 {
+		info := &st.infos[i]
+		if info.f[fID] != 0 && st.ids[i].node != 0 {
+			out[i].ID = idStr[spans[i].id[0]:spans[i].id[1]]
+		}
+		if sp := spans[i].voided; sp[1] > 0 {
+			out[i].VoidedID = idStr[sp[0]:sp[1]]
+		}
+		st.writeStored(s, info, out[i].ID, stored, a.Authority, v)
+		offsets[i+1] = len(w.b)
+
+		cz.b = cz.b[:0]
+		cz.object(s, cmStatement)
+		sum := sha256.Sum256(cz.b)
+		fps = hex.AppendEncode(fps, sum[:])
+		if !batch {
+			break
+		}
 	}
+	js := make([]byte, len(w.b))
+	copy(js, w.b)
+	fpStr := string(fps)
+	for i := range out {
+		out[i].JSON = js[offsets[i]:offsets[i+1]:offsets[i+1]]
+		out[i].Fingerprint = fpStr[i*sha256.Size*2 : (i+1)*sha256.Size*2]
+	}
+	return out, nil
 }
 
-func (w walker) verb(p string, v any) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		w.fail(p, "must be a Verb object")
-		return
+func appendLower(b, s []byte) []byte {
+	for _, ch := range s {
+		if ch >= 'A' && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		b = append(b, ch)
 	}
-	w.onlyKeys(p, m, []string{"id", "display"})
-	if id, ok := m["id"]; ok {
-		w.iri(p+"/id", id)
+	return b
+}
+
+// writeStored appends the stored form of the statement at node s.
+func (st *state) writeStored(s uint32, info *stmtInfo, id string, stored []byte, authority json.RawMessage, v Version) {
+	w := &st.w
+	w.b = append(w.b, `{"id":"`...)
+	w.b = append(w.b, id...)
+	w.b = append(w.b, '"')
+	w.statementMembers(s, false, isAssigned)
+	w.b = append(w.b, `,"timestamp":`...)
+	if ts := info.f[fTimestamp]; ts != 0 {
+		w.timestampValue(ts)
 	} else {
-		w.fail(p+"/id", "is required")
+		w.b = append(w.b, '"')
+		w.b = append(w.b, stored...)
+		w.b = append(w.b, '"')
 	}
-	if d, ok := m["display"]; ok {
-		w.languageMap(p+"/display", d)
+	w.b = append(w.b, `,"stored":"`...)
+	w.b = append(w.b, stored...)
+	w.b = append(w.b, '"')
+	switch {
+	case len(authority) > 0:
+		w.b = append(w.b, `,"authority":`...)
+		w.b = append(w.b, authority...)
+	case info.f[fAuthority] != 0:
+		w.b = append(w.b, `,"authority":`...)
+		w.value(info.f[fAuthority])
 	}
+	w.b = append(w.b, `,"version":`...)
+	if ver := info.f[fVersion]; ver != 0 {
+		w.value(ver)
+	} else {
+		w.b = append(w.b, '"')
+		w.b = append(w.b, DefaultVersion(v)...)
+		w.b = append(w.b, '"')
+	}
+	w.b = append(w.b, '}')
 }
 
-func (w walker) languageMap(p string, v any) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		w.fail(p, "must be a language map object")
-		return
+// isAssigned names the members writeStored sets itself.
+func isAssigned(name string) bool {
+	switch name {
+	case "id", "timestamp", "stored", "authority", "version":
+		return true
 	}
-	for k, val := range m {
-		if _, ok := val.(string); !ok {
-			w.fail(p+"/"+escapePointerToken(k), "must be a string")
-		}
-	}
-}
-
-func (w walker) agentOrGroup(p string, v any) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		w.fail(p, "must be an Agent or Group object")
-		return
-	}
-	ot, _ := m["objectType"].(string)
-	if ot == "Group" {
-		w.onlyKeys(p, m, []string{"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account", "member"})
-		n := w.ifis(p, m, true)
-		mem, hasMembers := m["member"]
-		if n == 0 && !hasMembers {
-			w.fail(p+"/member", "an anonymous Group must list its members")
-		}
-		if hasMembers {
-			arr, ok := mem.([]any)
-			if !ok {
-				w.fail(p+"/member", "must be an array of Agents")
-			}
-			for i, a := range arr {
-				am, _ := a.(map[string]any)
-				if am != nil && am["objectType"] == "Group" {
-					w.fail(p+"/member/"+indexToken(i), "a Group member must be an Agent")
-					continue
-				}
-				w.agentOrGroup(p+"/member/"+indexToken(i), a)
-			}
-		}
-		return
-	}
-	if _, ok := m["objectType"]; ok && ot != "Agent" {
-		w.fail(p+"/objectType", `must be "Agent" or "Group"`)
-	}
-	w.onlyKeys(p, m, []string{"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"})
-	if w.ifis(p, m, false) != 1 {
-		w.fail(p, "an Agent needs exactly one of mbox, mbox_sha1sum, openid, account")
-	}
-}
-
-var sha1RE = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
-
-func (w walker) ifis(p string, m map[string]any, group bool) int {
-	n := 0
-	if v, ok := m["mbox"]; ok {
-		n++
-		s, _ := v.(string)
-		if !strings.HasPrefix(s, "mailto:") {
-			w.fail(p+"/mbox", "must be a mailto: IRI")
-		} else if _, err := mail.ParseAddress(s[len("mailto:"):]); err != nil {
-			w.fail(p+"/mbox", "must be a mailto: IRI with a valid address")
-		}
-	}
-	if v, ok := m["mbox_sha1sum"]; ok {
-		n++
-		s, _ := v.(string)
-		if !sha1RE.MatchString(s) {
-			w.fail(p+"/mbox_sha1sum", "must be a 40-digit hex SHA-1")
-		}
-	}
-	if v, ok := m["openid"]; ok {
-		n++
-		w.iri(p+"/openid", v)
-	}
-	if v, ok := m["account"]; ok {
-		n++
-		a, ok := v.(map[string]any)
-		if !ok {
-			w.fail(p+"/account", "must be an object with homePage and name")
-		} else {
-			w.onlyKeys(p+"/account", a, []string{"homePage", "name"})
-			if hp, ok := a["homePage"]; ok {
-				w.iri(p+"/account/homePage", hp)
-			} else {
-				w.fail(p+"/account/homePage", "is required")
-			}
-			if nm, ok := a["name"].(string); !ok || nm == "" {
-				w.fail(p+"/account/name", "is required and must be a string")
-			}
-		}
-	}
-	if group && n > 1 {
-		w.fail(p, "an identified Group needs exactly one of mbox, mbox_sha1sum, openid, account")
-	}
-	return n
-}
-
-func (w walker) object(p string, v any, inSub bool) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		w.fail(p, "must be an object")
-		return
-	}
-	ot, _ := m["objectType"].(string)
-	switch ot {
-	case "", "Activity":
-		w.onlyKeys(p, m, []string{"objectType", "id", "definition"})
-		if id, ok := m["id"]; ok {
-			w.iri(p+"/id", id)
-		} else {
-			w.fail(p+"/id", "is required")
-		}
-	case "Agent", "Group":
-		w.agentOrGroup(p, m)
-	case "StatementRef":
-		w.onlyKeys(p, m, []string{"objectType", "id"})
-		if s, ok := m["id"].(string); !ok || !uuidRE.MatchString(s) {
-			w.fail(p+"/id", "must be a UUID string")
-		}
-	case "SubStatement":
-		if inSub {
-			w.fail(p+"/objectType", "a SubStatement cannot contain a SubStatement")
-			return
-		}
-		w.statement(p, m, true)
-	default:
-		w.fail(p+"/objectType", "must be Activity, Agent, Group, StatementRef or SubStatement")
-	}
+	return false
 }
