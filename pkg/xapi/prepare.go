@@ -40,10 +40,10 @@ func DefaultVersion(v Version) string {
 // state is the per-call scratch space, pooled so that a warm call
 // allocates only its results.
 type state struct {
-	doc   document
-	chk   checker
-	w     writer
-	canon canonicalizer
+	doc     document
+	chk     checker
+	w       writer
+	canon   canonicalizer
 	infos   []stmtInfo
 	ids     []idRef
 	spans   []idSpans

@@ -41,8 +41,8 @@ func (c *checker) reset(d *document, v Version) {
 }
 
 func (c *checker) enter(value uint32) { c.path = append(c.path, pathElem{key: value - 1}) }
-func (c *checker) enterIndex(i int)  { c.path = append(c.path, pathElem{index: i}) }
-func (c *checker) leave()            { c.path = c.path[:len(c.path)-1] }
+func (c *checker) enterIndex(i int)   { c.path = append(c.path, pathElem{index: i}) }
+func (c *checker) leave()             { c.path = c.path[:len(c.path)-1] }
 
 // pointer renders the current path (plus an optional child name) as an
 // RFC 6901 JSON pointer relative to the request body.
