@@ -63,9 +63,9 @@ type xVerb struct {
 }
 
 type xContext struct {
-	Registration      string      `json:"registration"`
-	Instructor        *xActor     `json:"instructor"`
-	Team              *xActor     `json:"team"`
+	Registration      string       `json:"registration"`
+	Instructor        *xActor      `json:"instructor"`
+	Team              *xActor      `json:"team"`
 	ContextActivities *xActivities `json:"contextActivities"`
 	ContextAgents     []struct {
 		Agent *xActor `json:"agent"`
