@@ -3,6 +3,11 @@
 # Every value can be overridden from the environment so that two checkouts (or
 # a developer's servers and a CI run) can live side by side on one machine.
 
+# CI may run without HOME; Maven needs it too (for ~/.m2).
+if [[ -z "${HOME:-}" ]]; then
+	HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"
+	export HOME
+fi
 LRS_CACHE_DIR="${LRS_CACHE_DIR:-$HOME/.cache/streamlrs}"
 LRS_TESTENV_DIR="${LRS_TESTENV_DIR:-/tmp/streamlrs-testenv}"
 # 4.3.1 is the newest 4.x patch release; its bytecode targets Java 17, which
