@@ -80,15 +80,19 @@ func (w *writer) timestampValue(v uint32) {
 	w.b = append(w.b, '"')
 }
 
-// statementMembers writes the members of a statement or SubStatement
-// except those in skip, normalizing object, context and timestamp.
-func (w *writer) statementMembers(o uint32, first bool, skip func(name string) bool) bool {
+// statementMembers writes the members of a statement or SubStatement,
+// normalizing object, context and timestamp. For a top-level statement
+// (top) it leaves out the members the LRS assigns itself.
+func (w *writer) statementMembers(o uint32, first, top bool) bool {
 	d := w.d
 	end := d.nodes[o].next
 	for k := o + 1; k < end; k = d.nodes[k+1].next {
 		name := w.key(k)
-		if skip != nil && skip(string(name)) {
-			continue
+		if top {
+			switch string(name) {
+			case "id", "timestamp", "stored", "authority", "version":
+				continue
+			}
 		}
 		switch string(name) {
 		case "object":
@@ -116,7 +120,7 @@ func (w *writer) object(v uint32) {
 		if string(w.key(k)) == "objectType" {
 			if string(d.text(k+1, nil)) == "SubStatement" {
 				w.b = append(w.b, '{')
-				w.statementMembers(v, true, nil)
+				w.statementMembers(v, true, false)
 				w.b = append(w.b, '}')
 				return
 			}
@@ -257,9 +261,8 @@ func (c *canonicalizer) object(v uint32, mode canonMode) {
 	}
 	c.tag('o', len(keys))
 	for _, k := range keys {
-		name := c.text(k)
-		c.bytesVal('s', name)
-		c.memberValue(mode, string(name), k+1)
+		c.bytesVal('s', c.text(k))
+		c.memberValue(mode, k)
 	}
 }
 
@@ -280,10 +283,13 @@ func (c *canonicalizer) drop(mode canonMode, k uint32) bool {
 	return false
 }
 
-func (c *canonicalizer) memberValue(mode canonMode, name string, v uint32) {
+// memberValue encodes the value of the member with key k under mode.
+func (c *canonicalizer) memberValue(mode canonMode, k uint32) {
+	v := k + 1
+	name := c.text(k)
 	switch mode {
 	case cmStatement, cmSubStatement:
-		switch name {
+		switch string(name) {
 		case "actor":
 			c.encode(v, cmActor)
 		case "verb":
@@ -300,7 +306,7 @@ func (c *canonicalizer) memberValue(mode canonMode, name string, v uint32) {
 			c.encode(v, cmGeneric)
 		}
 	case cmActor:
-		switch name {
+		switch string(name) {
 		case "mbox":
 			c.mbox(v)
 		case "member":
@@ -309,7 +315,7 @@ func (c *canonicalizer) memberValue(mode canonMode, name string, v uint32) {
 			c.encode(v, cmGeneric)
 		}
 	case cmContext:
-		switch name {
+		switch string(name) {
 		case "registration":
 			c.lower(v)
 		case "instructor", "team":
@@ -327,13 +333,13 @@ func (c *canonicalizer) memberValue(mode canonMode, name string, v uint32) {
 		}
 		c.encode(v, cmActivity)
 	case cmStatementRef:
-		if name == "id" {
+		if string(name) == "id" {
 			c.lower(v)
 		} else {
 			c.encode(v, cmGeneric)
 		}
 	case cmResult:
-		if name == "duration" {
+		if string(name) == "duration" {
 			c.duration(v)
 		} else {
 			c.encode(v, cmGeneric)
@@ -344,16 +350,16 @@ func (c *canonicalizer) memberValue(mode canonMode, name string, v uint32) {
 }
 
 func (c *canonicalizer) objectValue(v uint32) {
-	ot := ""
+	var ot []byte
 	d := c.d
 	end := d.nodes[v].next
 	for k := v + 1; k < end; k = d.nodes[k+1].next {
 		if string(c.text(k)) == "objectType" {
-			ot = string(c.text(k + 1))
+			ot = c.text(k + 1)
 			break
 		}
 	}
-	switch ot {
+	switch string(ot) {
 	case "", "Activity":
 		c.encode(v, cmActivity)
 	case "Agent", "Group":

@@ -48,6 +48,8 @@ type state struct {
 	ids     []idRef
 	spans   []idSpans
 	offsets []int
+	idBuf   []byte
+	fpBuf   []byte
 }
 
 // idSpans locates a statement's id and voided id in the shared id string.
@@ -228,7 +230,7 @@ func (st *state) emit(first, end uint32, batch bool, v Version, a Assign) ([]Pre
 
 	// Ids: generated ones are used as is (lower-cased); given ones and
 	// voided targets are lower-cased into one string.
-	var idBytes []byte
+	idBytes := st.idBuf[:0]
 	spans := slices.Grow(st.spans[:0], n)[:n]
 	clear(spans)
 	st.spans = spans
@@ -251,12 +253,13 @@ func (st *state) emit(first, end uint32, batch bool, v Version, a Assign) ([]Pre
 		}
 	}
 	idStr := string(idBytes)
+	st.idBuf = idBytes
 
 	w := &st.w
 	w.d, w.v, w.b = d, v, w.b[:0]
 	cz := &st.canon
 	cz.d, cz.v = d, v
-	fps := make([]byte, 0, n*sha256.Size*2)
+	fps := st.fpBuf[:0]
 	offsets := slices.Grow(st.offsets[:0], n+1)[:n+1]
 	offsets[0] = 0
 	st.offsets = offsets
@@ -283,6 +286,7 @@ func (st *state) emit(first, end uint32, batch bool, v Version, a Assign) ([]Pre
 	js := make([]byte, len(w.b))
 	copy(js, w.b)
 	fpStr := string(fps)
+	st.fpBuf = fps
 	for i := range out {
 		out[i].JSON = js[offsets[i]:offsets[i+1]:offsets[i+1]]
 		out[i].Fingerprint = fpStr[i*sha256.Size*2 : (i+1)*sha256.Size*2]
@@ -306,7 +310,7 @@ func (st *state) writeStored(s uint32, info *stmtInfo, id string, stored []byte,
 	w.b = append(w.b, `{"id":"`...)
 	w.b = append(w.b, id...)
 	w.b = append(w.b, '"')
-	w.statementMembers(s, false, isAssigned)
+	w.statementMembers(s, false, true)
 	w.b = append(w.b, `,"timestamp":`...)
 	if ts := info.f[fTimestamp]; ts != 0 {
 		w.timestampValue(ts)
@@ -335,13 +339,4 @@ func (st *state) writeStored(s uint32, info *stmtInfo, id string, stored []byte,
 		w.b = append(w.b, '"')
 	}
 	w.b = append(w.b, '}')
-}
-
-// isAssigned names the members writeStored sets itself.
-func isAssigned(name string) bool {
-	switch name {
-	case "id", "timestamp", "stored", "authority", "version":
-		return true
-	}
-	return false
 }

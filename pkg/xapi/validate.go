@@ -174,9 +174,24 @@ func (c *checker) str(v uint32, rule string) ([]byte, bool) {
 	return c.valText(v), true
 }
 
-func (c *checker) iri(v uint32, what string) {
-	if s, ok := c.str(v, "must be a string holding "+what); ok && !validIRI(s) {
-		c.fail("must be " + what + ": an absolute IRI with a scheme, e.g. https://example.com/path, without spaces")
+// iriKind names what an IRI-valued property holds, for messages.
+type iriKind uint8
+
+const (
+	anIRI iriKind = iota
+	anIRL
+	aURI
+)
+
+var iriRules = [...]struct{ typ, format string }{
+	anIRI: {"must be a string holding an IRI", "must be an IRI: absolute, with a scheme (e.g. https://example.com/path), without spaces"},
+	anIRL: {"must be a string holding an IRL", "must be an IRL: absolute, with a scheme (e.g. https://example.com/path), without spaces"},
+	aURI:  {"must be a string holding a URI", "must be a URI: absolute, with a scheme (e.g. https://example.com/path), without spaces"},
+}
+
+func (c *checker) iri(v uint32, k iriKind) {
+	if s, ok := c.str(v, iriRules[k].typ); ok && !validIRI(s) {
+		c.fail(iriRules[k].format)
 	}
 }
 
@@ -476,7 +491,7 @@ func (c *checker) verb(v uint32) bool {
 		c.failChild("id", "is required: a Verb is identified by an IRI")
 	} else {
 		c.enter(f[0])
-		c.iri(f[0], "an IRI")
+		c.iri(f[0], anIRI)
 		voided = c.kind(f[0]) == kindString && string(c.valText(f[0])) == verbVoided
 		c.leave()
 	}
@@ -599,7 +614,7 @@ func (c *checker) ifis(f *[7]uint32) int {
 	if v := f[4]; v != 0 {
 		n++
 		c.enter(v)
-		c.iri(v, "a URI")
+		c.iri(v, aURI)
 		c.leave()
 	}
 	if v := f[5]; v != 0 {
@@ -623,7 +638,7 @@ func (c *checker) account(v uint32) {
 		c.failChild("homePage", "is required: the IRL of the system the account is on")
 	} else {
 		c.enter(f[0])
-		c.iri(f[0], "an IRL")
+		c.iri(f[0], anIRL)
 		c.leave()
 	}
 	if f[1] == 0 {
@@ -720,7 +735,7 @@ func (c *checker) activity(v uint32) {
 		c.failChild("id", "is required: an Activity is identified by an IRI")
 	} else {
 		c.enter(f[1])
-		c.iri(f[1], "an IRI")
+		c.iri(f[1], anIRI)
 		c.leave()
 	}
 	if f[2] != 0 {
@@ -778,12 +793,12 @@ func (c *checker) definition(v uint32) {
 	}
 	if f[dType] != 0 {
 		c.enter(f[dType])
-		c.iri(f[dType], "an IRI")
+		c.iri(f[dType], anIRI)
 		c.leave()
 	}
 	if f[dMoreInfo] != 0 {
 		c.enter(f[dMoreInfo])
-		c.iri(f[dMoreInfo], "an IRL")
+		c.iri(f[dMoreInfo], anIRL)
 		c.leave()
 	}
 	if f[dExtensions] != 0 {
@@ -1090,7 +1105,7 @@ func (c *checker) contextAgents(v uint32, groups bool) {
 					rend := c.d.nodes[rt].next
 					for r, j := rt+1, 0; r < rend; r, j = c.d.nodes[r].next, j+1 {
 						c.enterIndex(j)
-						c.iri(r, "an IRI")
+						c.iri(r, anIRI)
 						c.leave()
 					}
 				}
@@ -1128,7 +1143,7 @@ func (c *checker) attachment(v uint32) {
 	}
 	if f[0] != 0 {
 		c.enter(f[0])
-		c.iri(f[0], "an IRI")
+		c.iri(f[0], anIRI)
 		c.leave()
 	}
 	for _, i := range [...]int{1, 2} {
@@ -1163,7 +1178,7 @@ func (c *checker) attachment(v uint32) {
 	}
 	if f[6] != 0 {
 		c.enter(f[6])
-		c.iri(f[6], "an IRL")
+		c.iri(f[6], anIRL)
 		c.leave()
 	}
 }
