@@ -208,16 +208,18 @@ func (c *checker) boolean(v uint32) {
 	}
 }
 
-func (c *checker) number(v uint32) (float64, bool) {
+// number checks a number node and reads it exactly. Numbers beyond the
+// float64 range are rejected: stores and analytics keep them as floats.
+func (c *checker) number(v uint32) (decimal, bool) {
 	if !c.want(v, kindNumber, "must be a number") {
-		return 0, false
+		return decimal{}, false
 	}
-	f, err := strconv.ParseFloat(string(c.d.raw(v)), 64)
-	if err != nil { // out of range: JSON allows it, IEEE 754 does not
+	raw := c.d.raw(v)
+	if _, err := strconv.ParseFloat(string(raw), 64); err != nil {
 		c.fail("must be a number within the range of a 64-bit float")
-		return 0, false
+		return decimal{}, false
 	}
-	return f, true
+	return parseDecimal(raw), true
 }
 
 func (c *checker) plainString(v uint32) { c.want(v, kindString, "must be a string") }
@@ -939,7 +941,7 @@ func (c *checker) score(v uint32) {
 		return
 	}
 	var f [4]uint32
-	var x [4]float64
+	var x [4]decimal
 	var ok [4]bool
 	c.fields(v, scoreFields, f[:], "a Score")
 	for i := range f {
@@ -950,19 +952,25 @@ func (c *checker) score(v uint32) {
 		}
 	}
 	const scaled, raw, lo, hi = 0, 1, 2, 3
-	if ok[scaled] && (x[scaled] < -1 || x[scaled] > 1) {
+	if ok[scaled] && (x[scaled].cmp(minusOne) < 0 || x[scaled].cmp(plusOne) > 0) {
 		c.failAt(f[scaled], "must be between -1 and 1 inclusive")
 	}
-	if ok[lo] && ok[hi] && !(x[lo] < x[hi]) {
+	if ok[lo] && ok[hi] && x[lo].cmp(x[hi]) >= 0 {
 		c.failAt(f[lo], "must be less than max")
 	}
-	if ok[raw] && ok[lo] && x[raw] < x[lo] {
+	if ok[raw] && ok[lo] && x[raw].cmp(x[lo]) < 0 {
 		c.failAt(f[raw], "must not be less than min")
 	}
-	if ok[raw] && ok[hi] && x[raw] > x[hi] {
+	if ok[raw] && ok[hi] && x[raw].cmp(x[hi]) > 0 {
 		c.failAt(f[raw], "must not be greater than max")
 	}
 }
+
+var (
+	minusOne  = parseDecimal([]byte("-1"))
+	plusOne   = parseDecimal([]byte("1"))
+	maxLength = parseDecimal([]byte("9007199254740991")) // 2^53-1: exact in every JSON implementation
+)
 
 var contextFields = []string{"registration", "instructor", "team", "contextActivities", "revision", "platform", "language", "statement", "extensions", "contextAgents", "contextGroups"}
 
@@ -1163,8 +1171,8 @@ func (c *checker) attachment(v uint32) {
 	if f[4] != 0 {
 		c.enter(f[4])
 		if c.want(f[4], kindNumber, "must be an integer") {
-			if _, err := strconv.ParseUint(string(c.d.raw(f[4])), 10, 63); err != nil {
-				c.fail("must be a non-negative integer number of octets")
+			if n := parseDecimal(c.d.raw(f[4])); !n.isInt() || n.neg || n.cmp(maxLength) > 0 {
+				c.fail("must be a whole number of octets between 0 and 2^53-1")
 			}
 		}
 		c.leave()
