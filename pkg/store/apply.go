@@ -3,8 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The write path shared by both backends. A batch is applied in one
@@ -37,6 +38,7 @@ const reasonConflict = "a statement with this id and different content exists"
 type planned struct {
 	Statement
 	extracted
+	uid uuid.UUID // ID parsed
 }
 
 // plan dedupes a batch and extracts its index keys. Repeats of an id within
@@ -51,7 +53,12 @@ func plan(stmts []Statement) ([]planned, ApplyResult, error) {
 		if s.Tenant == "" || s.ID == "" || s.Stored.IsZero() || len(s.JSON) == 0 || s.Fingerprint == "" {
 			return nil, ApplyResult{}, fmt.Errorf("statement %q of tenant %q lacks tenant, id, stored, JSON or fingerprint", s.ID, s.Tenant)
 		}
-		s.ID = strings.ToLower(s.ID)
+		uid, err := uuid.Parse(s.ID)
+		if err != nil || len(s.ID) != 36 {
+			res.Conflicts = append(res.Conflicts, Conflict{Statement: s, Reason: "statement id is not a UUID"})
+			continue
+		}
+		s.ID = uid.String()
 		k := [2]string{s.Tenant, s.ID}
 		if fp, ok := first[k]; ok {
 			if fp == s.Fingerprint {
@@ -68,7 +75,7 @@ func plan(stmts []Statement) ([]planned, ApplyResult, error) {
 		}
 		first[k] = s.Fingerprint
 		s.Stored = fromMicros(toMicros(s.Stored))
-		out = append(out, planned{Statement: s, extracted: x})
+		out = append(out, planned{Statement: s, extracted: x, uid: uid})
 	}
 	return out, res, nil
 }

@@ -1,10 +1,11 @@
 package store
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // VerbVoided is the verb of a voiding statement.
@@ -35,97 +36,227 @@ type extracted struct {
 }
 
 type xActor struct {
-	ObjectType  string    `json:"objectType"`
-	Mbox        string    `json:"mbox"`
-	MboxSHA1Sum string    `json:"mbox_sha1sum"`
-	OpenID      string    `json:"openid"`
-	Account     *xAccount `json:"account"`
-	Member      []xActor  `json:"member"`
+	ObjectType, Mbox, MboxSHA1Sum, OpenID string
+	Account                               *xAccount
+	Member                                []xActor
 }
 
 type xAccount struct {
-	HomePage string `json:"homePage"`
-	Name     string `json:"name"`
+	HomePage, Name string
 }
 
 // xObject is an Activity, Agent, Group, StatementRef or SubStatement.
 type xObject struct {
 	xActor
-	ID      string    `json:"id"`
-	Actor   *xActor   `json:"actor"`
-	Verb    *xVerb    `json:"verb"`
-	Object  *xObject  `json:"object"`
-	Context *xContext `json:"context"`
-}
-
-type xVerb struct {
-	ID string `json:"id"`
+	ID      string
+	Actor   *xActor
+	Verb    string
+	Object  *xObject
+	Context *xContext
 }
 
 type xContext struct {
-	Registration      string       `json:"registration"`
-	Instructor        *xActor      `json:"instructor"`
-	Team              *xActor      `json:"team"`
-	ContextActivities *xActivities `json:"contextActivities"`
-	ContextAgents     []struct {
-		Agent *xActor `json:"agent"`
-	} `json:"contextAgents"`
-	ContextGroups []struct {
-		Group *xActor `json:"group"`
-	} `json:"contextGroups"`
-}
-
-type xActivities struct {
-	Parent   activityList `json:"parent"`
-	Grouping activityList `json:"grouping"`
-	Category activityList `json:"category"`
-	Other    activityList `json:"other"`
-}
-
-// activityList accepts an array or, as xAPI 1.0.x allowed, a single object.
-type activityList []struct {
-	ID string `json:"id"`
-}
-
-func (l *activityList) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '{' {
-		var one struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
-		}
-		*l = activityList{one}
-		return nil
-	}
-	var many []struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*l = many
-	return nil
+	Registration      string
+	Instructor, Team  *xActor
+	ContextAgents     []*xActor // contextAgents[].agent and contextGroups[].group
+	ContextActivities []string  // ids of parent, grouping, category, other
 }
 
 type xStatement struct {
-	Actor     *xActor   `json:"actor"`
-	Verb      xVerb     `json:"verb"`
-	Object    *xObject  `json:"object"`
-	Context   *xContext `json:"context"`
-	Authority *xActor   `json:"authority"`
+	Actor, Authority *xActor
+	Verb             string
+	Object           *xObject
+	Context          *xContext
+}
+
+// actorMember decodes one member of an Agent or Group; ok=false if key is
+// not one of theirs.
+func (a *xActor) actorMember(key string, val []byte) (ok bool, err error) {
+	switch key {
+	case "objectType":
+		a.ObjectType, err = str(val)
+	case "mbox":
+		a.Mbox, err = str(val)
+	case "mbox_sha1sum":
+		a.MboxSHA1Sum, err = str(val)
+	case "openid":
+		a.OpenID, err = str(val)
+	case "account":
+		if isObject(val) {
+			a.Account = &xAccount{}
+			err = members(val, func(k string, v []byte) (err error) {
+				switch k {
+				case "homePage":
+					a.Account.HomePage, err = str(v)
+				case "name":
+					a.Account.Name, err = str(v)
+				}
+				return err
+			})
+		}
+	case "member":
+		if isArray(val) {
+			err = elements(val, func(v []byte) error {
+				m, err := decodeActor(v)
+				if m != nil {
+					a.Member = append(a.Member, *m)
+				}
+				return err
+			})
+		}
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
+// decodeActor decodes an Agent or Group; nil if val is not an object.
+func decodeActor(val []byte) (*xActor, error) {
+	if !isObject(val) {
+		return nil, nil
+	}
+	a := &xActor{}
+	err := members(val, func(k string, v []byte) error {
+		_, err := a.actorMember(k, v)
+		return err
+	})
+	return a, err
+}
+
+// decodeVerbID returns the id of a Verb.
+func decodeVerbID(val []byte) (id string, err error) {
+	if !isObject(val) {
+		return "", nil
+	}
+	err = members(val, func(k string, v []byte) (err error) {
+		if k == "id" {
+			id, err = str(v)
+		}
+		return err
+	})
+	return id, err
+}
+
+// decodeObject decodes a statement's object; depth stops a SubStatement
+// nested in a SubStatement (which validation forbids) from recursing.
+func decodeObject(val []byte, depth int) (*xObject, error) {
+	if !isObject(val) || depth > 1 {
+		return nil, nil
+	}
+	o := &xObject{}
+	err := members(val, func(k string, v []byte) (err error) {
+		if ok, err := o.actorMember(k, v); ok {
+			return err
+		}
+		switch k {
+		case "id":
+			o.ID, err = str(v)
+		case "actor":
+			o.Actor, err = decodeActor(v)
+		case "verb":
+			o.Verb, err = decodeVerbID(v)
+		case "object":
+			o.Object, err = decodeObject(v, depth+1)
+		case "context":
+			o.Context, err = decodeContext(v)
+		}
+		return err
+	})
+	return o, err
+}
+
+func decodeContext(val []byte) (*xContext, error) {
+	if !isObject(val) {
+		return nil, nil
+	}
+	c := &xContext{}
+	err := members(val, func(k string, v []byte) (err error) {
+		switch k {
+		case "registration":
+			c.Registration, err = str(v)
+		case "instructor":
+			c.Instructor, err = decodeActor(v)
+		case "team":
+			c.Team, err = decodeActor(v)
+		case "contextAgents", "contextGroups":
+			inner := "agent"
+			if k == "contextGroups" {
+				inner = "group"
+			}
+			if isArray(v) {
+				err = elements(v, func(e []byte) error {
+					if !isObject(e) {
+						return nil
+					}
+					return members(e, func(k string, v []byte) error {
+						if k != inner {
+							return nil
+						}
+						a, err := decodeActor(v)
+						if a != nil {
+							c.ContextAgents = append(c.ContextAgents, a)
+						}
+						return err
+					})
+				})
+			}
+		case "contextActivities":
+			if isObject(v) {
+				err = members(v, func(_ string, list []byte) error {
+					return c.addActivities(list)
+				})
+			}
+		}
+		return err
+	})
+	return c, err
+}
+
+// addActivities adds a context activity list: an array or, as xAPI 1.0.x
+// allowed, a single object.
+func (c *xContext) addActivities(list []byte) error {
+	one := func(v []byte) error {
+		id, err := decodeVerbID(v) // an Activity's id, read the same way
+		if id != "" {
+			c.ContextActivities = append(c.ContextActivities, id)
+		}
+		return err
+	}
+	if isArray(list) {
+		return elements(list, one)
+	}
+	return one(list)
+}
+
+func decodeStatement(raw []byte) (xStatement, error) {
+	var s xStatement
+	err := members(raw, func(k string, v []byte) (err error) {
+		switch k {
+		case "actor":
+			s.Actor, err = decodeActor(v)
+		case "authority":
+			s.Authority, err = decodeActor(v)
+		case "verb":
+			s.Verb, err = decodeVerbID(v)
+		case "object":
+			s.Object, err = decodeObject(v, 0)
+		case "context":
+			s.Context, err = decodeContext(v)
+		}
+		return err
+	})
+	return s, err
 }
 
 // extract parses a prepared statement for what the store indexes.
 func extract(raw []byte) (extracted, error) {
-	var s xStatement
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, err := decodeStatement(raw)
+	if err != nil {
 		return extracted{}, fmt.Errorf("parse statement: %w", err)
 	}
 	var c keyCollector
-	if s.Verb.ID != "" {
-		c.add(prefixVerb+s.Verb.ID, true)
+	if s.Verb != "" {
+		c.add(prefixVerb+s.Verb, true)
 	}
 	c.agent(s.Actor, true)
 	c.agent(s.Authority, false)
@@ -137,8 +268,11 @@ func extract(raw []byte) (extracted, error) {
 		case "Agent", "Group":
 			c.agent(&o.xActor, true)
 		case "StatementRef":
-			out.Ref = strings.ToLower(o.ID)
-			out.Voiding = s.Verb.ID == VerbVoided
+			// Ingest validated the id; one that is not a UUID refers to nothing.
+			if u, err := uuid.Parse(o.ID); err == nil {
+				out.Ref = u.String()
+				out.Voiding = s.Verb == VerbVoided
+			}
 		case "SubStatement":
 			// A SubStatement's parts count only for the related_* filters.
 			c.agent(o.Actor, false)
@@ -209,18 +343,11 @@ func (c *keyCollector) context(ctx *xContext, top bool) {
 	}
 	c.agent(ctx.Instructor, false)
 	c.agent(ctx.Team, false)
-	for _, ca := range ctx.ContextAgents {
-		c.agent(ca.Agent, false)
+	for _, a := range ctx.ContextAgents {
+		c.agent(a, false)
 	}
-	for _, cg := range ctx.ContextGroups {
-		c.agent(cg.Group, false)
-	}
-	if ca := ctx.ContextActivities; ca != nil {
-		for _, list := range []activityList{ca.Parent, ca.Grouping, ca.Category, ca.Other} {
-			for _, a := range list {
-				c.activity(a.ID, false)
-			}
-		}
+	for _, id := range ctx.ContextActivities {
+		c.activity(id, false)
 	}
 }
 
@@ -243,8 +370,11 @@ func (a *xActor) ifi() string {
 
 // agentKey turns the `agent` query parameter into its index key.
 func agentKey(agentJSON string) (string, error) {
-	var a xActor
-	if err := json.Unmarshal([]byte(agentJSON), &a); err != nil {
+	a, err := decodeActor([]byte(agentJSON))
+	if err == nil && a == nil {
+		err = errors.New("not an object")
+	}
+	if err != nil {
 		return "", fmt.Errorf("%w: agent is not an Agent or Group object: %v", ErrInvalidQuery, err)
 	}
 	ifi := a.ifi()

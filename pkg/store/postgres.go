@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -122,9 +125,12 @@ func (p *Postgres) ApplyStatements(ctx context.Context, group string, stmts []St
 	}
 }
 
+// pgInsertStatements is the slow path of a batch, taken when the fast path
+// (COPY) hit an existing id: it inserts what is new, fills placeholders,
+// and reports which rows it wrote.
 const pgInsertStatements = `
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[]::uuid[], $3::timestamptz[], $4::text[], $5::boolean[], $6::text[]::uuid[], $7::bytea[])
+    SELECT * FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::text[], $5::boolean[], $6::uuid[], $7::bytea[])
         AS t(tenant, id, stored, fingerprint, voiding, ref, body)
 ), ins AS (
     INSERT INTO statements AS s (tenant, id, stored, fingerprint, voided, voiding, ref, body)
@@ -135,57 +141,154 @@ WITH input AS (
         WHERE s.body IS NULL
     RETURNING s.tenant, s.id, s.xmax::text <> '0' AS filled
 ), keys AS (
-    INSERT INTO statement_keys (tenant, key, stored, id, direct)
-    SELECT k.tenant, k.key, k.stored, k.id, k.direct
-    FROM unnest($8::text[], $9::text[], $10::timestamptz[], $11::text[]::uuid[], $12::boolean[]) AS k(tenant, key, stored, id, direct)
+    INSERT INTO statement_keys (digest, stored, id, direct, tenant)
+    SELECT k.digest, k.stored, k.id, k.direct, k.tenant
+    FROM unnest($8::uuid[], $9::timestamptz[], $10::uuid[], $11::boolean[], $12::text[]) AS k(digest, stored, id, direct, tenant)
     JOIN ins ON ins.tenant = k.tenant AND ins.id = k.id
 )
 SELECT tenant, id::text, filled FROM ins`
 
+func pgUUID(b [16]byte) pgtype.UUID { return pgtype.UUID{Bytes: b, Valid: true} }
+
+// pgRef is the ref column of a statement: NULL unless it refers to one.
+func pgRef(p planned) pgtype.UUID {
+	if p.Ref == "" {
+		return pgtype.UUID{}
+	}
+	return pgUUID(uuid.MustParse(p.Ref))
+}
+
+// pgStatementCols and pgKeyCols are the COPY columns, in the order of the
+// sources' Values.
+var (
+	pgStatementCols = []string{"tenant", "id", "stored", "fingerprint", "voided", "voiding", "ref", "body"}
+	pgKeyCols       = []string{"digest", "stored", "id", "direct", "tenant"}
+)
+
+type statementSource struct {
+	rows []planned
+	i    int
+	vals []any
+}
+
+func (s *statementSource) Next() bool { s.i++; return s.i <= len(s.rows) }
+func (s *statementSource) Err() error { return nil }
+func (s *statementSource) Values() ([]any, error) {
+	p := s.rows[s.i-1]
+	s.vals = append(s.vals[:0], p.Tenant, pgUUID(p.uid), p.Stored, p.Fingerprint, false, p.Voiding, pgRef(p), p.JSON)
+	return s.vals, nil
+}
+
+type keySource struct {
+	rows []planned
+	i, k int
+	vals []any
+}
+
+func (s *keySource) Next() bool {
+	s.k++
+	for s.i < len(s.rows) && s.k >= len(s.rows[s.i].Keys) {
+		s.i++
+		s.k = 0
+	}
+	return s.i < len(s.rows)
+}
+func (s *keySource) Err() error { return nil }
+func (s *keySource) Values() ([]any, error) {
+	p := s.rows[s.i]
+	k := p.Keys[s.k]
+	s.vals = append(s.vals[:0], pgUUID(keyDigest(p.Tenant, k.Key)), p.Stored, pgUUID(p.uid), k.Direct, p.Tenant)
+	return s.vals, nil
+}
+
+// pgCopy is the fast path: COPY the whole batch, which succeeds when every
+// id is new (the common case). ok=false means an id exists (or a concurrent
+// writer holds it) and nothing was written.
+func pgCopy(ctx context.Context, tx pgx.Tx, todo []planned) (bool, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("savepoint: %w", err)
+	}
+	_, err = sp.CopyFrom(ctx, pgx.Identifier{"statements"}, pgStatementCols, &statementSource{rows: todo})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		if err := sp.Rollback(ctx); err != nil {
+			return false, fmt.Errorf("roll back to savepoint: %w", err)
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("copy statements: %w", err)
+	}
+	if _, err := sp.CopyFrom(ctx, pgx.Identifier{"statement_keys"}, pgKeyCols, &keySource{rows: todo, k: -1}); err != nil {
+		return false, fmt.Errorf("copy statement keys: %w", err)
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return false, fmt.Errorf("release savepoint: %w", err)
+	}
+	return true, nil
+}
+
+// pgUpsert is the slow path; it returns the keys (tenant NUL id) of the
+// statements it inserted and of those that filled a placeholder.
+func pgUpsert(ctx context.Context, tx pgx.Tx, todo []planned) (inserted, filled map[string]bool, err error) {
+	n := len(todo)
+	tenants, ids, fps, refs := make([]string, n), make([]pgtype.UUID, n), make([]string, n), make([]pgtype.UUID, n)
+	stored, voiding, bodies := make([]time.Time, n), make([]bool, n), make([][]byte, n)
+	var kd, kid []pgtype.UUID
+	var ks []time.Time
+	var kdir []bool
+	var kt []string
+	for i, p := range todo {
+		tenants[i], ids[i], stored[i], fps[i], voiding[i], refs[i], bodies[i] = p.Tenant, pgUUID(p.uid), p.Stored, p.Fingerprint, p.Voiding, pgRef(p), p.JSON
+		for _, k := range p.Keys {
+			kd, ks, kid, kdir, kt = append(kd, pgUUID(keyDigest(p.Tenant, k.Key))), append(ks, p.Stored), append(kid, ids[i]), append(kdir, k.Direct), append(kt, p.Tenant)
+		}
+	}
+	rows, err := tx.Query(ctx, pgInsertStatements, tenants, ids, stored, fps, voiding, refs, bodies, kd, ks, kid, kdir, kt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("insert statements: %w", err)
+	}
+	defer rows.Close()
+	inserted, filled = map[string]bool{}, map[string]bool{}
+	for rows.Next() {
+		var tenant, id string
+		var f bool
+		if err := rows.Scan(&tenant, &id, &f); err != nil {
+			return nil, nil, fmt.Errorf("insert statements: %w", err)
+		}
+		inserted[tenant+"\x00"+id] = true
+		if f {
+			filled[tenant+"\x00"+id] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("insert statements: %w", err)
+	}
+	return inserted, filled, nil
+}
+
 func (p *Postgres) applyTx(ctx context.Context, tx pgx.Tx, group string, todo []planned, offsets []Offset, res *ApplyResult) error {
 	if len(todo) > 0 {
-		n := len(todo)
-		tenants, ids, fps, refs := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
-		stored, voiding, bodies := make([]time.Time, n), make([]bool, n), make([][]byte, n)
-		var kt, kk, kid []string
-		var ks []time.Time
-		var kd []bool
-		for i, s := range todo {
-			tenants[i], ids[i], stored[i], fps[i], voiding[i], bodies[i] = s.Tenant, s.ID, s.Stored, s.Fingerprint, s.Voiding, s.JSON
-			if s.Ref != "" {
-				refs[i] = &todo[i].Ref
-			}
-			for _, k := range s.Keys {
-				kt, kk, ks, kid, kd = append(kt, s.Tenant), append(kk, k.Key), append(ks, s.Stored), append(kid, s.ID), append(kd, k.Direct)
-			}
-		}
-		rows, err := tx.Query(ctx, pgInsertStatements, tenants, ids, stored, fps, voiding, refs, bodies, kt, kk, ks, kid, kd)
+		ok, err := pgCopy(ctx, tx, todo)
 		if err != nil {
-			return fmt.Errorf("insert statements: %w", err)
+			return err
 		}
-		defer rows.Close()
-		inserted := map[string]bool{}
-		filled := map[string]bool{}
-		for rows.Next() {
-			var tenant, id string
-			var f bool
-			if err := rows.Scan(&tenant, &id, &f); err != nil {
-				return fmt.Errorf("insert statements: %w", err)
+		ins, rest := todo, []planned(nil)
+		var filled map[string]bool
+		if !ok {
+			var inserted map[string]bool
+			inserted, filled, err = pgUpsert(ctx, tx, todo)
+			if err != nil {
+				return err
 			}
-			inserted[tenant+"\x00"+id] = true
-			if f {
-				filled[tenant+"\x00"+id] = true
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("insert statements: %w", err)
-		}
-		var ins, rest []planned
-		for _, s := range todo {
-			if inserted[s.Tenant+"\x00"+s.ID] {
-				ins = append(ins, s)
-			} else {
-				rest = append(rest, s)
+			ins = nil
+			for _, s := range todo {
+				if inserted[s.Tenant+"\x00"+s.ID] {
+					ins = append(ins, s)
+				} else {
+					rest = append(rest, s)
+				}
 			}
 		}
 		res.Inserted += len(ins)
@@ -295,15 +398,19 @@ WHERE tenant = $1 AND ref = $2::text::uuid AND body IS NOT NULL`, tenant, id)
 
 func (t pgRefTx) upsertKeys(ctx context.Context, keys []keyRow) error {
 	n := len(keys)
-	tenants, ks, ids, stored, direct := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]bool, n)
+	digests, ids, stored, direct, tenants := make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]time.Time, n), make([]bool, n), make([]string, n)
 	for i, k := range keys {
-		tenants[i], ks[i], ids[i], stored[i], direct[i] = k.Tenant, k.Key, k.ID, k.Stored, k.Direct
+		id, err := uuid.Parse(k.ID)
+		if err != nil {
+			return fmt.Errorf("statement id %q: %w", k.ID, err)
+		}
+		digests[i], ids[i], stored[i], direct[i], tenants[i] = pgUUID(keyDigest(k.Tenant, k.Key)), pgUUID(id), k.Stored, k.Direct, k.Tenant
 	}
 	_, err := t.tx.Exec(ctx, `
-INSERT INTO statement_keys AS k (tenant, key, stored, id, direct)
-SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]::uuid[], $5::boolean[])
-ON CONFLICT (tenant, key, stored, id) DO UPDATE SET direct = true
-    WHERE excluded.direct AND NOT k.direct`, tenants, ks, stored, ids, direct)
+INSERT INTO statement_keys AS k (digest, stored, id, direct, tenant)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::boolean[], $5::text[])
+ON CONFLICT (digest, stored, id) DO UPDATE SET direct = true
+    WHERE excluded.direct AND NOT k.direct`, digests, stored, ids, direct, tenants)
 	return err
 }
 
@@ -354,9 +461,10 @@ var pgDialect = dialect{
 		}
 		return "$" + strconv.Itoa(n)
 	},
-	timeArg: func(us int64) any { return fromMicros(us) },
-	idCol:   func(col string) string { return col + "::text" },
-	isTrue:  func(col string) string { return col },
+	timeArg:   func(us int64) any { return fromMicros(us) },
+	digestArg: func(d [16]byte) any { return pgUUID(d) },
+	idCol:     func(col string) string { return col + "::text" },
+	isTrue:    func(col string) string { return col },
 }
 
 func (p *Postgres) QueryStatements(ctx context.Context, q Query) (Page, error) {
@@ -465,4 +573,23 @@ func (p *Postgres) ListCredentials(ctx context.Context, tenant string) ([]Creden
 		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
 	}
 	return out, nil
+}
+
+// ExplainQuery runs q under EXPLAIN (ANALYZE, BUFFERS) and returns the plan,
+// to show which index each filter uses.
+func (p *Postgres) ExplainQuery(ctx context.Context, q Query) (string, error) {
+	l, err := normalize(q)
+	if err != nil {
+		return "", err
+	}
+	sql, args := listSQL(pgDialect, l)
+	rows, err := p.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+sql, args...)
+	if err != nil {
+		return "", fmt.Errorf("explain: %w", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("explain: %w", err)
+	}
+	return strings.Join(lines, "\n"), nil
 }

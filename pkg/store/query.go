@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -42,6 +43,19 @@ type keyFilter struct {
 type position struct {
 	Stored int64  `json:"s"`
 	ID     string `json:"i"`
+}
+
+// keyDigest identifies one tenant's key in statement_keys: 128 bits of
+// SHA-256, so that the largest index holds fixed-width values.
+func keyDigest(tenant, key string) [16]byte {
+	h := sha256.New()
+	h.Write([]byte(tenant))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	var sum [32]byte
+	var d [16]byte
+	copy(d[:], h.Sum(sum[:0]))
+	return d
 }
 
 // toMicros is the store's time resolution (PostgreSQL timestamptz).
@@ -124,9 +138,11 @@ type dialect struct {
 	param func(n int, kind string) string
 	// timeArg converts unix microseconds into the driver's stored value.
 	timeArg func(us int64) any
+	// digestArg converts a key digest into the driver's value.
+	digestArg func(d [16]byte) any
 	// idCol renders a statement id column for scanning into a string.
 	idCol func(col string) string
-	// directTrue is the literal comparison for a true boolean column.
+	// isTrue renders the test of a boolean column.
 	isTrue func(col string) string
 }
 
@@ -143,15 +159,17 @@ func listSQL(d dialect, l listing) (string, []any) {
 	if l.Asc {
 		cmp, order = ">", "ASC"
 	}
-	// src is the alias whose (tenant, stored, id) the scan walks in order.
+	// src is the alias whose (stored, id) the scan walks in order.
 	src := "s"
 	if len(l.Keys) == 0 {
 		fmt.Fprintf(&b, "SELECT %s, s.stored, s.fingerprint, s.body FROM statements s WHERE s.tenant = %s AND s.stored IS NOT NULL",
 			d.idCol("s.id"), arg(l.Tenant, ""))
 	} else {
+		// The tenant condition sits on the joined statement: the digest
+		// already selects one tenant's key, and the index alone serves the scan.
 		src = "k"
-		fmt.Fprintf(&b, "SELECT %s, s.stored, s.fingerprint, s.body FROM statement_keys k JOIN statements s ON s.tenant = k.tenant AND s.id = k.id WHERE k.tenant = %s AND k.key = %s",
-			d.idCol("s.id"), arg(l.Tenant, ""), arg(l.Keys[0].Key, ""))
+		fmt.Fprintf(&b, "SELECT %s, s.stored, s.fingerprint, s.body FROM statement_keys k JOIN statements s ON s.tenant = %s AND s.id = k.id WHERE k.digest = %s",
+			d.idCol("s.id"), arg(l.Tenant, ""), arg(d.digestArg(keyDigest(l.Tenant, l.Keys[0].Key)), ""))
 		if l.Keys[0].Direct {
 			b.WriteString(" AND " + d.isTrue("k.direct"))
 		}
@@ -170,7 +188,8 @@ func listSQL(d dialect, l listing) (string, []any) {
 	if len(l.Keys) > 1 {
 		for i, kf := range l.Keys[1:] {
 			a := "k" + strconv.Itoa(i+1)
-			fmt.Fprintf(&b, " AND EXISTS (SELECT 1 FROM statement_keys %[1]s WHERE %[1]s.tenant = k.tenant AND %[1]s.key = %[2]s AND %[1]s.stored = k.stored AND %[1]s.id = k.id", a, arg(kf.Key, ""))
+			fmt.Fprintf(&b, " AND EXISTS (SELECT 1 FROM statement_keys %[1]s WHERE %[1]s.digest = %[2]s AND %[1]s.stored = k.stored AND %[1]s.id = k.id",
+				a, arg(d.digestArg(keyDigest(l.Tenant, kf.Key)), ""))
 			if kf.Direct {
 				b.WriteString(" AND " + d.isTrue(a+".direct"))
 			}

@@ -272,14 +272,15 @@ func (t sqliteRefTx) referrers(ctx context.Context, tenant, id string) ([]refRow
 }
 
 func (t sqliteRefTx) upsertKeys(ctx context.Context, keys []keyRow) error {
-	st, err := t.tx.PrepareContext(ctx, `INSERT INTO statement_keys (tenant, key, stored, id, direct) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (tenant, key, stored, id) DO UPDATE SET direct = 1 WHERE excluded.direct AND NOT statement_keys.direct`)
+	st, err := t.tx.PrepareContext(ctx, `INSERT INTO statement_keys (digest, stored, id, direct, tenant) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (digest, stored, id) DO UPDATE SET direct = 1 WHERE excluded.direct AND NOT statement_keys.direct`)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for _, k := range keys {
-		if _, err := st.ExecContext(ctx, k.Tenant, k.Key, toMicros(k.Stored), k.ID, b2i(k.Direct)); err != nil {
+		d := keyDigest(k.Tenant, k.Key)
+		if _, err := st.ExecContext(ctx, d[:], toMicros(k.Stored), k.ID, b2i(k.Direct), k.Tenant); err != nil {
 			return err
 		}
 	}
@@ -324,10 +325,11 @@ WHERE tenant = ? AND id = ? AND body IS NOT NULL AND voided = ?`, tenant, string
 }
 
 var sqliteDialect = dialect{
-	param:   func(int, string) string { return "?" },
-	timeArg: func(us int64) any { return us },
-	idCol:   func(col string) string { return col },
-	isTrue:  func(col string) string { return col },
+	param:     func(int, string) string { return "?" },
+	timeArg:   func(us int64) any { return us },
+	digestArg: func(d [16]byte) any { return d[:] },
+	idCol:     func(col string) string { return col },
+	isTrue:    func(col string) string { return col },
 }
 
 func (s *SQLite) QueryStatements(ctx context.Context, q Query) (Page, error) {
@@ -470,4 +472,31 @@ func (s *SQLite) ListCredentials(ctx context.Context, tenant string) ([]Credenti
 		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
 	}
 	return out, nil
+}
+
+// ExplainQuery returns SQLite's EXPLAIN QUERY PLAN of q, one step a line.
+func (s *SQLite) ExplainQuery(ctx context.Context, q Query) (string, error) {
+	l, err := normalize(q)
+	if err != nil {
+		return "", err
+	}
+	query, args := listSQL(sqliteDialect, l)
+	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return "", fmt.Errorf("explain: %w", err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", fmt.Errorf("explain: %w", err)
+		}
+		lines = append(lines, detail)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("explain: %w", err)
+	}
+	return strings.Join(lines, "\n"), nil
 }

@@ -24,7 +24,7 @@ CREATE INDEX credentials_tenant ON credentials (tenant);
 -- arrived; its unique key is what serializes concurrent writers of a
 -- statement and of the statements referring to it.
 CREATE TABLE statements (
-    tenant      text NOT NULL,
+    tenant      text COLLATE "C" NOT NULL,
     id          uuid NOT NULL,
     stored      timestamptz,
     fingerprint text,
@@ -40,15 +40,20 @@ CREATE INDEX statements_stored ON statements (tenant, stored, id);
 CREATE INDEX statements_ref ON statements (tenant, ref) WHERE ref IS NOT NULL;
 
 -- Every filterable value of a statement (agent, activity, verb,
--- registration, prefixed by kind), including those it inherits through a
--- StatementRef. Filtered listings walk one key's range in (stored, id) order.
+-- registration), including those it inherits through a StatementRef.
+-- Filtered listings walk one digest's range in (stored, id) order. The
+-- digest is 128 bits of SHA-256 over tenant and key: fixed-width keys make
+-- this index (the store's largest) small and fast to insert into, with
+-- collision odds no worse than those of the random UUIDs that identify
+-- statements. Listings join statements on (tenant, id), so no digest can
+-- ever reach another tenant's rows.
 CREATE TABLE statement_keys (
-    tenant text NOT NULL,
-    key    text NOT NULL,
+    digest uuid NOT NULL,
     stored timestamptz NOT NULL,
     id     uuid NOT NULL,
     direct boolean NOT NULL,
-    PRIMARY KEY (tenant, key, stored, id) INCLUDE (direct)
+    tenant text NOT NULL,
+    PRIMARY KEY (digest, stored, id) INCLUDE (direct)
 );
 
 -- The next offset to consume per consumer group and partition, written in

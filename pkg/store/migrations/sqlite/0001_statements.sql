@@ -35,14 +35,15 @@ CREATE TABLE statements (
 CREATE INDEX statements_stored ON statements (tenant, stored, id);
 CREATE INDEX statements_ref ON statements (tenant, ref) WHERE ref IS NOT NULL;
 
--- Clustered on the key so that a filtered listing reads one contiguous range.
+-- Clustered on the key digest (see the PostgreSQL migration) so that a
+-- filtered listing reads one contiguous range.
 CREATE TABLE statement_keys (
-    tenant TEXT NOT NULL,
-    key    TEXT NOT NULL,
+    digest BLOB NOT NULL,
     stored INTEGER NOT NULL,
     id     TEXT NOT NULL,
     direct INTEGER NOT NULL,
-    PRIMARY KEY (tenant, key, stored, id)
+    tenant TEXT NOT NULL,
+    PRIMARY KEY (digest, stored, id)
 ) WITHOUT ROWID;
 
 CREATE TABLE consumer_offsets (
