@@ -40,7 +40,7 @@ type variant struct {
 	req          string
 }
 
-func valid(name, json, why string) variant   { return variant{name, json, true, true, why} }
+func valid(name, json, why string) variant    { return variant{name, json, true, true, why} }
 func invalid(name, json, rule string) variant { return variant{name, json, false, false, rule} }
 func only103(name, json, why string) variant  { return variant{name, json, true, false, why} }
 func only200(name, json, why string) variant  { return variant{name, json, false, true, why} }
@@ -64,7 +64,9 @@ const (
 
 var expand = strings.NewReplacer("$A", agentA, "$V", verbV, "$O", objectO)
 
-func stmt(members string) string { return expand.Replace(`{"actor":$A,"verb":$V,"object":$O` + members + `}`) }
+func stmt(members string) string {
+	return expand.Replace(`{"actor":$A,"verb":$V,"object":$O` + members + `}`)
+}
 
 func place(s slot, v variant) corpusCase {
 	val := v.json
