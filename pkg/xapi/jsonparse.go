@@ -364,7 +364,7 @@ func (d *document) raw(i uint32) []byte {
 }
 
 // text returns a string node's value, unescaping into buf when needed.
-// The result aliases d.src or buf.
+// The result aliases d.src or buf; buf must never alias d.src.
 func (d *document) text(i uint32, buf []byte) []byte {
 	n := &d.nodes[i]
 	s := d.src[n.start:n.end]

@@ -112,9 +112,11 @@ func (c *checker) want(v uint32, k kind, rule string) bool {
 	return false
 }
 
+// keyText returns a member name, unescaped into the checker's own buffer
+// when needed (never into the caller's body).
 func (c *checker) keyText(k uint32) []byte {
-	c.keyBuf = c.d.text(k, c.keyBuf)
 	if c.d.nodes[k].escaped {
+		c.keyBuf = c.d.text(k, c.keyBuf)
 		return c.keyBuf
 	}
 	return c.d.raw(k)
