@@ -1,11 +1,3 @@
-// Package store is the statement store: prepared xAPI statements, the
-// consumer offsets applied with them, tenants and credentials, behind one
-// interface with a PostgreSQL backend (production) and a SQLite backend
-// (the embedded single-binary default).
-//
-// Writes are idempotent by (tenant, statement id) and record the consumer
-// offsets in the same transaction, so a replayed Kafka record changes
-// nothing and the store always knows exactly how far it has applied.
 package store
 
 import (

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -29,10 +30,21 @@ func main() {
 	queries := flag.Int("queries", 0, "queries per filter kind in the latency test")
 	limit := flag.Int("limit", 100, "page size of the latency test")
 	explain := flag.Bool("explain", false, "print the plan of one query per filter kind")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *dsn == "" || *batch <= 0 || *writers <= 0 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
 	s, err := store.Open(ctx, *dsn)
