@@ -338,21 +338,26 @@ func testVoidingAnyOrder(t *testing.T, open Factory) {
 	})
 }
 
-// testVoidingConcurrent writes targets and their voiders in concurrent
-// transactions: whichever commits first, the target ends voided.
+// testVoidingConcurrent writes targets, their voiders and statements
+// referring to them in concurrent transactions: whichever commits first,
+// each target ends voided and the others match the target's agent.
 func testVoidingConcurrent(t *testing.T, open Factory) {
 	s := open(t)
-	const n = 40
-	var targets, voiders []store.Statement
+	const n = 30
+	type trio struct{ target, voider, confirm store.Statement }
+	var all []trio
 	for i := range n {
-		tg := S("t1", newID(), at(i), basic("ann", "did", "x"))
-		targets = append(targets, tg)
-		voiders = append(voiders, S("t1", newID(), at(1000+i), voiding("admin", tg.ID)))
+		tg := S("t1", newID(), at(i), basic(fmt.Sprint("ann", i), "did", "x"))
+		all = append(all, trio{
+			target:  tg,
+			voider:  S("t1", newID(), at(1000+i), voiding("admin", tg.ID)),
+			confirm: S("t1", newID(), at(2000+i), ref("bob", "confirmed", tg.ID)),
+		})
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 2*n)
-	for i := range n {
-		for _, st := range []store.Statement{targets[i], voiders[i]} {
+	errs := make(chan error, 3*n)
+	for _, tr := range all {
+		for _, st := range []store.Statement{tr.target, tr.voider, tr.confirm} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -367,12 +372,16 @@ func testVoidingConcurrent(t *testing.T, open Factory) {
 	for err := range errs {
 		t.Fatalf("concurrent ApplyStatements: %v", err)
 	}
-	for _, tg := range targets {
-		if plain, voided := visible(t, s, "t1", tg.ID); plain || !voided {
-			t.Fatalf("target %s: plain=%v voided=%v, want voided", tg.ID, plain, voided)
+	for i, tr := range all {
+		if plain, voided := visible(t, s, "t1", tr.target.ID); plain || !voided {
+			t.Fatalf("target %d: plain=%v voided=%v, want voided", i, plain, voided)
+		}
+		q := store.Query{Tenant: "t1", Agent: fmt.Sprintf(`{"mbox":"mailto:ann%d@example.com"}`, i)}
+		if got, want := ids(t, s, q), []string{tr.confirm.ID, tr.voider.ID}; !slices.Equal(got, want) {
+			t.Fatalf("statements of target %d's agent = %v, want its confirmation and voider %v", i, got, want)
 		}
 	}
-	if got := ids(t, s, store.Query{Tenant: "t1"}); len(got) != n {
-		t.Fatalf("listing holds %d statements, want the %d voiding statements", len(got), n)
+	if got := ids(t, s, store.Query{Tenant: "t1"}); len(got) != 2*n {
+		t.Fatalf("listing holds %d statements, want the %d voiding and referring statements", len(got), 2*n)
 	}
 }
