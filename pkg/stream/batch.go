@@ -1,0 +1,80 @@
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// FormatHeader names the record format, so that a future format can be
+// introduced while old records are still in the topic.
+const (
+	FormatHeader  = "lrs-format"
+	FormatBatchV1 = "statements.v1"
+	TenantHeader  = "lrs-tenant"
+)
+
+// Batch is the value of one record on the statements topic.
+type Batch struct {
+	Tenant     string      `json:"tenant"`
+	Statements []Statement `json:"statements"`
+}
+
+// Statement is one accepted statement as ingest prepared it: Statement holds
+// the full JSON with id, stored, authority and version set, Fingerprint the
+// hash of its canonical form (same id and fingerprint = the same statement).
+type Statement struct {
+	ID          string          `json:"id"`
+	Fingerprint string          `json:"fingerprint"`
+	Statement   json.RawMessage `json:"statement"`
+}
+
+// Record encodes b as a Kafka record on topic. The key spreads requests over
+// partitions by their first statement id; the order of statements across
+// requests does not matter to the writers (voiding is order-independent).
+func (b Batch) Record(topic string) (*kgo.Record, error) {
+	if b.Tenant == "" {
+		return nil, errors.New("batch without tenant")
+	}
+	if len(b.Statements) == 0 {
+		return nil, errors.New("batch without statements")
+	}
+	v, err := json.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	return &kgo.Record{
+		Topic: topic,
+		Key:   []byte(b.Tenant + "/" + b.Statements[0].ID),
+		Value: v,
+		Headers: []kgo.RecordHeader{
+			{Key: FormatHeader, Value: []byte(FormatBatchV1)},
+			{Key: TenantHeader, Value: []byte(b.Tenant)},
+		},
+	}, nil
+}
+
+// DecodeBatch reads a record written by Batch.Record. An error means the
+// record can never be processed (it belongs in the dead-letter topic).
+func DecodeBatch(r *kgo.Record) (Batch, error) {
+	for _, h := range r.Headers {
+		if h.Key == FormatHeader && string(h.Value) != FormatBatchV1 {
+			return Batch{}, fmt.Errorf("unknown record format %q", h.Value)
+		}
+	}
+	var b Batch
+	if err := json.Unmarshal(r.Value, &b); err != nil {
+		return Batch{}, fmt.Errorf("decode batch: %w", err)
+	}
+	if b.Tenant == "" {
+		return Batch{}, errors.New("batch without tenant")
+	}
+	for i, s := range b.Statements {
+		if s.ID == "" || len(s.Statement) == 0 {
+			return Batch{}, fmt.Errorf("statement %d: missing id or body", i)
+		}
+	}
+	return b, nil
+}

@@ -1,0 +1,147 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+// TopicConfig describes the statements topic and its dead-letter topic.
+type TopicConfig struct {
+	Name              string
+	Partitions        int32
+	ReplicationFactor int16
+	// MaxRecordBytes bounds one record (one request's statements); it must
+	// cover the largest accepted request body plus the envelope.
+	MaxRecordBytes int32
+	Retention      time.Duration // 0 keeps the broker default
+}
+
+// DeadLetterTopic is where records that can never be written go.
+func (t TopicConfig) DeadLetterTopic() string { return t.Name + ".dlq" }
+
+// Validate reports a setting that cannot work.
+func (t TopicConfig) Validate() error {
+	var errs []error
+	if t.Name == "" {
+		errs = append(errs, errors.New("topic name is empty"))
+	}
+	if t.Partitions < 1 {
+		errs = append(errs, fmt.Errorf("topic partitions %d: want at least 1", t.Partitions))
+	}
+	if t.ReplicationFactor < 1 {
+		errs = append(errs, fmt.Errorf("replication factor %d: want at least 1", t.ReplicationFactor))
+	}
+	if t.MaxRecordBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max record bytes %d: want at least 1024", t.MaxRecordBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// NewClient returns a franz-go client for brokers, logging through log.
+func NewClient(brokers []string, log *zap.Logger, opts ...kgo.Opt) (*kgo.Client, error) {
+	if len(brokers) == 0 {
+		return nil, errors.New("no Kafka brokers configured")
+	}
+	base := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.WithLogger(zapLogger{log.Named("kafka")})}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	return cl, nil
+}
+
+// EnsureTopics creates the statements topic and its dead-letter topic when
+// they are missing; existing topics are left as they are.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, t TopicConfig) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	adm := kadm.NewClient(cl)
+	maxBytes := fmt.Sprint(t.MaxRecordBytes)
+	configs := map[string]*string{"max.message.bytes": &maxBytes}
+	if t.Retention > 0 {
+		ms := fmt.Sprint(t.Retention.Milliseconds())
+		configs["retention.ms"] = &ms
+	}
+	for _, name := range []string{t.Name, t.DeadLetterTopic()} {
+		resp, err := adm.CreateTopic(ctx, t.Partitions, t.ReplicationFactor, configs, name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Ping asks the cluster for its metadata: the readiness check of every
+// service that talks to Kafka.
+func Ping(ctx context.Context, cl *kgo.Client) error {
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	return nil
+}
+
+// EndOffsets returns partition -> end offset (the offset the next record
+// will get) of topic: everything acknowledged so far lies below it.
+func EndOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {
+	offs, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
+	}
+	out := map[int32]int64{}
+	var errs []error
+	offs.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			errs = append(errs, fmt.Errorf("partition %d: %w", o.Partition, o.Err))
+			return
+		}
+		out[o.Partition] = o.Offset
+	})
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("list end offsets of %s: %w", topic, errors.Join(errs...))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("topic %s has no partitions (does it exist?)", topic)
+	}
+	return out, nil
+}
+
+// zapLogger adapts zap to franz-go's logger; franz-go is chatty at info, so
+// its info becomes our debug.
+type zapLogger struct{ l *zap.Logger }
+
+func (z zapLogger) Level() kgo.LogLevel {
+	switch {
+	case z.l.Core().Enabled(zap.DebugLevel):
+		return kgo.LogLevelDebug
+	case z.l.Core().Enabled(zap.WarnLevel):
+		return kgo.LogLevelWarn
+	default:
+		return kgo.LogLevelError
+	}
+}
+
+func (z zapLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	fields := make([]zap.Field, 0, len(keyvals)/2)
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		fields = append(fields, zap.Any(fmt.Sprint(keyvals[i]), keyvals[i+1]))
+	}
+	switch level {
+	case kgo.LogLevelError:
+		z.l.Error(msg, fields...)
+	case kgo.LogLevelWarn:
+		z.l.Warn(msg, fields...)
+	default:
+		z.l.Debug(msg, fields...)
+	}
+}

@@ -1,0 +1,239 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/testenv"
+)
+
+// brokerKinds runs a test against the embedded kfake broker and against the
+// real Kafka that `make test` starts.
+var brokerKinds = []struct {
+	name  string
+	start func(t *testing.T) []string
+}{
+	{"kfake", func(t *testing.T) []string {
+		b, err := StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.Close)
+		return b.Addrs()
+	}},
+	{"kafka", func(t *testing.T) []string { return testenv.KafkaBrokers(t) }},
+}
+
+func testTopic(t *testing.T, brokers []string) TopicConfig {
+	t.Helper()
+	tc := TopicConfig{Name: testenv.UniqueName("stmts"), Partitions: 3, ReplicationFactor: 1, MaxRecordBytes: 1 << 20}
+	cl, err := NewClient(brokers, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := EnsureTopics(testenv.Context(t, 30*time.Second), cl, tc); err != nil {
+		t.Fatal(err)
+	}
+	return tc
+}
+
+func publish(t *testing.T, brokers []string, tc TopicConfig, from, n int) {
+	t.Helper()
+	cl, err := NewClient(brokers, zap.NewNop(), ProducerOpts(tc, 10*time.Second, 0)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	p, err := NewProducer(cl, tc.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testenv.Context(t, 30*time.Second)
+	for i := from; i < from+n; i++ {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		b := Batch{Tenant: "t1", Statements: []Statement{{ID: id, Fingerprint: "f", Statement: json.RawMessage(`{"id":"` + id + `"}`)}}}
+		if _, _, err := p.Publish(ctx, b); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+}
+
+// collector is a sink that fails its first failures calls, then records ids.
+type collector struct {
+	mu       sync.Mutex
+	failures int
+	calls    int
+	ids      map[string]int
+	offsets  map[int32]int64
+}
+
+func (c *collector) Handle(_ context.Context, recs []*kgo.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	if c.calls <= c.failures {
+		return fmt.Errorf("sink down (call %d)", c.calls)
+	}
+	for _, r := range recs {
+		b, err := DecodeBatch(r)
+		if err != nil {
+			return err
+		}
+		for _, s := range b.Statements {
+			c.ids[s.ID]++
+		}
+		c.offsets[r.Partition] = r.Offset + 1
+	}
+	return nil
+}
+
+func (c *collector) count() (distinct, total int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.ids {
+		distinct++
+		total += n
+	}
+	return distinct, total
+}
+
+func runConsumer(t *testing.T, cfg ConsumerConfig, h Handler, src OffsetSource) (stop func()) {
+	t.Helper()
+	c, err := NewConsumer(cfg, h, src, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consumer: %v", err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestConsumerDeliversEveryRecordOnceAcrossRestart(t *testing.T) {
+	for _, bk := range brokerKinds {
+		t.Run(bk.name, func(t *testing.T) {
+			brokers := bk.start(t)
+			tc := testTopic(t, brokers)
+			cfg := ConsumerConfig{Brokers: brokers, Topic: tc.Name, Group: testenv.UniqueName("g"), MaxBatchWait: 20 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
+			publish(t, brokers, tc, 0, 50)
+			// The sink is down for the first three attempts: the consumer
+			// must retry the same records, not skip them.
+			c := &collector{failures: 3, ids: map[string]int{}, offsets: map[int32]int64{}}
+			stop := runConsumer(t, cfg, c, nil)
+			waitFor(t, "50 statements", func() bool { d, _ := c.count(); return d == 50 })
+			stop()
+			// A new member of the same group resumes after the commit.
+			c2 := &collector{ids: map[string]int{}, offsets: map[int32]int64{}}
+			publish(t, brokers, tc, 50, 20)
+			stop2 := runConsumer(t, cfg, c2, nil)
+			waitFor(t, "20 new statements", func() bool { d, _ := c2.count(); return d == 20 })
+			time.Sleep(200 * time.Millisecond)
+			stop2()
+			if d, total := c.count(); d != 50 || total != 50 {
+				t.Errorf("first consumer: %d distinct, %d total; want 50, 50", d, total)
+			}
+			if d, total := c2.count(); d != 20 || total != 20 {
+				t.Errorf("second consumer: %d distinct, %d total; want 20, 20 (no redelivery of committed records)", d, total)
+			}
+			if c.calls < 4 {
+				t.Errorf("sink was called %d times; want the failed attempts retried", c.calls)
+			}
+		})
+	}
+}
+
+type fixedOffsets map[int32]int64
+
+func (f fixedOffsets) AppliedOffsets(context.Context, string) (map[int32]int64, error) { return f, nil }
+
+func TestConsumerResumesFromSinkOffsets(t *testing.T) {
+	for _, bk := range brokerKinds {
+		t.Run(bk.name, func(t *testing.T) {
+			brokers := bk.start(t)
+			tc := testTopic(t, brokers)
+			tc.Partitions = 1
+			tc.Name = testenv.UniqueName("one")
+			cl, _ := NewClient(brokers, zap.NewNop())
+			if err := EnsureTopics(testenv.Context(t, 30*time.Second), cl, tc); err != nil {
+				t.Fatal(err)
+			}
+			cl.Close()
+			publish(t, brokers, tc, 0, 10)
+			// The sink says it applied offsets 0..6 already (e.g. it crashed
+			// after its transaction but before the Kafka commit).
+			c := &collector{ids: map[string]int{}, offsets: map[int32]int64{}}
+			stop := runConsumer(t, ConsumerConfig{Brokers: brokers, Topic: tc.Name, Group: testenv.UniqueName("g")}, c, fixedOffsets{0: 7})
+			waitFor(t, "3 statements", func() bool { d, _ := c.count(); return d == 3 })
+			time.Sleep(200 * time.Millisecond)
+			stop()
+			if d, _ := c.count(); d != 3 {
+				t.Fatalf("got %d statements; want only offsets 7..9", d)
+			}
+		})
+	}
+}
+
+func TestEmbeddedBrokerKeepsRecordsAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	b, err := StartEmbeddedBroker(dir, 0, 1<<20, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers := b.Addrs()
+	tc := testTopic(t, brokers)
+	publish(t, brokers, tc, 0, 5)
+	b.Close()
+
+	b2, err := StartEmbeddedBroker(dir, 0, 1<<20, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	c := &collector{ids: map[string]int{}, offsets: map[int32]int64{}}
+	stop := runConsumer(t, ConsumerConfig{Brokers: b2.Addrs(), Topic: tc.Name, Group: "g"}, c, nil)
+	waitFor(t, "5 statements after restart", func() bool { d, _ := c.count(); return d == 5 })
+	stop()
+}
+
+func TestDecodeBatchRejectsBadRecords(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  *kgo.Record
+	}{
+		{"not json", &kgo.Record{Value: []byte("{")}},
+		{"no tenant", &kgo.Record{Value: []byte(`{"statements":[{"id":"a","statement":{}}]}`)}},
+		{"no id", &kgo.Record{Value: []byte(`{"tenant":"t","statements":[{"statement":{}}]}`)}},
+		{"unknown format", &kgo.Record{Value: []byte(`{"tenant":"t"}`), Headers: []kgo.RecordHeader{{Key: FormatHeader, Value: []byte("v9")}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := DecodeBatch(tt.rec); err == nil {
+				t.Fatal("want error")
+			}
+		})
+	}
+}
