@@ -891,9 +891,14 @@ func (c *checker) components(v uint32) {
 		c.leave()
 	}
 	for _, id := range c.duplicates(ids) {
-		c.path = append(c.path, pathElem{key: id - 1})
-		c.fail("interaction component ids must be distinct within a list")
-		c.leave()
+		for e, i := v+1, 0; e < end; e, i = d.nodes[e].next, i+1 {
+			if e < id && id < d.nodes[e].next {
+				c.enterIndex(i)
+				c.failAt(id, "interaction component ids must be distinct within a list")
+				c.leave()
+				break
+			}
+		}
 	}
 }
 
