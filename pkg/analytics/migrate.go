@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	chschema "github.com/streamlrs/streamlrs/schemas/clickhouse"
 )
@@ -128,12 +129,25 @@ func (c *ClickHouse) Migrate(ctx context.Context) error {
 				return fmt.Errorf("analytics: migration %04d_%s statement %d: %w", m.version, m.name, i+1, err)
 			}
 		}
-		if err := c.conn.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())",
-			m.version, m.name); err != nil {
+		if err := c.recordMigration(ctx, m); err != nil {
 			return fmt.Errorf("analytics: record migration %04d_%s: %w", m.version, m.name, err)
 		}
 	}
 	return nil
+}
+
+// recordMigration uses a batch: ClickHouse 18.16 does not answer an INSERT
+// whose VALUES come inside the query text over the native protocol.
+func (c *ClickHouse) recordMigration(ctx context.Context, m migration) error {
+	batch, err := c.conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+	if err != nil {
+		return err
+	}
+	if err := batch.Append(m.version, m.name, time.Now()); err != nil {
+		_ = batch.Abort()
+		return err
+	}
+	return batch.Send()
 }
 
 func (c *ClickHouse) appliedMigrations(ctx context.Context) ([]uint32, error) {
