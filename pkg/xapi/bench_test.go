@@ -1,7 +1,9 @@
 package xapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -37,6 +39,62 @@ func BenchmarkPrepare(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkSchemaPath measures what the hot path avoids: encoding/json
+// decoding plus validation against the published JSON Schema with
+// jsonschema/v5 (verdict only, no stored form or fingerprint).
+func BenchmarkSchemaPath(b *testing.B) {
+	for _, name := range []string{"small", "typical", "large"} {
+		body, err := os.ReadFile("testdata/bench-" + name + ".json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			sch := bodySchema(b, V2_0_0)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				dec := json.NewDecoder(bytes.NewReader(body))
+				dec.UseNumber()
+				var doc any
+				if err := dec.Decode(&doc); err != nil {
+					b.Fatal(err)
+				}
+				if err := sch.Validate(doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPrepareBatch measures a POST of 100 typical statements.
+func BenchmarkPrepareBatch(b *testing.B) {
+	one, err := os.ReadFile("testdata/bench-typical.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	one = bytes.TrimSpace(one)
+	var batch []byte
+	batch = append(batch, '[')
+	for i := 0; i < 100; i++ {
+		if i > 0 {
+			batch = append(batch, ',')
+		}
+		s := bytes.Replace(one, []byte("fd41c918-b88b-4b20-a0a5-a4c32391aaa0"), fmt.Appendf(nil, "fd41c918-b88b-4b20-a0a5-%012d", i), 1)
+		batch = append(batch, s...)
+	}
+	batch = append(batch, ']')
+	a := benchAssign()
+	b.SetBytes(int64(len(batch)))
+	b.ReportAllocs()
+	for b.Loop() {
+		ps, err := PrepareStatements(batch, V2_0_0, a)
+		if err != nil || len(ps) != 100 {
+			b.Fatal(len(ps), err)
 		}
 	}
 }
