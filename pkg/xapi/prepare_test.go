@@ -335,3 +335,14 @@ func TestHostileInput(t *testing.T) {
 		t.Errorf("20000 extension keys, half repeated: err = %v", err)
 	}
 }
+
+func TestEscapedIDs(t *testing.T) {
+	body := `[{"id":"\u0066d41c918-b88b-4b20-a0a5-a4c32391aaa0","actor":$A,"verb":{"id":"http://adlnet.gov/expapi/verbs/voided"},"object":{"objectType":"StatementRef","id":"\u0045\u00305aa883-acaf-40ad-bf54-02c8ce485fb0"}}]`
+	ps, err := PrepareStatements([]byte(expand.Replace(body)), V2_0_0, Assign{Stored: time.Now(), NewID: func() string { t.Fatal("NewID called"); return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps[0].ID != "fd41c918-b88b-4b20-a0a5-a4c32391aaa0" || ps[0].VoidedID != "e05aa883-acaf-40ad-bf54-02c8ce485fb0" {
+		t.Errorf("id %q, voided %q", ps[0].ID, ps[0].VoidedID)
+	}
+}
