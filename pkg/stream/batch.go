@@ -1,9 +1,11 @@
 package stream
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -27,6 +29,7 @@ type Batch struct {
 // hash of its canonical form (same id and fingerprint = the same statement).
 type Statement struct {
 	ID          string          `json:"id"`
+	Stored      time.Time       `json:"stored"`
 	Fingerprint string          `json:"fingerprint"`
 	Statement   json.RawMessage `json:"statement"`
 }
@@ -77,4 +80,28 @@ func DecodeBatch(r *kgo.Record) (Batch, error) {
 		}
 	}
 	return b, nil
+}
+
+// Decoded is a record and the batch it carries.
+type Decoded struct {
+	Record *kgo.Record
+	Batch  Batch
+}
+
+// DecodeAll decodes recs, sending records that cannot be decoded to the
+// dead-letter topic. An error means the dead-letter topic could not take one
+// and the whole set must be retried.
+func DecodeAll(ctx context.Context, recs []*kgo.Record, dlq *DeadLetter) ([]Decoded, error) {
+	out := make([]Decoded, 0, len(recs))
+	for _, r := range recs {
+		b, err := DecodeBatch(r)
+		if err != nil {
+			if err := dlq.Send(ctx, r, r.Value, "undecodable", err.Error()); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		out = append(out, Decoded{Record: r, Batch: b})
+	}
+	return out, nil
 }

@@ -1,0 +1,80 @@
+// Package analyticswriter is the consumer that writes the statements topic
+// into ClickHouse. It hands whole polled batches to the analytics inserter
+// (thousands of rows per insert, as ClickHouse wants); the Kafka offsets
+// are committed only after ClickHouse acknowledged, and the tables
+// deduplicate by statement id, so replays never count a statement twice.
+// While ClickHouse is down the consumer retries with backoff and lag grows;
+// ingestion and the statement store do not notice.
+package analyticswriter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlrs/streamlrs/pkg/analytics"
+	"github.com/streamlrs/streamlrs/pkg/stream"
+)
+
+// Inserter writes statements to the analytics database.
+type Inserter interface {
+	Insert(ctx context.Context, stmts []analytics.Statement) ([]analytics.RowError, error)
+}
+
+// Writer is a stream.Handler.
+type Writer struct {
+	ins Inserter
+	dlq *stream.DeadLetter
+}
+
+// New returns a writer inserting through ins.
+func New(ins Inserter, dlq *stream.DeadLetter) (*Writer, error) {
+	if ins == nil || dlq == nil {
+		return nil, errors.New("analytics writer needs an inserter and a dead-letter topic")
+	}
+	return &Writer{ins: ins, dlq: dlq}, nil
+}
+
+// Handle inserts every statement of recs; rows ClickHouse can never take go
+// to the dead-letter topic with the reason.
+func (w *Writer) Handle(ctx context.Context, recs []*kgo.Record) error {
+	decoded, err := stream.DecodeAll(ctx, recs, w.dlq)
+	if err != nil {
+		return err
+	}
+	var (
+		stmts []analytics.Statement
+		src   []stream.Decoded
+		orig  []stream.Statement
+	)
+	for _, d := range decoded {
+		for _, s := range d.Batch.Statements {
+			stmts = append(stmts, analytics.Statement{Tenant: d.Batch.Tenant, JSON: s.Statement})
+			src = append(src, d)
+			orig = append(orig, s)
+		}
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	bad, err := w.ins.Insert(ctx, stmts)
+	if err != nil {
+		return fmt.Errorf("insert %d statements into ClickHouse: %w", len(stmts), err)
+	}
+	for _, b := range bad {
+		if b.Index < 0 || b.Index >= len(stmts) {
+			return fmt.Errorf("inserter reported row %d of %d", b.Index, len(stmts))
+		}
+		d := src[b.Index]
+		rec, err := stream.Batch{Tenant: d.Batch.Tenant, Statements: []stream.Statement{orig[b.Index]}}.Record(d.Record.Topic)
+		if err != nil {
+			return err
+		}
+		if err := w.dlq.Send(ctx, d.Record, rec.Value, "unwritable_row", b.Reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}

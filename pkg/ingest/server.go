@@ -1,0 +1,234 @@
+// Package ingest is the xAPI HTTP API (Fiber). It authenticates clients,
+// validates statements (pkg/xapi), assigns id, stored, authority and
+// version, publishes each request's statements to Kafka as one record and
+// answers only after the broker acknowledged. Reads are served from the
+// statement store after waiting for it to catch up with the topic
+// (Watermark), so a client always reads its own writes. It keeps no state
+// of its own: run as many as the load needs.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/auth"
+	"github.com/streamlrs/streamlrs/pkg/observability"
+	"github.com/streamlrs/streamlrs/pkg/store"
+	"github.com/streamlrs/streamlrs/pkg/stream"
+)
+
+// Authenticator checks a Basic key/secret pair.
+type Authenticator interface {
+	Authenticate(ctx context.Context, key, secret string) (auth.Principal, error)
+}
+
+// Publisher puts one request's statements on the topic, returning after the
+// broker acknowledged them.
+type Publisher interface {
+	Publish(ctx context.Context, b stream.Batch) (partition int32, offset int64, err error)
+}
+
+// StatementStore is the read side the API serves GETs and conflict checks from.
+type StatementStore interface {
+	GetStatement(ctx context.Context, tenant, id string, voided bool) (store.Statement, error)
+	QueryStatements(ctx context.Context, q store.Query) (store.Page, error)
+}
+
+// Config holds the API's settings.
+type Config struct {
+	// Prefix is where the xAPI resources live, e.g. "/xapi".
+	Prefix string
+	// BodyLimit bounds a request body in bytes (413 past it).
+	BodyLimit int
+	// MaxBatchStatements bounds the statements of one POST (413 past it).
+	MaxBatchStatements int
+	// PublishTimeout bounds the wait for the broker's acknowledgement.
+	PublishTimeout time.Duration
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Prefix != "" && (!strings.HasPrefix(c.Prefix, "/") || strings.HasSuffix(c.Prefix, "/")) {
+		errs = append(errs, fmt.Errorf("prefix %q: want a path like /xapi", c.Prefix))
+	}
+	if c.BodyLimit < 1024 {
+		errs = append(errs, fmt.Errorf("body limit %d: want at least 1024 bytes", c.BodyLimit))
+	}
+	if c.MaxBatchStatements < 1 {
+		errs = append(errs, fmt.Errorf("max batch statements %d: want at least 1", c.MaxBatchStatements))
+	}
+	if c.PublishTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("publish timeout %v: want > 0", c.PublishTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the parts the API talks to.
+type Deps struct {
+	Auth      Authenticator
+	Publisher Publisher
+	Store     StatementStore
+	Watermark *Watermark
+	Health    *observability.Health
+	Registry  *prometheus.Registry
+	Log       *zap.Logger
+}
+
+// Server is the xAPI HTTP API.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	app     *fiber.App
+	log     *zap.Logger
+	metrics metrics
+}
+
+type metrics struct {
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	statements *prometheus.CounterVec
+}
+
+// New builds the API.
+func New(cfg Config, d Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ingest config: %w", err)
+	}
+	if d.Auth == nil || d.Publisher == nil || d.Store == nil || d.Watermark == nil || d.Health == nil || d.Registry == nil || d.Log == nil {
+		return nil, errors.New("ingest: every dependency is required")
+	}
+	s := &Server{cfg: cfg, deps: d, log: d.Log}
+	s.metrics = metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lrs_http_requests_total", Help: "HTTP requests by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "lrs_http_request_duration_seconds", Help: "HTTP request latency by method and route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
+		}, []string{"method", "route"}),
+		statements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lrs_ingest_statements_total", Help: "Statements received, by result (accepted, duplicate, rejected).",
+		}, []string{"result"}),
+	}
+	for _, c := range []prometheus.Collector{s.metrics.requests, s.metrics.duration, s.metrics.statements} {
+		if err := d.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("register metric: %w", err)
+		}
+	}
+	s.app = fiber.New(fiber.Config{
+		BodyLimit:             cfg.BodyLimit,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		ReadTimeout:           60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	s.app.Use(s.observe)
+	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"alive": true}) })
+	s.app.Get("/readyz", func(c *fiber.Ctx) error {
+		rep, code := s.deps.Health.Report(c.UserContext())
+		return c.Status(code).JSON(rep)
+	})
+	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
+
+	x := s.app.Group(s.cfg.Prefix)
+	x.Get("/about", s.about)
+	x.Use(s.requireVersion, s.authenticate)
+	x.Post("/statements", s.postStatements)
+	x.Put("/statements", s.putStatement)
+	x.Get("/statements", s.getStatements)
+	x.Use(func(c *fiber.Ctx) error {
+		return newError(fiber.StatusNotFound, "no xAPI resource at "+c.Path())
+	})
+}
+
+// App exposes the Fiber app (tests drive it with app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen binds addr now (so a port clash fails the start), then serves in
+// the background; errors after the start go to the log.
+func (s *Server) Listen(addr string) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	go func() {
+		if err := s.app.Listener(ln); err != nil {
+			s.log.Error("http server stopped", zap.Error(err))
+		}
+	}()
+	return ln.Addr(), nil
+}
+
+// Shutdown stops taking requests and waits for those in flight: a POST
+// that is waiting for the broker still gets its answer.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.app.ShutdownWithContext(ctx)
+}
+
+// observe gives every request an id (X-Request-ID, kept when the client
+// sent one), logs it, and counts it.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	id := c.Get(fiber.HeaderXRequestID)
+	if id == "" || len(id) > 128 {
+		id = uuid.NewString()
+	}
+	c.Locals(localRequestID, id)
+	c.Set(fiber.HeaderXRequestID, id)
+	err := c.Next()
+	if err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	status := c.Response().StatusCode()
+	route := c.Route().Path
+	s.metrics.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
+	s.metrics.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+	if route != "/metrics" && route != "/healthz" && route != "/readyz" {
+		s.logFor(c).Info("request", zap.String("method", c.Method()), zap.String("path", c.Path()),
+			zap.Int("status", status), zap.Duration("took", time.Since(start)))
+	}
+	return nil
+}
+
+type localKey int
+
+const (
+	localRequestID localKey = iota
+	localPrincipal
+	localVersion
+)
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
+	return id
+}
+
+func (s *Server) logFor(c *fiber.Ctx) *zap.Logger {
+	l := s.log.With(zap.String("request_id", requestID(c)))
+	if p, ok := c.Locals(localPrincipal).(auth.Principal); ok {
+		l = l.With(zap.String("tenant", p.Tenant), zap.String("credential", p.Key))
+	}
+	return l
+}
+
+func zapError(err error) zap.Field { return zap.Error(err) }

@@ -1,0 +1,331 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/auth"
+	"github.com/streamlrs/streamlrs/pkg/store"
+	"github.com/streamlrs/streamlrs/pkg/stream"
+	"github.com/streamlrs/streamlrs/pkg/xapi"
+)
+
+const headerConsistentThrough = "X-Experience-API-Consistent-Through"
+
+// timeFormat is how the API writes instants: RFC 3339, UTC, milliseconds.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func (s *Server) postStatements(c *fiber.Ctx) error {
+	if err := requireScope(c, auth.ScopeStatementsWrite); err != nil {
+		return err
+	}
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	ids, err := s.accept(c, "")
+	if err != nil {
+		return err
+	}
+	return c.JSON(ids)
+}
+
+func (s *Server) putStatement(c *fiber.Ctx) error {
+	if err := requireScope(c, auth.ScopeStatementsWrite); err != nil {
+		return err
+	}
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	id := c.Query("statementId")
+	if id == "" {
+		return badRequest("PUT /statements needs the statementId parameter")
+	}
+	if err := onlyParams(c, "statementId"); err != nil {
+		return err
+	}
+	if b := bytes.TrimLeft(c.Body(), " \t\r\n"); len(b) > 0 && b[0] != '{' {
+		return badRequest("PUT /statements takes one statement object, not an array")
+	}
+	if _, err := s.accept(c, id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// accept validates the body, drops statements the store already holds with
+// the same content (409 when the content differs), and publishes the rest as
+// one record. It returns every statement id in request order.
+func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
+	p := principal(c)
+	generated := map[string]bool{}
+	stored := time.Now().UTC().Truncate(time.Millisecond)
+	prepared, err := xapi.PrepareStatements(c.Body(), version(c), xapi.Assign{
+		Stored:      stored,
+		Authority:   p.Authority,
+		StatementID: statementID,
+		NewID: func() string {
+			id := uuid.NewString()
+			generated[id] = true
+			return id
+		},
+	})
+	if err != nil {
+		s.metrics.statements.WithLabelValues("rejected").Inc()
+		return nil, err
+	}
+	if len(prepared) > s.cfg.MaxBatchStatements {
+		return nil, newError(fiber.StatusRequestEntityTooLarge,
+			fmt.Sprintf("%d statements in one request; the limit is %d", len(prepared), s.cfg.MaxBatchStatements))
+	}
+	ids := make([]string, len(prepared))
+	for i, st := range prepared {
+		ids[i] = st.ID
+	}
+	fresh, err := s.dropKnown(c, p.Tenant, prepared, generated)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.statements.WithLabelValues("duplicate").Add(float64(len(prepared) - len(fresh)))
+	if len(fresh) == 0 {
+		return ids, nil
+	}
+	batch := stream.Batch{Tenant: p.Tenant, Statements: make([]stream.Statement, len(fresh))}
+	for i, st := range fresh {
+		batch.Statements[i] = stream.Statement{ID: st.ID, Stored: stored, Fingerprint: st.Fingerprint, Statement: st.JSON}
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.PublishTimeout)
+	defer cancel()
+	part, off, err := s.deps.Publisher.Publish(ctx, batch)
+	if errors.Is(err, stream.ErrTooLarge) {
+		return nil, newError(fiber.StatusRequestEntityTooLarge, "the statements are larger than the topic accepts in one record")
+	}
+	if err != nil {
+		s.logFor(c).Error("publish failed; nothing stored", zap.Error(err), zap.Int("statements", len(fresh)))
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return nil, newError(fiber.StatusServiceUnavailable, "the statement stream is unavailable; nothing was stored, retry later")
+	}
+	s.metrics.statements.WithLabelValues("accepted").Add(float64(len(fresh)))
+	s.logFor(c).Debug("published", zap.Int32("partition", part), zap.Int64("offset", off), zap.Int("statements", len(fresh)))
+	return ids, nil
+}
+
+// dropKnown implements the statement comparison rules for ids the client
+// chose: the same statement already stored is accepted again without a
+// second copy, a different one is a 409. It first waits for the store to
+// apply what the topic holds, so a statement acknowledged a moment ago
+// counts as stored. Two requests racing with the same id both pass this
+// check; the store-writer then keeps the first and dead-letters the other.
+func (s *Server) dropKnown(c *fiber.Ctx, tenant string, prepared []xapi.Prepared, generated map[string]bool) ([]xapi.Prepared, error) {
+	if len(generated) == len(prepared) {
+		return prepared, nil
+	}
+	ctx := c.UserContext()
+	if _, _, err := s.deps.Watermark.Sync(ctx); err != nil {
+		s.logFor(c).Warn("conflict check without a fresh watermark", zap.Error(err))
+	}
+	fresh := prepared[:0:0]
+	for _, st := range prepared {
+		if generated[st.ID] {
+			fresh = append(fresh, st)
+			continue
+		}
+		existing, err := s.lookup(ctx, tenant, st.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			fresh = append(fresh, st)
+		case err != nil:
+			return nil, fmt.Errorf("conflict check for %s: %w", st.ID, err)
+		case existing.Fingerprint == st.Fingerprint:
+			// The same statement again: nothing to write.
+		default:
+			return nil, newError(fiber.StatusConflict, "statement "+st.ID+" already exists with different content")
+		}
+	}
+	return fresh, nil
+}
+
+// lookup finds a statement whether or not it has been voided.
+func (s *Server) lookup(ctx context.Context, tenant, id string) (store.Statement, error) {
+	st, err := s.deps.Store.GetStatement(ctx, tenant, id, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.deps.Store.GetStatement(ctx, tenant, id, true)
+	}
+	return st, err
+}
+
+func requireJSON(c *fiber.Ctx) error {
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
+	if ct != fiber.MIMEApplicationJSON {
+		return badRequest(fmt.Sprintf("Content-Type %q: statements are sent as application/json", ct))
+	}
+	return nil
+}
+
+var getParams = map[string]bool{
+	"statementId": true, "voidedStatementId": true, "agent": true, "verb": true, "activity": true,
+	"registration": true, "related_activities": true, "related_agents": true, "since": true, "until": true,
+	"limit": true, "format": true, "attachments": true, "ascending": true, "more": true,
+}
+
+func (s *Server) getStatements(c *fiber.Ctx) error {
+	if err := requireScope(c, auth.ScopeStatementsRead, auth.ScopeStatementsReadMine); err != nil {
+		return err
+	}
+	// Consistent-Through goes on every statement GET, errors included: the
+	// wait happens before anything else.
+	through, caughtUp, err := s.deps.Watermark.Sync(c.UserContext())
+	if err != nil {
+		s.logFor(c).Warn("read without a fresh watermark", zap.Error(err))
+	}
+	if !caughtUp && err == nil {
+		s.logFor(c).Debug("store behind the topic after the read wait")
+	}
+	c.Set(headerConsistentThrough, through.UTC().Format(timeFormat))
+
+	args := c.Request().URI().QueryArgs()
+	var bad []string
+	args.VisitAll(func(k, _ []byte) {
+		if !getParams[string(k)] {
+			bad = append(bad, string(k))
+		}
+	})
+	if len(bad) > 0 {
+		return badRequest("unknown parameter(s) " + strings.Join(bad, ", ") + " (names are case-sensitive)")
+	}
+	if f := c.Query("format", "exact"); f != "exact" {
+		return badRequest(fmt.Sprintf("format %q is not supported yet; use exact", f))
+	}
+	tenant := principal(c).Tenant
+	for _, name := range []string{"statementId", "voidedStatementId"} {
+		id := c.Query(name)
+		if id == "" {
+			continue
+		}
+		if err := onlyParams(c, "statementId", "voidedStatementId", "format", "attachments"); err != nil {
+			return err
+		}
+		if c.Query("statementId") != "" && c.Query("voidedStatementId") != "" {
+			return badRequest("statementId and voidedStatementId cannot be used together")
+		}
+		st, err := s.deps.Store.GetStatement(c.UserContext(), tenant, strings.ToLower(id), name == "voidedStatementId")
+		if errors.Is(err, store.ErrNotFound) {
+			return newError(fiber.StatusNotFound, "no statement "+id)
+		}
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		c.Set(fiber.HeaderLastModified, st.Stored.UTC().Format(time.RFC1123))
+		return c.Send(st.JSON)
+	}
+
+	q, err := listQuery(c, tenant)
+	if err != nil {
+		return err
+	}
+	page, err := s.deps.Store.QueryStatements(c.UserContext(), q)
+	if errors.Is(err, store.ErrInvalidQuery) {
+		return badRequest(err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"statements":[`)
+	for i, st := range page.Statements {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(st.JSON)
+	}
+	b.WriteString(`],"more":"`)
+	if page.More != "" {
+		b.WriteString(s.cfg.Prefix + "/statements?more=" + url.QueryEscape(page.More))
+	}
+	b.WriteString(`"}`)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b.Bytes())
+}
+
+func onlyParams(c *fiber.Ctx, allowed ...string) error {
+	ok := map[string]bool{}
+	for _, a := range allowed {
+		ok[a] = true
+	}
+	var bad []string
+	c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
+		if !ok[string(k)] {
+			bad = append(bad, string(k))
+		}
+	})
+	if len(bad) > 0 {
+		return badRequest("parameter(s) " + strings.Join(bad, ", ") + " cannot be used here; allowed: " + strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+func listQuery(c *fiber.Ctx, tenant string) (store.Query, error) {
+	q := store.Query{Tenant: tenant}
+	if more := c.Query("more"); more != "" {
+		if err := onlyParams(c, "more", "format", "attachments"); err != nil {
+			return q, err
+		}
+		q.Cursor = more
+		return q, nil
+	}
+	q.Agent = c.Query("agent")
+	q.Verb = c.Query("verb")
+	q.Activity = c.Query("activity")
+	q.Registration = c.Query("registration")
+	var err error
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"related_activities", &q.RelatedActivities}, {"related_agents", &q.RelatedAgents}, {"ascending", &q.Ascending}} {
+		if *b.dst, err = boolParam(c, b.name); err != nil {
+			return q, err
+		}
+	}
+	if _, err := boolParam(c, "attachments"); err != nil {
+		return q, err
+	}
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if v := c.Query(t.name); v != "" {
+			if *t.dst, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				return q, badRequest(fmt.Sprintf("%s %q: want an RFC 3339 timestamp", t.name, v))
+			}
+		}
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return q, badRequest(fmt.Sprintf("limit %q: want a non-negative integer", v))
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+func boolParam(c *fiber.Ctx, name string) (bool, error) {
+	switch v := c.Query(name); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, badRequest(fmt.Sprintf("%s %q: want true or false", name, v))
+	}
+}

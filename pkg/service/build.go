@@ -1,0 +1,178 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/analytics"
+	"github.com/streamlrs/streamlrs/pkg/analyticswriter"
+	"github.com/streamlrs/streamlrs/pkg/auth"
+	"github.com/streamlrs/streamlrs/pkg/config"
+	"github.com/streamlrs/streamlrs/pkg/ingest"
+	"github.com/streamlrs/streamlrs/pkg/observability"
+	"github.com/streamlrs/streamlrs/pkg/store"
+	"github.com/streamlrs/streamlrs/pkg/storewriter"
+	"github.com/streamlrs/streamlrs/pkg/stream"
+)
+
+// env is what every component is built with.
+type env struct {
+	log     *zap.Logger
+	reg     *prometheus.Registry
+	health  *observability.Health
+	brokers []string
+}
+
+// closers runs cleanups in reverse order of registration.
+type closers []func()
+
+func (c *closers) add(f func()) { *c = append(*c, f) }
+
+func (c closers) run() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
+	}
+}
+
+func openStore(ctx context.Context, dsn string, migrate bool, e env) (store.Store, error) {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		if err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("migrate store: %w", err)
+		}
+	}
+	e.health.Add("store", st.Ping)
+	return st, nil
+}
+
+// connectKafka returns a client once the cluster answers, creating the topics
+// if asked. Retrying here lets a service start before its broker (compose).
+func connectKafka(ctx context.Context, c Common, e env, opts ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := stream.NewClient(e.brokers, e.log, opts...)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = stream.Ping(pctx, cl)
+		if err == nil && c.CreateTopics {
+			err = stream.EnsureTopics(pctx, cl, c.topic())
+		}
+		cancel()
+		if err == nil {
+			return cl, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			cl.Close()
+			return nil, fmt.Errorf("kafka at %v: %w", e.brokers, err)
+		}
+		e.log.Warn("waiting for Kafka", zap.Error(err))
+		time.Sleep(time.Second)
+	}
+}
+
+func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, out io.Writer, cl *closers) (*ingest.Server, error) {
+	kcl, err := connectKafka(ctx, cfg.Common, e, stream.ProducerOpts(cfg.topic(), cfg.PublishTimeout, cfg.Linger)...)
+	if err != nil {
+		return nil, err
+	}
+	cl.add(kcl.Close)
+	e.health.Add("kafka", func(ctx context.Context) error { return stream.Ping(ctx, kcl) })
+	producer, err := stream.NewProducer(kcl, cfg.Topic, e.reg)
+	if err != nil {
+		return nil, err
+	}
+	wm, err := ingest.NewWatermark(
+		func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) },
+		func(ctx context.Context) (map[int32]int64, error) { return st.AppliedOffsets(ctx, cfg.StoreGroup, cfg.Topic) },
+		cfg.ReadWait)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.NewAuthenticator(st, cfg.AuthCacheTTL)
+	if err != nil {
+		return nil, err
+	}
+	cred, created, err := auth.Bootstrap(ctx, st, cfg.BootstrapKey, cfg.BootstrapSecret)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap credential: %w", err)
+	}
+	if created && cfg.BootstrapSecret == "" {
+		fmt.Fprintf(out, "\nCreated tenant %q and its first credential. The secret is shown only this once:\n\n  key:    %s\n  secret: %s\n\n", cred.Tenant, cred.Key, cred.Secret)
+	}
+	return ingest.New(ingest.Config{
+		Prefix: cfg.Prefix, BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
+	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
+}
+
+// buildConsumer wires a consumer group with its dead-letter producer.
+func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, handler func(*stream.DeadLetter) (stream.Handler, stream.OffsetSource, error)) (*stream.Consumer, error) {
+	dcl, err := connectKafka(ctx, cfg.Common, e, stream.ProducerOpts(cfg.topic(), 30*time.Second, 0)...)
+	if err != nil {
+		return nil, err
+	}
+	cl.add(dcl.Close)
+	dlq, err := stream.NewDeadLetter(dcl, cfg.topic().DeadLetterTopic(), cfg.Group, e.reg)
+	if err != nil {
+		return nil, err
+	}
+	h, offsets, err := handler(dlq)
+	if err != nil {
+		return nil, err
+	}
+	c, err := stream.NewConsumer(stream.ConsumerConfig{
+		Brokers: e.brokers, Topic: cfg.Topic, Group: cfg.Group,
+		MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax,
+		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)),
+	}, h, offsets, e.log.Named(cfg.Group), e.reg)
+	if err != nil {
+		return nil, err
+	}
+	e.health.Add("kafka-"+cfg.Group, func(ctx context.Context) error { return stream.Ping(ctx, c.Client()) })
+	return c, nil
+}
+
+func buildStoreWriter(ctx context.Context, cfg WriterConfig, st store.Store, e env, cl *closers) (*stream.Consumer, error) {
+	return buildConsumer(ctx, cfg, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
+		w, err := storewriter.New(st, cfg.Group, dlq, e.log.Named("store-writer"))
+		return w, w, err
+	})
+}
+
+func buildAnalyticsWriter(ctx context.Context, cfg WriterConfig, e env, cl *closers) (*stream.Consumer, error) {
+	ch, err := analytics.Open(ctx, analytics.Config{DSN: cfg.DSN})
+	if err != nil {
+		return nil, fmt.Errorf("open ClickHouse: %w", err)
+	}
+	cl.add(func() { ch.Close() })
+	if cfg.Migrate {
+		if err := ch.Migrate(ctx); err != nil {
+			return nil, fmt.Errorf("migrate ClickHouse: %w", err)
+		}
+	}
+	e.health.Add("clickhouse", ch.Ping)
+	return buildConsumer(ctx, cfg, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
+		w, err := analyticswriter.New(ch, dlq)
+		return w, nil, err
+	})
+}
+
+func newEnv(c Common) (env, error) {
+	log, err := observability.NewLogger(c.LogFormat, c.LogLevel)
+	if err != nil {
+		return env{}, err
+	}
+	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers)}, nil
+}
+

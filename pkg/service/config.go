@@ -1,0 +1,162 @@
+// Package service wires the LRS components into runnable services: the
+// ingest API, the store-writer and the analytics-writer, separately
+// (services/ingest, services/store-writer, services/analytics-writer) or all
+// in one process with an embedded broker (services/lrs). The mains only
+// parse flags and call Run.
+package service
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/streamlrs/streamlrs/pkg/config"
+	"github.com/streamlrs/streamlrs/pkg/stream"
+)
+
+// Common settings of every service.
+type Common struct {
+	LogFormat, LogLevel string
+	Brokers             string
+	Topic               string
+	Partitions          int
+	ReplicationFactor   int
+	MaxRecordBytes      int
+	ShutdownTimeout     time.Duration
+	CreateTopics        bool
+}
+
+func (c *Common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or console")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.Brokers, "kafka-brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
+	fs.StringVar(&c.Topic, "kafka-topic", "xapi.statements", "statements topic (the dead-letter topic is <topic>.dlq)")
+	fs.IntVar(&c.Partitions, "kafka-partitions", 6, "partitions when the topics are created")
+	fs.IntVar(&c.ReplicationFactor, "kafka-replication-factor", 1, "replication factor when the topics are created")
+	fs.IntVar(&c.MaxRecordBytes, "kafka-max-record-bytes", 16<<20, "largest record (one request's statements) the topic accepts")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+	fs.BoolVar(&c.CreateTopics, "kafka-create-topics", true, "create the topics at start when missing")
+}
+
+func (c Common) topic() stream.TopicConfig {
+	return stream.TopicConfig{Name: c.Topic, Partitions: int32(c.Partitions), ReplicationFactor: int16(c.ReplicationFactor), MaxRecordBytes: int32(c.MaxRecordBytes)}
+}
+
+func (c Common) validate() error {
+	var errs []error
+	if len(config.SplitList(c.Brokers)) == 0 {
+		errs = append(errs, errors.New("kafka-brokers is empty"))
+	}
+	if err := c.topic().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("shutdown-timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// IngestConfig configures the xAPI HTTP API.
+type IngestConfig struct {
+	Common
+	HTTPAddr           string
+	Prefix             string
+	StoreDSN           string
+	StoreGroup         string
+	Migrate            bool
+	BodyLimit          int
+	MaxBatchStatements int
+	ReadWait           time.Duration
+	PublishTimeout     time.Duration
+	AuthCacheTTL       time.Duration
+	BootstrapKey       string
+	BootstrapSecret    string
+	Linger             time.Duration
+}
+
+func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
+	if withCommon {
+		c.Common.register(fs)
+	}
+	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "listen address of the xAPI API (also /metrics, /healthz, /readyz)")
+	fs.StringVar(&c.Prefix, "xapi-prefix", "/xapi", "path prefix of the xAPI resources")
+	fs.StringVar(&c.StoreDSN, "store-dsn", "sqlite:./data/lrs.db", "statement store: postgres://... or sqlite:PATH")
+	fs.StringVar(&c.StoreGroup, "store-group", "lrs-store-writer", "consumer group of the store-writer (read-your-writes follows its offsets)")
+	fs.BoolVar(&c.Migrate, "migrate", true, "apply the store's schema migrations at start")
+	fs.IntVar(&c.BodyLimit, "max-body-bytes", 10<<20, "largest request body; larger requests get 413")
+	fs.IntVar(&c.MaxBatchStatements, "max-batch-statements", 1000, "most statements in one POST; more get 413")
+	fs.DurationVar(&c.ReadWait, "read-wait", 2*time.Second, "how long a GET waits for the store to apply what the topic holds")
+	fs.DurationVar(&c.PublishTimeout, "publish-timeout", 10*time.Second, "how long a POST waits for the broker's acknowledgement (503 after)")
+	fs.DurationVar(&c.AuthCacheTTL, "auth-cache-ttl", 10*time.Second, "how long a verified credential is trusted before it is re-read")
+	fs.StringVar(&c.BootstrapKey, "bootstrap-key", "", "key of the first credential (default: generated and printed once)")
+	fs.StringVar(&c.BootstrapSecret, "bootstrap-secret", "", "secret of the first credential")
+	fs.DurationVar(&c.Linger, "kafka-linger", 2*time.Millisecond, "how long the producer waits to batch records")
+}
+
+func (c IngestConfig) validate() error {
+	var errs []error
+	if c.StoreDSN == "" {
+		errs = append(errs, errors.New("store-dsn is empty"))
+	}
+	if c.StoreGroup == "" {
+		errs = append(errs, errors.New("store-group is empty"))
+	}
+	if c.ReadWait < 0 || c.AuthCacheTTL <= 0 || c.PublishTimeout <= 0 {
+		errs = append(errs, errors.New("read-wait, auth-cache-ttl and publish-timeout must be positive"))
+	}
+	if (c.BootstrapKey == "") != (c.BootstrapSecret == "") {
+		errs = append(errs, errors.New("bootstrap-key and bootstrap-secret must be set together"))
+	}
+	return errors.Join(errs...)
+}
+
+// WriterConfig configures a consumer service (store-writer or analytics-writer).
+type WriterConfig struct {
+	Common
+	HTTPAddr        string
+	Group           string
+	MaxBatchRecords int
+	MaxBatchWait    time.Duration
+	RetryMax        time.Duration
+	Migrate         bool
+	// DSN is the store DSN (store-writer) or the ClickHouse DSN (analytics-writer).
+	DSN string
+}
+
+func (c *WriterConfig) register(fs *flag.FlagSet, kind string, withCommon bool) {
+	if withCommon {
+		c.Common.register(fs)
+	}
+	switch kind {
+	case "store":
+		fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8081", "listen address of /metrics, /healthz, /readyz")
+		fs.StringVar(&c.Group, "store-group", "lrs-store-writer", "consumer group")
+		fs.StringVar(&c.DSN, "store-dsn", "sqlite:./data/lrs.db", "statement store: postgres://... or sqlite:PATH")
+		fs.IntVar(&c.MaxBatchRecords, "store-batch-records", 2000, "most records written in one store transaction")
+		fs.DurationVar(&c.MaxBatchWait, "store-batch-wait", 0, "how long a batch may fill before it is written (0: write what is there)")
+		fs.BoolVar(&c.Migrate, "migrate", true, "apply the store's schema migrations at start")
+	case "analytics":
+		fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8082", "listen address of /metrics, /healthz, /readyz")
+		fs.StringVar(&c.Group, "analytics-group", "lrs-analytics-writer", "consumer group")
+		fs.StringVar(&c.DSN, "clickhouse-dsn", "", "ClickHouse native DSN, e.g. clickhouse://127.0.0.1:9000/default")
+		fs.IntVar(&c.MaxBatchRecords, "analytics-batch-records", 5000, "most records (requests) in one ClickHouse insert")
+		fs.DurationVar(&c.MaxBatchWait, "analytics-batch-wait", time.Second, "how long an insert batch may fill")
+		fs.BoolVar(&c.Migrate, "analytics-migrate", true, "apply the ClickHouse migrations at start")
+	}
+	fs.DurationVar(&c.RetryMax, kind+"-retry-max", 10*time.Second, "longest backoff between write attempts while the sink is down")
+}
+
+func (c WriterConfig) validate(kind string) error {
+	var errs []error
+	if c.Group == "" {
+		errs = append(errs, fmt.Errorf("%s group is empty", kind))
+	}
+	if c.DSN == "" {
+		errs = append(errs, fmt.Errorf("%s DSN is empty", kind))
+	}
+	if c.MaxBatchRecords < 1 || c.MaxBatchWait < 0 || c.RetryMax <= 0 {
+		errs = append(errs, fmt.Errorf("%s batch and retry settings must be positive", kind))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,307 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/analytics"
+	"github.com/streamlrs/streamlrs/pkg/config"
+	"github.com/streamlrs/streamlrs/pkg/observability"
+	"github.com/streamlrs/streamlrs/pkg/store"
+	"github.com/streamlrs/streamlrs/pkg/stream"
+)
+
+func parse(name string, args []string, register func(*flag.FlagSet)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	register(fs)
+	return config.Parse(fs, args)
+}
+
+// RunIngest runs the xAPI API until ctx is cancelled.
+func RunIngest(ctx context.Context, args []string, out io.Writer) error {
+	var cfg IngestConfig
+	if err := parse("lrs-ingest", args, func(fs *flag.FlagSet) { cfg.register(fs, true) }); err != nil {
+		return err
+	}
+	if err := errors.Join(cfg.Common.validate(), cfg.validate()); err != nil {
+		return err
+	}
+	e, err := newEnv(cfg.Common)
+	if err != nil {
+		return err
+	}
+	defer e.log.Sync()
+	var cl closers
+	defer cl.run()
+	st, err := openStore(ctx, cfg.StoreDSN, cfg.Migrate, e)
+	if err != nil {
+		return err
+	}
+	cl.add(func() { st.Close() })
+	srv, err := buildIngest(ctx, cfg, st, e, out, &cl)
+	if err != nil {
+		return err
+	}
+	addr, err := srv.Listen(cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	e.log.Info("ingest listening", zap.String("addr", addr.String()), zap.String("prefix", cfg.Prefix))
+	<-ctx.Done()
+	e.log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// RunStoreWriter runs the store-writer consumer until ctx is cancelled.
+func RunStoreWriter(ctx context.Context, args []string) error {
+	var cfg WriterConfig
+	if err := parse("lrs-store-writer", args, func(fs *flag.FlagSet) { cfg.register(fs, "store", true) }); err != nil {
+		return err
+	}
+	if err := errors.Join(cfg.Common.validate(), cfg.validate("store")); err != nil {
+		return err
+	}
+	e, err := newEnv(cfg.Common)
+	if err != nil {
+		return err
+	}
+	defer e.log.Sync()
+	var cl closers
+	defer cl.run()
+	st, err := openStore(ctx, cfg.DSN, cfg.Migrate, e)
+	if err != nil {
+		return err
+	}
+	cl.add(func() { st.Close() })
+	c, err := buildStoreWriter(ctx, cfg, st, e, &cl)
+	if err != nil {
+		return err
+	}
+	return runConsumers(ctx, cfg.HTTPAddr, e, c)
+}
+
+// RunAnalyticsWriter runs the ClickHouse consumer until ctx is cancelled.
+func RunAnalyticsWriter(ctx context.Context, args []string) error {
+	var cfg WriterConfig
+	if err := parse("lrs-analytics-writer", args, func(fs *flag.FlagSet) { cfg.register(fs, "analytics", true) }); err != nil {
+		return err
+	}
+	if err := errors.Join(cfg.Common.validate(), cfg.validate("analytics")); err != nil {
+		return err
+	}
+	e, err := newEnv(cfg.Common)
+	if err != nil {
+		return err
+	}
+	defer e.log.Sync()
+	var cl closers
+	defer cl.run()
+	c, err := buildAnalyticsWriter(ctx, cfg, e, &cl)
+	if err != nil {
+		return err
+	}
+	return runConsumers(ctx, cfg.HTTPAddr, e, c)
+}
+
+// runConsumers serves the admin endpoints and runs the consumers until ctx
+// is cancelled; each finishes its batch in flight, commits, and leaves.
+func runConsumers(ctx context.Context, httpAddr string, e env, cs ...*stream.Consumer) error {
+	if httpAddr != "" {
+		srv, err := observability.Listen(httpAddr, observability.Handler(e.reg, e.health))
+		if err != nil {
+			return err
+		}
+		go func() {
+			if err := srv.Serve(); err != nil {
+				e.log.Error("admin server stopped", zap.Error(err))
+			}
+		}()
+		defer srv.Shutdown(context.Background())
+		e.log.Info("admin endpoints listening", zap.String("addr", srv.Addr()))
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// LRSConfig configures the all-in-one binary.
+type LRSConfig struct {
+	Ingest     IngestConfig
+	Store      WriterConfig
+	Analytics  WriterConfig
+	BrokerDir  string
+	BrokerPort int
+	SyncWrites bool
+	External   bool
+}
+
+// RunLRS runs everything in one process: an embedded broker (unless
+// -kafka-brokers points at a real one with -external-kafka), the API, the
+// store-writer on the same store, and the analytics-writer when a ClickHouse
+// DSN is set.
+func RunLRS(ctx context.Context, args []string, out io.Writer) error {
+	var cfg LRSConfig
+	err := parse("lrs", args, func(fs *flag.FlagSet) {
+		cfg.Ingest.register(fs, true)
+		fs.IntVar(&cfg.Store.MaxBatchRecords, "store-batch-records", 2000, "most records written in one store transaction")
+		fs.StringVar(&cfg.Analytics.DSN, "clickhouse-dsn", "", "ClickHouse native DSN; when set, the analytics-writer runs too")
+		fs.StringVar(&cfg.Analytics.Group, "analytics-group", "lrs-analytics-writer", "consumer group of the analytics-writer")
+		fs.IntVar(&cfg.Analytics.MaxBatchRecords, "analytics-batch-records", 5000, "most records (requests) in one ClickHouse insert")
+		fs.DurationVar(&cfg.Analytics.MaxBatchWait, "analytics-batch-wait", 0, "how long an insert batch may fill")
+		fs.StringVar(&cfg.BrokerDir, "broker-dir", "./data/broker", "data directory of the embedded broker")
+		fs.IntVar(&cfg.BrokerPort, "broker-port", 0, "port of the embedded broker on 127.0.0.1 (0: any free port)")
+		fs.BoolVar(&cfg.SyncWrites, "broker-sync-writes", false, "fsync every batch in the embedded broker before acknowledging")
+		fs.BoolVar(&cfg.External, "external-kafka", false, "use -kafka-brokers instead of the embedded broker")
+	})
+	if err != nil {
+		return err
+	}
+	in := &cfg.Ingest
+	if !cfg.External {
+		in.Partitions = 1 // one node, no replication: more partitions buy nothing
+	}
+	if strings.HasPrefix(in.StoreDSN, "sqlite:") {
+		if err := os.MkdirAll(filepath.Dir(strings.TrimPrefix(in.StoreDSN, "sqlite:")), 0o755); err != nil {
+			return fmt.Errorf("store directory: %w", err)
+		}
+	}
+	if !cfg.External {
+		b, err := stream.StartEmbeddedBroker(cfg.BrokerDir, cfg.BrokerPort, int32(in.MaxRecordBytes), cfg.SyncWrites)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		in.Brokers = strings.Join(b.Addrs(), ",")
+	}
+	if err := errors.Join(in.Common.validate(), in.validate()); err != nil {
+		return err
+	}
+	e, err := newEnv(in.Common)
+	if err != nil {
+		return err
+	}
+	defer e.log.Sync()
+	if !cfg.External {
+		e.log.Info("embedded broker started", zap.Strings("addrs", e.brokers), zap.String("dir", cfg.BrokerDir))
+	}
+	var cl closers
+	defer cl.run()
+	st, err := openStore(ctx, in.StoreDSN, in.Migrate, e)
+	if err != nil {
+		return err
+	}
+	cl.add(func() { st.Close() })
+
+	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, RetryMax: 5 * time.Second}
+	consumers := []*stream.Consumer{}
+	sw, err := buildStoreWriter(ctx, storeCfg, st, e, &cl)
+	if err != nil {
+		return err
+	}
+	consumers = append(consumers, sw)
+	if cfg.Analytics.DSN != "" {
+		a := cfg.Analytics
+		a.Common, a.Migrate, a.RetryMax = in.Common, true, 10*time.Second
+		if err := a.validate("analytics"); err != nil {
+			return err
+		}
+		aw, err := buildAnalyticsWriter(ctx, a, e, &cl)
+		if err != nil {
+			return err
+		}
+		consumers = append(consumers, aw)
+	}
+	srv, err := buildIngest(ctx, *in, st, e, out, &cl)
+	if err != nil {
+		return err
+	}
+	addr, err := srv.Listen(in.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	e.log.Info("LRS ready", zap.String("xapi", "http://"+addr.String()+in.Prefix), zap.String("store", redactDSN(in.StoreDSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
+
+	cctx, stopConsumers := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runConsumers(cctx, "", e, consumers...) }()
+	<-ctx.Done()
+	e.log.Info("shutting down: finishing requests in flight, then the writers")
+	sctx, cancel := context.WithTimeout(context.Background(), in.ShutdownTimeout)
+	defer cancel()
+	herr := srv.Shutdown(sctx)
+	stopConsumers()
+	return errors.Join(herr, <-done)
+}
+
+// redactDSN hides a password before a DSN is logged.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			return dsn[:i+3] + "***" + dsn[at:]
+		}
+	}
+	return dsn
+}
+
+// RunMigrate applies the statement store's and (when a DSN is given)
+// ClickHouse's migrations, then exits: the one-shot job of a deployment that
+// starts its services with -migrate=false.
+func RunMigrate(ctx context.Context, args []string, out io.Writer) error {
+	var storeDSN, chDSN string
+	err := parse("lrs migrate", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&storeDSN, "store-dsn", "sqlite:./data/lrs.db", "statement store: postgres://... or sqlite:PATH")
+		fs.StringVar(&chDSN, "clickhouse-dsn", "", "ClickHouse native DSN (optional)")
+	})
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, storeDSN)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+	fmt.Fprintf(out, "statement store %s: migrated\n", redactDSN(storeDSN))
+	if chDSN == "" {
+		return nil
+	}
+	ch, err := analytics.Open(ctx, analytics.Config{DSN: chDSN})
+	if err != nil {
+		return fmt.Errorf("open ClickHouse: %w", err)
+	}
+	defer ch.Close()
+	if err := ch.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate ClickHouse: %w", err)
+	}
+	fmt.Fprintf(out, "ClickHouse %s: migrated\n", redactDSN(chDSN))
+	return nil
+}
