@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/valyala/fastjson"
 )
 
 // fullStatement uses every member the columns read, in the shape ingest
@@ -33,6 +34,11 @@ const fullStatement = `{
   "authority": {"objectType": "Group", "member": [{"account": {"homePage": "https://lrs", "name": "lms-b"}}, {"mbox": "mailto:app@lms"}]},
   "version": "2.0.0"
 }`
+
+func flatten(s Statement) (row, error) {
+	var f flattener
+	return f.flatten(s)
+}
 
 func TestFlattenFullStatement(t *testing.T) {
 	r, err := flatten(Statement{Tenant: "acme", JSON: []byte(fullStatement)})
@@ -153,6 +159,11 @@ func TestFlattenRejects(t *testing.T) {
 		{"voiding without StatementRef", "t", strings.Replace(ok, "https://v", VerbVoided, 1), "StatementRef"},
 		{"bad registration", "t", strings.Replace(ok, `"object"`, `"context": {"registration": "x"}, "object"`, 1), "registration"},
 		{"bad duration", "t", strings.Replace(ok, `"object"`, `"result": {"duration": "1 hour"}, "object"`, 1), "duration"},
+		{"score not a number", "t", strings.Replace(ok, `"object"`, `"result": {"score": {"scaled": "high"}}, "object"`, 1), "score.scaled"},
+		{"success not a boolean", "t", strings.Replace(ok, `"object"`, `"result": {"success": "yes"}, "object"`, 1), "success"},
+		{"actor not an object", "t", strings.Replace(ok, `{"mbox": "mailto:a@b"}`, `"a@b"`, 1), "actor"},
+		{"mbox not a string", "t", strings.Replace(ok, `{"mbox": "mailto:a@b"}`, `{"mbox": 7}`, 1), "mbox"},
+		{"statement is an array", "t", `[]`, "not an object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,17 +214,20 @@ func TestParseDuration(t *testing.T) {
 
 func TestPickLanguage(t *testing.T) {
 	tests := []struct {
-		m    map[string]string
-		want string
+		m, want string
+		ok      bool
 	}{
-		{nil, ""},
-		{map[string]string{"fr": "a", "en-US": "b", "en": "c"}, "b"},
-		{map[string]string{"fr": "a", "en": "c"}, "c"},
-		{map[string]string{"fr": "a", "de": "d", "it": "i"}, "d"},
+		{`{}`, "", true},
+		{`{"fr": "a", "en-US": "b", "en": "c"}`, "b", true},
+		{`{"fr": "a", "en": "c"}`, "c", true},
+		{`{"fr": "a", "de": "d", "it": "i"}`, "d", true},
+		{`{"fr": 1}`, "", false},
+		{`"en"`, "", false},
 	}
 	for _, tt := range tests {
-		if got := pickLanguage(tt.m); got != tt.want {
-			t.Errorf("pickLanguage(%v) = %q, want %q", tt.m, got, tt.want)
+		got, err := pickLanguage(fastjson.MustParse(tt.m))
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("pickLanguage(%s) = %q, %v; want %q, ok=%v", tt.m, got, err, tt.want, tt.ok)
 		}
 	}
 }

@@ -47,20 +47,19 @@ func (c *ClickHouse) flattenAll(stmts []Statement) ([]row, []RowError) {
 	rows := make([]row, len(stmts))
 	errs := make([]error, len(stmts))
 	workers := min(c.cfg.FlattenWorkers, (len(stmts)+255)/256)
-	if workers <= 1 {
-		for i := range stmts {
-			rows[i], errs[i] = flatten(stmts[i])
+	flattenRange := func(lo, hi int) {
+		var f flattener
+		for i := lo; i < hi; i++ {
+			rows[i], errs[i] = f.flatten(stmts[i])
 		}
+	}
+	if workers <= 1 {
+		flattenRange(0, len(stmts))
 	} else {
 		var wg sync.WaitGroup
 		per := (len(stmts) + workers - 1) / workers
 		for lo := 0; lo < len(stmts); lo += per {
-			hi := min(lo+per, len(stmts))
-			wg.Go(func() {
-				for i := lo; i < hi; i++ {
-					rows[i], errs[i] = flatten(stmts[i])
-				}
-			})
+			wg.Go(func() { flattenRange(lo, min(lo+per, len(stmts))) })
 		}
 		wg.Wait()
 	}

@@ -95,7 +95,9 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	}
 	wm, err := ingest.NewWatermark(
 		func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) },
-		func(ctx context.Context) (map[int32]int64, error) { return st.AppliedOffsets(ctx, cfg.StoreGroup, cfg.Topic) },
+		func(ctx context.Context) (map[int32]int64, error) {
+			return st.AppliedOffsets(ctx, cfg.StoreGroup, cfg.Topic)
+		},
 		cfg.ReadWait)
 	if err != nil {
 		return nil, err
@@ -175,4 +177,3 @@ func newEnv(c Common) (env, error) {
 	}
 	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers)}, nil
 }
-

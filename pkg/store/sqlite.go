@@ -38,7 +38,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	// the disk; the writer's larger page cache keeps a batch's dirty pages
 	// from spilling into the WAL before commit. Both were most of a batch's
 	// time with the defaults.
-	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
+	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)&_pragma=mmap_size(1073741824)"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-131072)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
