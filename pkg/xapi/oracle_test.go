@@ -24,7 +24,7 @@ import (
 // validator, on encoding/json and jsonschema/v5, so that agreement between
 // the two means something.
 
-const schemaBase = "https://streamlrs.github.io/schemas/xapi/"
+const schemaBase = "https://github.com/streamlrs/streamlrs/blob/main/schemas/xapi/"
 
 var (
 	schemaOnce sync.Once
