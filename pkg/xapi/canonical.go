@@ -83,7 +83,7 @@ func (w *writer) timestampValue(v uint32) {
 // statementMembers writes the members of a statement or SubStatement,
 // normalizing object, context and timestamp. For a top-level statement
 // (top) it leaves out the members the LRS assigns itself.
-func (w *writer) statementMembers(o uint32, first, top bool) bool {
+func (w *writer) statementMembers(o uint32, first, top bool) {
 	d := w.d
 	end := d.nodes[o].next
 	for k := o + 1; k < end; k = d.nodes[k+1].next {
@@ -110,7 +110,6 @@ func (w *writer) statementMembers(o uint32, first, top bool) bool {
 		}
 		first = false
 	}
-	return first
 }
 
 func (w *writer) object(v uint32) {

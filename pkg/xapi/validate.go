@@ -347,8 +347,6 @@ type stmtInfo struct {
 	f         [nStatementFields]uint32
 	voiding   bool
 	voidedRef uint32 // the StatementRef id node a voiding statement targets
-	ts        timestamp
-	tsOK      bool
 }
 
 type objectKind uint8
@@ -434,7 +432,7 @@ func (c *checker) statement(o uint32, sub bool, info *stmtInfo) {
 	}
 	if v := f[fTimestamp]; v != 0 {
 		c.enter(v)
-		info.ts, info.tsOK = c.timestamp(v)
+		c.timestamp(v)
 		c.leave()
 	}
 	if v := f[fStored]; v != 0 && !sub {
@@ -465,20 +463,18 @@ func (c *checker) statement(o uint32, sub bool, info *stmtInfo) {
 	}
 }
 
-func (c *checker) timestamp(v uint32) (timestamp, bool) {
+func (c *checker) timestamp(v uint32) {
 	s, ok := c.str(v, "must be a timestamp string")
 	if !ok {
-		return timestamp{}, false
+		return
 	}
-	ts, ok := parseTimestamp(s, c.v)
-	if !ok {
+	if _, ok := parseTimestamp(s, c.v); !ok {
 		if c.v == V2_0_0 {
 			c.fail("must be an RFC 3339 timestamp, e.g. 2024-05-01T12:30:00.000Z or 2024-05-01T14:30:00.000+02:00 (offsets -00:00, -00 and -0000 are not allowed)")
 		} else {
 			c.fail("must be an ISO 8601 timestamp, e.g. 2024-05-01T12:30:00.000Z (offsets -00:00, -00 and -0000 are not allowed)")
 		}
 	}
-	return ts, ok
 }
 
 var verbFields = []string{"id", "display"}
