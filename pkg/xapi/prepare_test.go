@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -345,4 +346,41 @@ func TestEscapedIDs(t *testing.T) {
 	if ps[0].ID != "fd41c918-b88b-4b20-a0a5-a4c32391aaa0" || ps[0].VoidedID != "e05aa883-acaf-40ad-bf54-02c8ce485fb0" {
 		t.Errorf("id %q, voided %q", ps[0].ID, ps[0].VoidedID)
 	}
+}
+
+// TestConcurrentUse runs the corpus from several goroutines at once (the
+// scratch state is pooled) and expects the results of a sequential run.
+func TestConcurrentUse(t *testing.T) {
+	all := corpus()
+	want := make([]string, len(all))
+	for i, c := range all {
+		ps, err := PrepareStatements([]byte(c.body), V2_0_0, testAssign())
+		if err == nil {
+			want[i] = string(ps[0].JSON) + ps[0].Fingerprint
+		} else {
+			want[i] = err.Error()
+		}
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for k := range all {
+				i := (k + g*len(all)/4) % len(all)
+				ps, err := PrepareStatements([]byte(all[i].body), V2_0_0, testAssign())
+				got := ""
+				if err == nil {
+					got = string(ps[0].JSON) + ps[0].Fingerprint
+				} else {
+					got = err.Error()
+				}
+				if got != want[i] {
+					t.Errorf("%s: concurrent result differs:\n%s\n%s", all[i].name, got, want[i])
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
 }
