@@ -345,7 +345,6 @@ const (
 // assigning and canonicalizing need.
 type stmtInfo struct {
 	f         [nStatementFields]uint32
-	voiding   bool
 	voidedRef uint32 // the StatementRef id node a voiding statement targets
 }
 
@@ -413,7 +412,6 @@ func (c *checker) statement(o uint32, sub bool, info *stmtInfo) {
 		c.leave()
 	}
 	if voidedVerb && !sub {
-		info.voiding = true
 		if f[fObject] != 0 && obj != objStatementRef {
 			c.failAt(f[fObject], `a voiding Statement (verb `+verbVoided+`) must have a StatementRef object naming the statement it voids`)
 		} else if obj == objStatementRef {
