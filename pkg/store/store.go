@@ -127,17 +127,25 @@ type Page struct {
 // Open picks the backend from the DSN: postgres:// or postgresql:// is
 // PostgreSQL; sqlite:PATH or a plain file path is SQLite.
 func Open(ctx context.Context, dsn string) (Store, error) {
+	// Each branch returns its own nil on error: a nil *Postgres or *SQLite
+	// in the Store interface would not compare equal to nil.
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return OpenPostgres(ctx, dsn)
-	case strings.HasPrefix(dsn, "sqlite:"):
-		return OpenSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		s, err := OpenPostgres(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case dsn == "":
 		return nil, errors.New("open store: empty DSN")
 	case strings.Contains(dsn, "://"):
 		return nil, fmt.Errorf("open store: unsupported DSN scheme in %q", redact(dsn))
 	default:
-		return OpenSQLite(ctx, dsn)
+		s, err := OpenSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 }
 
