@@ -110,9 +110,13 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 		return nil, newError(fiber.StatusRequestEntityTooLarge, "the statements are larger than the topic accepts in one record")
 	}
 	if err != nil {
-		s.logFor(c).Error("publish failed; nothing stored", zap.Error(err), zap.Int("statements", len(fresh)))
+		s.logFor(c).Error("publish failed", zap.Error(err), zap.Int("statements", len(fresh)))
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return nil, newError(fiber.StatusServiceUnavailable, "the statement stream is unavailable; nothing was stored, retry later")
+		msg := "the statement stream is unavailable; nothing was stored, retry later"
+		if errors.Is(err, stream.ErrNotAcknowledged) {
+			msg = "the statement stream did not acknowledge in time; the statements are not reported as stored: retry later with the same statement ids (a retry never creates a duplicate)"
+		}
+		return nil, newError(fiber.StatusServiceUnavailable, msg)
 	}
 	s.metrics.statements.WithLabelValues("accepted").Add(float64(len(fresh)))
 	s.logFor(c).Debug("published", zap.Int32("partition", part), zap.Int64("offset", off), zap.Int("statements", len(fresh)))

@@ -11,8 +11,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// ErrTooLarge means the broker refused a record for its size.
-var ErrTooLarge = errors.New("record larger than the topic accepts")
+var (
+	// ErrTooLarge means the broker refused a record for its size.
+	ErrTooLarge = errors.New("record larger than the topic accepts")
+	// ErrNotAcknowledged means the broker did not acknowledge in time.
+	ErrNotAcknowledged = errors.New("broker did not acknowledge in time")
+)
 
 // ProducerOpts are the client options ingest needs: acks from all in-sync
 // replicas and the idempotent producer (franz-go's defaults, stated here so a
@@ -65,15 +69,26 @@ func NewProducer(cl *kgo.Client, topic string, reg prometheus.Registerer) (*Prod
 
 // Publish returns once the broker acknowledged b (acks=all), or with the
 // reason it did not: only then may the statements be reported as stored.
+// When ctx ends first the record may still be delivered later (the
+// idempotent producer cannot drop a request it already sent without
+// breaking its sequence numbers), so the error says "not acknowledged",
+// never "not stored"; consumers deduplicate by statement id, so a client
+// that retries with the same statement ids creates no duplicate.
 func (p *Producer) Publish(ctx context.Context, b Batch) (partition int32, offset int64, err error) {
 	rec, err := b.Record(p.topic)
 	if err != nil {
 		return 0, 0, err
 	}
 	start := time.Now()
-	res := p.cl.ProduceSync(ctx, rec)
+	done := make(chan error, 1)
+	p.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) { done <- err })
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("%w: %w", ErrNotAcknowledged, ctx.Err())
+	}
 	p.latency.Observe(time.Since(start).Seconds())
-	if err := res.FirstErr(); err != nil {
+	if err != nil {
 		p.results.WithLabelValues("error").Inc()
 		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
 			return 0, 0, fmt.Errorf("publish to %s: %w", p.topic, ErrTooLarge)
@@ -81,8 +96,7 @@ func (p *Producer) Publish(ctx context.Context, b Batch) (partition int32, offse
 		return 0, 0, fmt.Errorf("publish to %s: %w", p.topic, err)
 	}
 	p.results.WithLabelValues("ok").Inc()
-	r := res[0].Record
-	return r.Partition, r.Offset, nil
+	return rec.Partition, rec.Offset, nil
 }
 
 func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {

@@ -1,0 +1,225 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamlrs/streamlrs/pkg/stream"
+)
+
+// startLRS runs the all-in-one binary's code in-process on dir and returns
+// its address and a stop function (SIGTERM equivalent).
+func startLRS(t *testing.T, dir string, extra ...string) (addr string, stop func()) {
+	t.Helper()
+	addr = freeAddr(t)
+	args := append([]string{
+		"-http-addr", addr, "-log-format", "console", "-log-level", "warn",
+		"-store-dsn", "sqlite:" + filepath.Join(dir, "lrs.db"), "-broker-dir", filepath.Join(dir, "broker"),
+		"-bootstrap-key", testKey, "-bootstrap-secret", testSecret,
+	}, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- RunLRS(ctx, args, io.Discard) }()
+	waitReady(t, addr, errc)
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("lrs stopped with %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Error("lrs did not stop within 60s")
+		}
+	}
+	t.Cleanup(stop)
+	return addr, stop
+}
+
+func TestLRSStatementRoundTripAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := startLRS(t, dir)
+	c := newClient(t, addr)
+
+	r := c.post(statement("ana", "completed", "course-1"))
+	if r.status != http.StatusOK {
+		t.Fatalf("POST one: %d %s", r.status, r.body)
+	}
+	var ids []string
+	r.json(t, &ids)
+	if len(ids) != 1 {
+		t.Fatalf("POST one returned %v", ids)
+	}
+	// Read-your-writes: the GET right after the POST sees it.
+	r = c.get("?statementId=" + ids[0])
+	if r.status != http.StatusOK {
+		t.Fatalf("GET by id: %d %s", r.status, r.body)
+	}
+	var got map[string]any
+	r.json(t, &got)
+	if got["id"] != ids[0] || got["stored"] == nil || got["authority"] == nil || got["version"] != "1.0.0" {
+		t.Fatalf("stored statement lacks assigned fields: %s", r.body)
+	}
+	if ct := r.header.Get("X-Experience-API-Consistent-Through"); ct == "" {
+		t.Error("GET without X-Experience-API-Consistent-Through")
+	}
+	if v := r.header.Get("X-Experience-API-Version"); v != "1.0.3" {
+		t.Errorf("version header %q", v)
+	}
+
+	r = c.post(statementArray(5, "attempted"))
+	var batch []string
+	r.json(t, &batch)
+	if r.status != http.StatusOK || len(batch) != 5 {
+		t.Fatalf("POST array: %d %s", r.status, r.body)
+	}
+	var list struct {
+		Statements []map[string]any `json:"statements"`
+		More       string           `json:"more"`
+	}
+	c.get("").json(t, &list)
+	if len(list.Statements) != 6 {
+		t.Fatalf("list has %d statements, want 6", len(list.Statements))
+	}
+
+	// After a restart on the same data directory everything is still there.
+	stop()
+	addr2, _ := startLRS(t, dir)
+	c2 := newClient(t, addr2)
+	r = c2.get("?statementId=" + ids[0])
+	if r.status != http.StatusOK {
+		t.Fatalf("GET after restart: %d %s", r.status, r.body)
+	}
+	c2.get("").json(t, &list)
+	if len(list.Statements) != 6 {
+		t.Fatalf("after restart the list has %d statements, want 6", len(list.Statements))
+	}
+	// A statement POSTed after the restart is readable too: the store-writer
+	// resumed where it stopped.
+	r = c2.post(statement("bo", "passed", "course-2"))
+	r.json(t, &ids)
+	if r := c2.get("?statementId=" + ids[0]); r.status != http.StatusOK {
+		t.Fatalf("GET new statement after restart: %d", r.status)
+	}
+}
+
+func TestLRSBadInput(t *testing.T) {
+	addr, _ := startLRS(t, t.TempDir(), "-max-body-bytes", "4096", "-max-batch-statements", "3")
+	c := newClient(t, addr)
+	tests := []struct {
+		name        string
+		client      func(*client)
+		method      string
+		path        string
+		contentType string
+		body        string
+		status      int
+		mention     string
+	}{
+		{"malformed JSON", nil, "POST", "/statements", "application/json", `{"actor":`, 400, ""},
+		{"missing actor", nil, "POST", "/statements", "application/json", `{"verb":{"id":"http://x.y/v"},"object":{"id":"http://x.y/o"}}`, 400, "actor"},
+		{"missing verb", nil, "POST", "/statements", "application/json", `{"actor":{"mbox":"mailto:a@b.c"},"object":{"id":"http://x.y/o"}}`, 400, "verb"},
+		{"missing object", nil, "POST", "/statements", "application/json", `{"actor":{"mbox":"mailto:a@b.c"},"verb":{"id":"http://x.y/v"}}`, 400, "object"},
+		{"wrong content type", nil, "POST", "/statements", "text/plain", statement("a", "b", "c"), 400, "Content-Type"},
+		{"body too large", nil, "POST", "/statements", "application/json", statementArray(40, "big"), 413, ""},
+		{"too many statements", nil, "POST", "/statements", "application/json", statementArray(4, "many"), 413, "limit is 3"},
+		{"no credentials", func(c *client) { c.key = "" }, "POST", "/statements", "application/json", statement("a", "b", "c"), 401, ""},
+		{"wrong secret", func(c *client) { c.secret = "nope" }, "GET", "/statements", "", "", 401, ""},
+		{"no version header", func(c *client) { c.version = "" }, "GET", "/statements", "", "", 400, "X-Experience-API-Version"},
+		{"unknown parameter", nil, "GET", "/statements?Verb=x", "", "", 400, "Verb"},
+		{"unknown statement", nil, "GET", "/statements?statementId=00000000-0000-4000-8000-000000000000", "", "", 404, ""},
+		{"PUT without id", nil, "PUT", "/statements", "application/json", statement("a", "b", "c"), 400, "statementId"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cc := *c
+			cc.t = t
+			if tt.client != nil {
+				tt.client(&cc)
+			}
+			r := cc.do(tt.method, tt.path, tt.contentType, []byte(tt.body))
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			if tt.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic") {
+				t.Error("401 without WWW-Authenticate: Basic")
+			}
+			if !bytes.Contains(r.body, []byte(`"error"`)) && tt.method != "HEAD" {
+				t.Errorf("error body is not an xAPI error: %s", r.body)
+			}
+			if tt.mention != "" && !bytes.Contains(r.body, []byte(tt.mention)) {
+				t.Errorf("error does not name %q: %s", tt.mention, r.body)
+			}
+		})
+	}
+	// Nothing of the rejected requests was stored.
+	var list struct {
+		Statements []any `json:"statements"`
+	}
+	c.get("").json(t, &list)
+	if len(list.Statements) != 0 {
+		t.Fatalf("rejected requests left %d statements", len(list.Statements))
+	}
+	// About answers without credentials.
+	anon := *c
+	anon.key, anon.version = "", ""
+	if r := anon.do("GET", "/about", "", nil); r.status != 200 || !bytes.Contains(r.body, []byte("1.0.3")) {
+		t.Fatalf("about: %d %s", r.status, r.body)
+	}
+}
+
+func TestLRSConflictAndDuplicate(t *testing.T) {
+	addr, _ := startLRS(t, t.TempDir())
+	c := newClient(t, addr)
+	const id = "5a4c1f9e-9c3b-4c7e-9a59-0b8f2c5d7e11"
+	body := `{"id":"` + id + `",` + statement("ana", "completed", "course-1")[1:]
+	if r := c.do("PUT", "/statements?statementId="+id, "application/json", []byte(body)); r.status != 204 {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	// The same statement again is accepted without a second copy.
+	if r := c.post(body); r.status != 200 {
+		t.Fatalf("re-POST of the same statement: %d %s", r.status, r.body)
+	}
+	other := `{"id":"` + id + `",` + statement("ana", "failed", "course-1")[1:]
+	if r := c.post(other); r.status != 409 {
+		t.Fatalf("POST of different content under the same id: %d %s", r.status, r.body)
+	}
+	var list struct {
+		Statements []any `json:"statements"`
+	}
+	c.get("").json(t, &list)
+	if len(list.Statements) != 1 {
+		t.Fatalf("%d statements stored, want 1", len(list.Statements))
+	}
+}
+
+func TestLRSBrokerDownIs503(t *testing.T) {
+	b, err := stream.StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := startLRS(t, t.TempDir(), "-external-kafka", "-kafka-brokers", strings.Join(b.Addrs(), ","), "-publish-timeout", "2s", "-read-wait", "200ms")
+	c := newClient(t, addr)
+	if r := c.post(statement("ana", "completed", "c")); r.status != 200 {
+		t.Fatalf("POST with the broker up: %d %s", r.status, r.body)
+	}
+	b.Close()
+	r := c.post(statement("bo", "completed", "c"))
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("POST with the broker down: %d %s, want 503", r.status, r.body)
+	}
+	if !bytes.Contains(r.body, []byte("not reported as stored")) {
+		t.Errorf("503 body does not say the statement was not stored: %s", r.body)
+	}
+}
