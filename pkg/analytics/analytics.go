@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -62,9 +63,9 @@ func (c *Config) withDefaults() (Config, error) {
 
 // ClickHouse is a connection pool to the analytics database.
 type ClickHouse struct {
-	conn     driver.Conn
-	database string
-	cfg      Config
+	conn        driver.Conn
+	cfg         Config
+	dirtyMargin time.Duration
 }
 
 // Open connects to ClickHouse and checks that the server answers.
@@ -77,14 +78,11 @@ func Open(ctx context.Context, cfg Config) (*ClickHouse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("analytics: parse DSN: %w", err)
 	}
-	if opts.Auth.Database == "" {
-		opts.Auth.Database = "default"
-	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: open: %w", err)
 	}
-	c := &ClickHouse{conn: conn, database: opts.Auth.Database, cfg: cfg}
+	c := &ClickHouse{conn: conn, cfg: cfg, dirtyMargin: defaultDirtyMargin}
 	if err := c.Ping(ctx); err != nil {
 		_ = conn.Close()
 		return nil, err

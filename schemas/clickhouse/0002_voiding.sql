@@ -8,7 +8,11 @@ CREATE TABLE IF NOT EXISTS voided_statements
     tenant               String,
     voided_statement_id  UUID,
     voiding_statement_id UUID,
-    voided_at            DateTime('UTC')
+    voided_at            DateTime('UTC'),
+    -- when the voiding reached ClickHouse: rollup refreshes look for new
+    -- voids by it (voided_at is when the LRS stored it, which can be long
+    -- before if ClickHouse was down).
+    inserted_at          DateTime('UTC')
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (tenant, voided_statement_id);
@@ -18,6 +22,7 @@ SELECT
     tenant,
     assumeNotNull(voided_statement_id) AS voided_statement_id,
     statement_id AS voiding_statement_id,
-    stored AS voided_at
+    stored AS voided_at,
+    now() AS inserted_at
 FROM statements
 WHERE voided_statement_id IS NOT NULL;
