@@ -39,7 +39,7 @@ func (c *ClickHouse) RefreshRollups(ctx context.Context) ([]int, error) {
 	}
 	// A void changes the month of its target, which only the target knows.
 	voided, err := c.months(ctx, `SELECT DISTINCT toYYYYMM(timestamp) FROM statements
-		WHERE (tenant, statement_id) IN (SELECT tenant, voided_statement_id FROM voided_statements WHERE inserted_at >= toDateTime(?))`, since)
+		WHERE (tenant, statement_id) IN (SELECT tenant, target_statement_id FROM voided_statements WHERE inserted_at >= toDateTime(?))`, since)
 	if err != nil {
 		return nil, err
 	}

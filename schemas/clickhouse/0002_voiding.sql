@@ -6,7 +6,7 @@
 CREATE TABLE IF NOT EXISTS voided_statements
 (
     tenant               String,
-    voided_statement_id  UUID,
+    target_statement_id  UUID,
     voiding_statement_id UUID,
     voided_at            DateTime('UTC'),
     -- when the voiding reached ClickHouse: rollup refreshes look for new
@@ -15,12 +15,15 @@ CREATE TABLE IF NOT EXISTS voided_statements
     inserted_at          DateTime('UTC')
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (tenant, voided_statement_id);
+ORDER BY (tenant, target_statement_id);
 
+-- The target column is named apart from statements.voided_statement_id on
+-- purpose: newer servers resolve WHERE names to SELECT aliases first, so an
+-- alias of the same name would turn the filter into one that never fails.
 CREATE MATERIALIZED VIEW IF NOT EXISTS voided_statements_mv TO voided_statements AS
 SELECT
     tenant,
-    assumeNotNull(voided_statement_id) AS voided_statement_id,
+    assumeNotNull(voided_statement_id) AS target_statement_id,
     statement_id AS voiding_statement_id,
     stored AS voided_at,
     now() AS inserted_at

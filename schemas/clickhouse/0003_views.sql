@@ -12,7 +12,7 @@ SELECT
     context_parent_ids, context_grouping_ids, context_category_ids, context_other_ids,
     context_agents, context_groups, context_extension_keys, result_extension_keys, object_extension_keys,
     version, authority, voided_statement_id, statement_json,
-    (tenant, statement_id) IN (SELECT tenant, voided_statement_id FROM voided_statements) AS voided
+    (tenant, statement_id) IN (SELECT tenant, target_statement_id FROM voided_statements) AS voided
 FROM statements FINAL;
 
 -- statements_current: what an xAPI GET would return: deduplicated and
@@ -29,4 +29,4 @@ SELECT
     context_agents, context_groups, context_extension_keys, result_extension_keys, object_extension_keys,
     version, authority, voided_statement_id, statement_json
 FROM statements FINAL
-WHERE (tenant, statement_id) NOT IN (SELECT tenant, voided_statement_id FROM voided_statements);
+WHERE (tenant, statement_id) NOT IN (SELECT tenant, target_statement_id FROM voided_statements);
