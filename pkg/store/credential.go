@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -16,6 +17,12 @@ func (c *Credential) prepare() error {
 	}
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = now
+	}
+	if c.RateLimit < 0 {
+		return fmt.Errorf("put credential %s: rate limit %d: want >= 0", c.Key, c.RateLimit)
+	}
+	if c.PreviousSecretHash == "" {
+		c.PreviousUntil = time.Time{}
 	}
 	if c.Scopes == nil {
 		c.Scopes = []string{}

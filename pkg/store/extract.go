@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -20,6 +21,9 @@ const (
 	prefixActivity     = "c:"
 	prefixVerb         = "v:"
 	prefixRegistration = "r:"
+	// prefixAuthority keys the statement's authority on its own, apart from
+	// the agent keys, so that statements/read/mine can select by it.
+	prefixAuthority = "a:"
 )
 
 // indexKey is one filterable value of a statement.
@@ -260,6 +264,9 @@ func extract(raw []byte) (extracted, error) {
 	}
 	c.agent(s.Actor, true)
 	c.agent(s.Authority, false)
+	if id := authorityID(s.Authority); id != "" {
+		c.add(prefixAuthority+id, true)
+	}
 	c.context(s.Context, true)
 
 	var out extracted
@@ -366,6 +373,61 @@ func (a *xActor) ifi() string {
 		return "account:" + a.Account.HomePage + "\n" + a.Account.Name
 	}
 	return ""
+}
+
+// authorityID identifies an authority: an Agent (or identified Group) by its
+// IFI, an anonymous Group (the OAuth consumer and user pair) by its members'
+// IFIs whatever their order; "" when it cannot be identified.
+func authorityID(a *xActor) string {
+	if a == nil {
+		return ""
+	}
+	if ifi := a.ifi(); ifi != "" {
+		return ifi
+	}
+	if len(a.Member) == 0 {
+		return ""
+	}
+	ids := make([]string, len(a.Member))
+	for i := range a.Member {
+		if ids[i] = a.Member[i].ifi(); ids[i] == "" {
+			return ""
+		}
+	}
+	slices.Sort(ids)
+	return "group:" + strings.Join(ids, "\x00")
+}
+
+// authorityKey turns an authority Agent/Group (JSON) into its index key.
+func authorityKey(authority []byte) (string, error) {
+	a, err := decodeActor(authority)
+	if err == nil && a == nil {
+		err = errors.New("not an object")
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: authority is not an Agent or Group object: %v", ErrInvalidQuery, err)
+	}
+	id := authorityID(a)
+	if id == "" {
+		return "", fmt.Errorf("%w: authority has no inverse functional identifier", ErrInvalidQuery)
+	}
+	return prefixAuthority + id, nil
+}
+
+// HasAuthority reports whether the statement (JSON) carries authority, by
+// identity (inverse functional identifiers), not byte for byte: what
+// statements/read/mine grants for a single statement.
+func HasAuthority(statement, authority []byte) bool {
+	want, err := authorityKey(authority)
+	if err != nil {
+		return false
+	}
+	s, err := decodeStatement(statement)
+	if err != nil {
+		return false
+	}
+	id := authorityID(s.Authority)
+	return id != "" && prefixAuthority+id == want
 }
 
 // agentKey turns the `agent` query parameter into its index key.

@@ -28,7 +28,7 @@ func TestExtract(t *testing.T) {
 			name: "identified group actor with members, agent object, authority",
 			json: `{"actor":{"objectType":"Group","openid":"http://g","member":[{"mbox_sha1sum":"abc"},{"account":{"homePage":"http://h","name":"n"}}]},
 				"verb":{"id":"http://v/met"},"object":{"objectType":"Agent","mbox":"mailto:b@x"},"authority":{"mbox":"mailto:lms@x"}}`,
-			keys: []string{"v:http://v/met", "g:openid:http://g", "g:sha1:abc", "g:account:http://h\nn", "~g:mbox:mailto:lms@x", "g:mbox:mailto:b@x"},
+			keys: []string{"v:http://v/met", "g:openid:http://g", "g:sha1:abc", "g:account:http://h\nn", "~g:mbox:mailto:lms@x", "a:mbox:mailto:lms@x", "g:mbox:mailto:b@x"},
 		},
 		{
 			name: "context agents, groups and activities, single-object context activity",

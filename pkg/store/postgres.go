@@ -528,11 +528,14 @@ func (p *Postgres) PutCredential(ctx context.Context, c Credential) error {
 		return err
 	}
 	_, err := p.pool.Exec(ctx, `
-INSERT INTO credentials (key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO credentials (key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at,
+    previous_secret_hash, previous_until, rate_limit)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (key) DO UPDATE SET secret_hash = excluded.secret_hash, tenant = excluded.tenant, label = excluded.label,
-    scopes = excluded.scopes, authority = excluded.authority, disabled = excluded.disabled, updated_at = excluded.updated_at`,
-		c.Key, c.SecretHash, c.Tenant, c.Label, c.Scopes, c.Authority, c.Disabled, c.CreatedAt, c.UpdatedAt)
+    scopes = excluded.scopes, authority = excluded.authority, disabled = excluded.disabled, updated_at = excluded.updated_at,
+    previous_secret_hash = excluded.previous_secret_hash, previous_until = excluded.previous_until, rate_limit = excluded.rate_limit`,
+		c.Key, c.SecretHash, c.Tenant, c.Label, c.Scopes, c.Authority, c.Disabled, c.CreatedAt, c.UpdatedAt,
+		c.PreviousSecretHash, optTime(c.PreviousUntil), c.RateLimit)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 		return fmt.Errorf("put credential %s: tenant %s: %w", c.Key, c.Tenant, ErrNotFound)
@@ -543,12 +546,25 @@ ON CONFLICT (key) DO UPDATE SET secret_hash = excluded.secret_hash, tenant = exc
 	return nil
 }
 
-const pgCredentialCols = "key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at"
+const pgCredentialCols = "key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at, previous_secret_hash, previous_until, rate_limit"
+
+// optTime stores a zero time as NULL.
+func optTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
 
 func scanPgCredential(row pgx.Row) (Credential, error) {
 	var c Credential
-	err := row.Scan(&c.Key, &c.SecretHash, &c.Tenant, &c.Label, &c.Scopes, &c.Authority, &c.Disabled, &c.CreatedAt, &c.UpdatedAt)
+	var previousUntil *time.Time
+	err := row.Scan(&c.Key, &c.SecretHash, &c.Tenant, &c.Label, &c.Scopes, &c.Authority, &c.Disabled, &c.CreatedAt, &c.UpdatedAt,
+		&c.PreviousSecretHash, &previousUntil, &c.RateLimit)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	if previousUntil != nil {
+		c.PreviousUntil = previousUntil.UTC()
+	}
 	return c, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,17 @@ func normalize(q Query) (listing, error) {
 		if l.Tenant != q.Tenant {
 			return listing{}, fmt.Errorf("%w: cursor belongs to another tenant", ErrInvalidQuery)
 		}
+		// A cursor is not signed: one made without the caller's authority
+		// filter must not widen a statements/read/mine listing.
+		if q.Authority != "" {
+			k, err := authorityKey([]byte(q.Authority))
+			if err != nil {
+				return listing{}, err
+			}
+			if !slices.Contains(l.Keys, keyFilter{Key: k, Direct: true}) {
+				return listing{}, fmt.Errorf("%w: cursor is not limited to the caller's authority", ErrInvalidQuery)
+			}
+		}
 		return l, nil
 	}
 	l := listing{Tenant: q.Tenant, Asc: q.Ascending, Limit: q.Limit}
@@ -104,6 +116,15 @@ func normalize(q Query) (listing, error) {
 	}
 	if q.Verb != "" {
 		l.Keys = append(l.Keys, keyFilter{Key: prefixVerb + q.Verb, Direct: true})
+	}
+	// Last: one credential often sends most of a tenant's statements, so
+	// its authority rarely narrows the scan as well as the filters above.
+	if q.Authority != "" {
+		k, err := authorityKey([]byte(q.Authority))
+		if err != nil {
+			return listing{}, err
+		}
+		l.Keys = append(l.Keys, keyFilter{Key: k, Direct: true})
 	}
 	return l, nil
 }

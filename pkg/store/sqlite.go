@@ -453,11 +453,14 @@ func (s *SQLite) PutCredential(ctx context.Context, c Credential) error {
 		return fmt.Errorf("put credential %s: %w", c.Key, err)
 	}
 	_, err = s.w.ExecContext(ctx, `
-INSERT INTO credentials (key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO credentials (key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at,
+    previous_secret_hash, previous_until, rate_limit)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET secret_hash = excluded.secret_hash, tenant = excluded.tenant, label = excluded.label,
-    scopes = excluded.scopes, authority = excluded.authority, disabled = excluded.disabled, updated_at = excluded.updated_at`,
-		c.Key, c.SecretHash, c.Tenant, c.Label, string(scopes), c.Authority, b2i(c.Disabled), toMicros(c.CreatedAt), toMicros(c.UpdatedAt))
+    scopes = excluded.scopes, authority = excluded.authority, disabled = excluded.disabled, updated_at = excluded.updated_at,
+    previous_secret_hash = excluded.previous_secret_hash, previous_until = excluded.previous_until, rate_limit = excluded.rate_limit`,
+		c.Key, c.SecretHash, c.Tenant, c.Label, string(scopes), c.Authority, b2i(c.Disabled), toMicros(c.CreatedAt), toMicros(c.UpdatedAt),
+		c.PreviousSecretHash, optMicros(c.PreviousUntil), c.RateLimit)
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return fmt.Errorf("put credential %s: tenant %s: %w", c.Key, c.Tenant, ErrNotFound)
@@ -468,7 +471,15 @@ ON CONFLICT (key) DO UPDATE SET secret_hash = excluded.secret_hash, tenant = exc
 	return nil
 }
 
-const sqliteCredentialCols = "key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at"
+const sqliteCredentialCols = "key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at, previous_secret_hash, previous_until, rate_limit"
+
+// optMicros stores a zero time as NULL.
+func optMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return toMicros(t)
+}
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -476,8 +487,13 @@ func scanSQLiteCredential(row rowScanner) (Credential, error) {
 	var c Credential
 	var scopes string
 	var created, updated int64
-	if err := row.Scan(&c.Key, &c.SecretHash, &c.Tenant, &c.Label, &scopes, &c.Authority, &c.Disabled, &created, &updated); err != nil {
+	var previousUntil sql.NullInt64
+	if err := row.Scan(&c.Key, &c.SecretHash, &c.Tenant, &c.Label, &scopes, &c.Authority, &c.Disabled, &created, &updated,
+		&c.PreviousSecretHash, &previousUntil, &c.RateLimit); err != nil {
 		return Credential{}, err
+	}
+	if previousUntil.Valid {
+		c.PreviousUntil = fromMicros(previousUntil.Int64)
 	}
 	if err := json.Unmarshal([]byte(scopes), &c.Scopes); err != nil {
 		return Credential{}, fmt.Errorf("scopes of credential %s: %w", c.Key, err)

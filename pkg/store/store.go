@@ -94,6 +94,13 @@ type Credential struct {
 	Authority                      []byte // the xAPI authority Agent/Group JSON
 	Disabled                       bool
 	CreatedAt, UpdatedAt           time.Time
+	// PreviousSecretHash is the hash a rotation replaced; it stays valid
+	// until PreviousUntil so that a client can switch without downtime.
+	PreviousSecretHash string
+	PreviousUntil      time.Time // zero when there is no previous secret
+	// RateLimit is the most requests per second the credential may make on
+	// one API instance; 0 means unlimited.
+	RateLimit int
 }
 
 // MaxLimit is the largest page QueryStatements returns; Limit 0 means MaxLimit.
@@ -113,8 +120,13 @@ type Query struct {
 	Since, Until                     time.Time // zero = unset; since exclusive, until inclusive, on `stored`
 	Limit                            int       // 0 = MaxLimit; larger values are capped at MaxLimit
 	Ascending                        bool
+	// Authority, an Agent/Group JSON object, keeps only statements whose
+	// authority it is (statements/read/mine). A Cursor must carry the same
+	// Authority filter, or the query is invalid.
+	Authority string
 	// Cursor continues a listing from Page.More. It carries the filters of
-	// the first page, so only Tenant (which must match) is read besides it.
+	// the first page, so only Tenant and Authority (which must match) are
+	// read besides it.
 	Cursor string
 }
 

@@ -41,6 +41,8 @@ func Run(t *testing.T, open Factory) {
 		{"PagingUnderInserts", testPagingUnderInserts},
 		{"TenantIsolation", testTenantIsolation},
 		{"TenantsAndCredentials", testTenantsAndCredentials},
+		{"AuthorityFilter", testAuthorityFilter},
+		{"CredentialRotation", testCredentialRotation},
 		{"BadQueries", testBadQueries},
 	}
 	for _, tc := range tests {
@@ -133,7 +135,7 @@ func ids(t *testing.T, s store.Store, q store.Query) []string {
 		if p.More == "" {
 			return out
 		}
-		q = store.Query{Tenant: q.Tenant, Cursor: p.More}
+		q = store.Query{Tenant: q.Tenant, Authority: q.Authority, Cursor: p.More}
 	}
 	t.Fatalf("QueryStatements(%+v): more than 1000 pages", q)
 	return nil
