@@ -97,10 +97,49 @@ func TestScopes(t *testing.T) {
 		{[]string{ScopeStatementsReadMine}, ScopeStatementsRead, false},
 		{[]string{ScopeStatementsWrite}, ScopeStatementsWrite, true},
 		{[]string{ScopeStatementsWrite}, ScopeStatementsRead, false},
+		{[]string{ScopeState}, ScopeProfile, false},
+		{[]string{ScopeDefine}, ScopeDefine, true},
 	}
 	for _, tt := range tests {
 		if got := (Principal{Scopes: tt.scopes}).Allows(tt.want); got != tt.ok {
 			t.Errorf("%v allows %s = %v, want %v", tt.scopes, tt.want, got, tt.ok)
+		}
+	}
+}
+
+func TestReadsOnlyOwn(t *testing.T) {
+	tests := []struct {
+		scopes []string
+		want   bool
+	}{
+		{[]string{ScopeStatementsReadMine}, true},
+		{[]string{ScopeStatementsReadMine, ScopeStatementsWrite}, true},
+		{[]string{ScopeStatementsReadMine, ScopeStatementsRead}, false},
+		{[]string{ScopeAllRead}, false},
+		{[]string{ScopeAll}, false},
+		{[]string{ScopeStatementsWrite}, false}, // may not read at all
+	}
+	for _, tt := range tests {
+		if got := (Principal{Scopes: tt.scopes}).ReadsOnlyOwn(); got != tt.want {
+			t.Errorf("%v ReadsOnlyOwn = %v, want %v", tt.scopes, got, tt.want)
+		}
+	}
+}
+
+func TestValidateScopes(t *testing.T) {
+	tests := []struct {
+		scopes []string
+		ok     bool
+	}{
+		{[]string{ScopeStatementsWrite, ScopeStatementsReadMine}, true},
+		{Scopes, true},
+		{nil, false},
+		{[]string{"statements/writes"}, false},
+		{[]string{ScopeAll, "ALL"}, false},
+	}
+	for _, tt := range tests {
+		if err := ValidateScopes(tt.scopes); (err == nil) != tt.ok {
+			t.Errorf("ValidateScopes(%v) = %v, want ok=%v", tt.scopes, err, tt.ok)
 		}
 	}
 }
@@ -113,8 +152,11 @@ func TestVerifySecretRejectsMalformedHashes(t *testing.T) {
 	}
 }
 
-// BenchmarkAuthenticate shows the cost of an auth check: cold (PBKDF2 paid)
-// and warm (cache hit).
+// BenchmarkAuthenticate shows the cost of an auth check per request: cold
+// (first request of a key/secret pair: a credential read and PBKDF2), warm
+// (cache hit), revalidate (cache entry past its ttl: a credential read, no
+// hash), warm-parallel (cache hits from every core), and unknown key (what a
+// caller guessing keys costs the server).
 func BenchmarkAuthenticate(b *testing.B) {
 	ctx := context.Background()
 	s := openStore(b)
@@ -134,6 +176,36 @@ func BenchmarkAuthenticate(b *testing.B) {
 		a, _ := NewAuthenticator(s, time.Minute)
 		for b.Loop() {
 			if _, err := a.Authenticate(ctx, cred.Key, cred.Secret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("revalidate", func(b *testing.B) {
+		a, _ := NewAuthenticator(s, time.Minute)
+		clk := &clock{t: time.Now()}
+		a.now = clk.now
+		for b.Loop() {
+			clk.advance(time.Minute)
+			if _, err := a.Authenticate(ctx, cred.Key, cred.Secret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("warm-parallel", func(b *testing.B) {
+		a, _ := NewAuthenticator(s, time.Minute)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := a.Authenticate(ctx, cred.Key, cred.Secret); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("unknown-key", func(b *testing.B) {
+		a, _ := NewAuthenticator(s, time.Minute)
+		for b.Loop() {
+			if _, err := a.Authenticate(ctx, "nobody", cred.Secret); !errors.Is(err, ErrUnauthorized) {
 				b.Fatal(err)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // hashIterations makes a stolen hash table expensive to brute-force; the
@@ -70,4 +71,18 @@ func randomToken(n int) string {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the OS has no entropy: nothing safe to do
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// dummyHash is what an unknown key's secret is checked against.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := HashSecret(NewSecret())
+	if err != nil {
+		panic(fmt.Sprintf("hash a random secret: %v", err)) // only crypto/rand can fail here
+	}
+	return h
+})
+
+// verifyDummy costs what VerifySecret of a real credential costs.
+func verifyDummy(secret string) {
+	_, _ = VerifySecret(dummyHash(), secret)
 }
