@@ -20,7 +20,9 @@ import (
 //     voids it if it is a voiding statement; it then inherits the keys of
 //     the target chain; a statement that filled a placeholder passes its keys
 //     up to the statements that refer to it;
-//  5. the backend records the offsets.
+//  5. activities: the Activity definitions the new statements carry are
+//     merged into the canonical ones (activities.go);
+//  6. the backend records the offsets.
 //
 // The placeholder row is what makes the order of arrival irrelevant, even
 // with concurrent writers: a statement and the statements referring to it
@@ -128,11 +130,15 @@ type refTx interface {
 	referrers(ctx context.Context, tenant, id string) ([]refRow, error)
 	// upsertKeys inserts keys, OR-ing Direct into existing rows.
 	upsertKeys(ctx context.Context, keys []keyRow) error
+	activityTx
 }
 
-// applyRefs is step 4 for the statements inserted (filled marks those that
-// replaced a placeholder).
+// applyRefs is steps 4 and 5 for the statements inserted (filled marks
+// those that replaced a placeholder).
 func applyRefs(ctx context.Context, tx refTx, inserted []planned, filled map[string]bool) error {
+	if err := applyActivities(ctx, tx, inserted); err != nil {
+		return err
+	}
 	var targets []refTarget
 	seen := map[[2]string]int{}
 	for _, p := range inserted {

@@ -72,6 +72,22 @@ type Store interface {
 	// unless q.Ascending. See Query for the filters and paging.
 	QueryStatements(ctx context.Context, q Query) (Page, error)
 
+	// GetDocument returns one State, Activity Profile or Agent Profile
+	// document; ErrNotFound if there is none.
+	GetDocument(ctx context.Context, key DocumentKey) (Document, error)
+	// ListDocumentIDs returns, in id order, the ids of the documents in
+	// scope written after since (zero: all of them).
+	ListDocumentIDs(ctx context.Context, scope DocumentScope, since time.Time) ([]string, error)
+	// UpdateDocument calls fn with the current document and writes what it
+	// returns, atomically: concurrent writers of the same key take turns,
+	// so fn's preconditions (ETags) hold when the write happens.
+	UpdateDocument(ctx context.Context, key DocumentKey, fn DocumentUpdate) error
+	// DeleteDocuments deletes every document in scope and reports how many.
+	DeleteDocuments(ctx context.Context, scope DocumentScope) (int, error)
+	// GetActivity returns the canonical definition of an Activity merged
+	// from the tenant's statements; ErrNotFound if none carried one.
+	GetActivity(ctx context.Context, tenant, id string) (Activity, error)
+
 	CreateTenant(ctx context.Context, t Tenant) error // ErrExists if present
 	ListTenants(ctx context.Context) ([]Tenant, error)
 	// PutCredential inserts or replaces by Key; the tenant must exist (ErrNotFound).

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Factory) {
 		{"AuthorityFilter", testAuthorityFilter},
 		{"CredentialRotation", testCredentialRotation},
 		{"BadQueries", testBadQueries},
+		{"Documents", testDocuments},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })

@@ -1,0 +1,267 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Canonical Activity definitions (GET /activities).
+//
+// They are merged when statements are written, in the store-writer's
+// transaction, rather than computed when asked: an Activity may be the
+// object of millions of statements, and reading all of them per GET would
+// cost in proportion to the store, while merging at write time costs one
+// small read per batch and a write only when a definition changes. The
+// canonical definition is then exactly as fresh as the statements (read
+// your writes holds through the same watermark).
+//
+// Merge rules: xAPI leaves the canonical definition to the LRS ("SHOULD
+// update ... upon receiving a Statement with a different definition"). A
+// later definition wins property by property; the language maps (name,
+// description) and extensions are merged key by key, so two statements
+// describing an Activity in two languages leave both. Definitions merge in
+// the order the store applies statements.
+
+// activityRow is one canonical definition to write.
+type activityRow struct {
+	Digest     [16]byte
+	Tenant, ID string
+	Definition []byte
+	Updated    time.Time
+}
+
+// activityTx is what merging definitions needs from a backend's batch
+// transaction.
+type activityTx interface {
+	// activityDefinitions returns the stored definitions of the digests
+	// that have one.
+	activityDefinitions(ctx context.Context, digests [][16]byte) (map[[16]byte][]byte, error)
+	// lockActivities makes concurrent batches that change the same
+	// activities take turns (digests sorted, so that they cannot deadlock).
+	lockActivities(ctx context.Context, digests [][16]byte) error
+	// putActivities inserts or replaces definitions.
+	putActivities(ctx context.Context, acts []activityRow) error
+}
+
+// definitionMerged are the members merged key by key; the others are
+// replaced whole.
+var definitionMerged = map[string]bool{"name": true, "description": true, "extensions": true}
+
+// mergeDefinition merges next into cur (both JSON objects) and returns the
+// result with sorted keys, so that equal definitions are equal bytes.
+func mergeDefinition(cur, next []byte) ([]byte, error) {
+	var c, n map[string]json.RawMessage
+	if len(cur) > 0 {
+		if err := json.Unmarshal(cur, &c); err != nil {
+			return nil, fmt.Errorf("stored activity definition: %w", err)
+		}
+	}
+	if err := json.Unmarshal(next, &n); err != nil {
+		return nil, fmt.Errorf("activity definition: %w", err)
+	}
+	if c == nil {
+		c = map[string]json.RawMessage{}
+	}
+	for k, v := range n {
+		if definitionMerged[k] && isObject(c[k]) && isObject(v) {
+			var cm, nm map[string]json.RawMessage
+			if err := json.Unmarshal(c[k], &cm); err != nil {
+				return nil, fmt.Errorf("stored activity definition %s: %w", k, err)
+			}
+			if err := json.Unmarshal(v, &nm); err != nil {
+				return nil, fmt.Errorf("activity definition %s: %w", k, err)
+			}
+			for lk, lv := range nm {
+				cm[lk] = lv
+			}
+			b, err := marshalJSON(cm)
+			if err != nil {
+				return nil, err
+			}
+			c[k] = b
+			continue
+		}
+		c[k] = v
+	}
+	return marshalJSON(c)
+}
+
+// marshalJSON is json.Marshal (sorted keys, compact) without escaping
+// '<', '>' and '&': the definition is returned as the statements sent it.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// definedActivity is an Activity with a definition found in a statement.
+type definedActivity struct {
+	ID         string
+	Definition []byte
+}
+
+// statementActivities returns the Activities with a definition in a
+// statement: its object, a SubStatement's object, and the context
+// activities of both.
+func statementActivities(raw []byte) ([]definedActivity, error) {
+	var out []definedActivity
+	err := members(raw, func(k string, v []byte) error {
+		switch k {
+		case "object":
+			return objectActivities(v, &out, 0)
+		case "context":
+			return contextActivities(v, &out)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// objectActivities adds an Activity object with a definition, or looks
+// into a SubStatement.
+func objectActivities(v []byte, out *[]definedActivity, depth int) error {
+	if !isObject(v) || depth > 1 {
+		return nil
+	}
+	var objectType, id string
+	var def, object, context []byte
+	err := members(v, func(k string, v []byte) (err error) {
+		switch k {
+		case "objectType":
+			objectType, err = str(v)
+		case "id":
+			id, err = str(v)
+		case "definition":
+			def = v
+		case "object":
+			object = v
+		case "context":
+			context = v
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	switch objectType {
+	case "", "Activity":
+		if id != "" && isObject(def) {
+			*out = append(*out, definedActivity{ID: id, Definition: def})
+		}
+	case "SubStatement":
+		if err := objectActivities(object, out, depth+1); err != nil {
+			return err
+		}
+		return contextActivities(context, out)
+	}
+	return nil
+}
+
+// contextActivities adds the defined Activities of contextActivities
+// (each list an array or, as 1.0.x allowed, one object).
+func contextActivities(v []byte, out *[]definedActivity) error {
+	if !isObject(v) {
+		return nil
+	}
+	return members(v, func(k string, v []byte) error {
+		if k != "contextActivities" || !isObject(v) {
+			return nil
+		}
+		return members(v, func(_ string, list []byte) error {
+			if isArray(list) {
+				return elements(list, func(a []byte) error { return objectActivities(a, out, 1) })
+			}
+			return objectActivities(list, out, 1)
+		})
+	})
+}
+
+// applyActivities merges the definitions carried by new statements into
+// the canonical ones. Steady state (definitions repeated) costs one read
+// and no write; only changed definitions are locked and rewritten.
+func applyActivities(ctx context.Context, tx activityTx, inserted []planned) error {
+	type pending struct {
+		row  activityRow
+		defs [][]byte // in statement order
+	}
+	byDigest := map[[16]byte]*pending{}
+	var digests [][16]byte
+	for _, p := range inserted {
+		acts, err := statementActivities(p.JSON)
+		if err != nil {
+			return fmt.Errorf("activities of statement %s: %w", p.ID, err)
+		}
+		for _, a := range acts {
+			d := keyDigest(p.Tenant, prefixActivity+a.ID)
+			e := byDigest[d]
+			if e == nil {
+				e = &pending{row: activityRow{Digest: d, Tenant: p.Tenant, ID: a.ID}}
+				byDigest[d] = e
+				digests = append(digests, d)
+			}
+			e.defs = append(e.defs, a.Definition)
+			if p.Stored.After(e.row.Updated) {
+				e.row.Updated = p.Stored
+			}
+		}
+	}
+	if len(digests) == 0 {
+		return nil
+	}
+	sort.Slice(digests, func(i, j int) bool { return bytes.Compare(digests[i][:], digests[j][:]) < 0 })
+	merge := func(stored map[[16]byte][]byte, only [][16]byte) ([]activityRow, error) {
+		var changed []activityRow
+		for _, d := range only {
+			e := byDigest[d]
+			cur := stored[d]
+			merged := cur
+			for _, def := range e.defs {
+				var err error
+				if merged, err = mergeDefinition(merged, def); err != nil {
+					return nil, fmt.Errorf("activity %s: %w", e.row.ID, err)
+				}
+			}
+			if !bytes.Equal(merged, cur) {
+				r := e.row
+				r.Definition = merged
+				changed = append(changed, r)
+			}
+		}
+		return changed, nil
+	}
+	stored, err := tx.activityDefinitions(ctx, digests)
+	if err != nil {
+		return fmt.Errorf("read activity definitions: %w", err)
+	}
+	changed, err := merge(stored, digests)
+	if err != nil || len(changed) == 0 {
+		return err
+	}
+	// Another batch may have changed these since the read: lock, then merge
+	// again from what is stored now.
+	digests = digests[:0]
+	for _, r := range changed {
+		digests = append(digests, r.Digest)
+	}
+	if err := tx.lockActivities(ctx, digests); err != nil {
+		return fmt.Errorf("lock activity definitions: %w", err)
+	}
+	if stored, err = tx.activityDefinitions(ctx, digests); err != nil {
+		return fmt.Errorf("read activity definitions: %w", err)
+	}
+	if changed, err = merge(stored, digests); err != nil || len(changed) == 0 {
+		return err
+	}
+	if err := tx.putActivities(ctx, changed); err != nil {
+		return fmt.Errorf("write activity definitions: %w", err)
+	}
+	return nil
+}
