@@ -3,11 +3,14 @@ package ingest
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
+	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/xapi"
 )
 
@@ -21,7 +24,7 @@ var supportedVersions = []string{"1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"}
 func (s *Server) requireVersion(c *fiber.Ctx) error {
 	v, err := xapi.ParseVersion(c.Get(headerVersion))
 	if err != nil {
-		c.Set(headerVersion, string(xapi.V2_0_0))
+		c.Set(headerVersion, string(s.cfg.DefaultVersion))
 		return badRequest("X-Experience-API-Version header: " + err.Error())
 	}
 	c.Locals(localVersion, v)
@@ -41,10 +44,17 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		return newError(fiber.StatusUnauthorized, "missing or malformed HTTP Basic credentials")
 	}
 	p, err := s.deps.Auth.Authenticate(c.UserContext(), key, secret)
-	if errors.Is(err, auth.ErrUnauthorized) {
+	var limited *auth.RateLimitedError
+	switch {
+	case errors.Is(err, auth.ErrUnauthorized):
+		// The same answer for an unknown key, a wrong secret and a disabled
+		// credential: the caller learns nothing about which keys exist.
 		return newError(fiber.StatusUnauthorized, "unknown key or wrong secret")
-	}
-	if err != nil {
+	case errors.As(err, &limited):
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(limited.RetryAfterSeconds()))
+		return newError(fiber.StatusTooManyRequests,
+			fmt.Sprintf("credential %s is over its limit of %d requests per second", p.Key, p.RateLimit))
+	case err != nil:
 		return err
 	}
 	c.Locals(localPrincipal, p)
@@ -66,6 +76,23 @@ func requireScope(c *fiber.Ctx, scopes ...string) error {
 	return newError(fiber.StatusForbidden, "credential "+p.Key+" lacks scope "+strings.Join(scopes, " or "))
 }
 
+// restrictToOwn limits a statement listing to what the caller may read:
+// with only statements/read/mine, the statements whose authority is its own.
+// The store then also refuses a `more` cursor that lacks that limit.
+func restrictToOwn(c *fiber.Ctx, q *store.Query) {
+	if p := principal(c); p.ReadsOnlyOwn() {
+		q.Authority = string(p.Authority)
+	}
+}
+
+// mayRead reports whether the caller may see st, fetched by statementId or
+// voidedStatementId: a statements/read/mine caller sees only its own, and
+// should be told that another's does not exist (404), as for any tenant's.
+func mayRead(c *fiber.Ctx, st store.Statement) bool {
+	p := principal(c)
+	return !p.ReadsOnlyOwn() || store.HasAuthority(st.JSON, p.Authority)
+}
+
 func basicAuth(h string) (key, secret string, ok bool) {
 	const prefix = "basic "
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
@@ -84,7 +111,7 @@ func (s *Server) about(c *fiber.Ctx) error {
 	if v, err := xapi.ParseVersion(c.Get(headerVersion)); err == nil {
 		c.Set(headerVersion, string(v))
 	} else {
-		c.Set(headerVersion, string(xapi.V2_0_0))
+		c.Set(headerVersion, string(s.cfg.DefaultVersion))
 	}
 	return c.JSON(fiber.Map{"version": supportedVersions, "extensions": fiber.Map{}})
 }

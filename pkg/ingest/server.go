@@ -18,6 +18,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -27,6 +28,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/observability"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/stream"
+	"github.com/streamlrs/streamlrs/pkg/xapi"
 )
 
 // Authenticator checks a Basic key/secret pair.
@@ -46,6 +48,13 @@ type StatementStore interface {
 	QueryStatements(ctx context.Context, q store.Query) (store.Page, error)
 }
 
+// AttachmentStore keeps attachment bodies; they are stored before the
+// statement referencing them is published.
+type AttachmentStore interface {
+	PutAttachments(ctx context.Context, tenant string, atts []store.Attachment) error
+	GetAttachments(ctx context.Context, tenant string, sha2s []string) ([]store.Attachment, error)
+}
+
 // Config holds the API's settings.
 type Config struct {
 	// Prefix is where the xAPI resources live, e.g. "/xapi".
@@ -56,6 +65,10 @@ type Config struct {
 	MaxBatchStatements int
 	// PublishTimeout bounds the wait for the broker's acknowledgement.
 	PublishTimeout time.Duration
+	// DefaultVersion is the version stated in responses to requests that
+	// name none (errors, /about): deployments whose clients are all 1.0.3
+	// may prefer 1.0.3.
+	DefaultVersion xapi.Version
 }
 
 // Validate reports settings that cannot work.
@@ -70,6 +83,9 @@ func (c Config) Validate() error {
 	if c.MaxBatchStatements < 1 {
 		errs = append(errs, fmt.Errorf("max batch statements %d: want at least 1", c.MaxBatchStatements))
 	}
+	if c.DefaultVersion != xapi.V1_0_3 && c.DefaultVersion != xapi.V2_0_0 {
+		errs = append(errs, fmt.Errorf("default version %q: want 1.0.3 or 2.0.0", c.DefaultVersion))
+	}
 	if c.PublishTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("publish timeout %v: want > 0", c.PublishTimeout))
 	}
@@ -78,13 +94,14 @@ func (c Config) Validate() error {
 
 // Deps are the parts the API talks to.
 type Deps struct {
-	Auth      Authenticator
-	Publisher Publisher
-	Store     StatementStore
-	Watermark *Watermark
-	Health    *observability.Health
-	Registry  *prometheus.Registry
-	Log       *zap.Logger
+	Auth        Authenticator
+	Publisher   Publisher
+	Store       StatementStore
+	Attachments AttachmentStore
+	Watermark   *Watermark
+	Health      *observability.Health
+	Registry    *prometheus.Registry
+	Log         *zap.Logger
 }
 
 // Server is the xAPI HTTP API.
@@ -107,7 +124,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ingest config: %w", err)
 	}
-	if d.Auth == nil || d.Publisher == nil || d.Store == nil || d.Watermark == nil || d.Health == nil || d.Registry == nil || d.Log == nil {
+	if d.Auth == nil || d.Publisher == nil || d.Store == nil || d.Attachments == nil || d.Watermark == nil || d.Health == nil || d.Registry == nil || d.Log == nil {
 		return nil, errors.New("ingest: every dependency is required")
 	}
 	s := &Server{cfg: cfg, deps: d, log: d.Log}
@@ -141,6 +158,15 @@ func New(cfg Config, d Deps) (*Server, error) {
 
 func (s *Server) routes() {
 	s.app.Use(s.observe)
+	// xAPI content often runs in a browser on another origin (SCORM/cmi5
+	// players): allow it, and let scripts read the xAPI response headers.
+	s.app.Use(cors.New(cors.Config{
+		AllowOrigins:  "*",
+		AllowMethods:  "GET,HEAD,PUT,POST,DELETE,OPTIONS",
+		AllowHeaders:  "Authorization,Content-Type,X-Experience-API-Version,If-Match,If-None-Match,X-Request-ID,Accept-Language",
+		ExposeHeaders: "ETag,Last-Modified,X-Experience-API-Consistent-Through,X-Experience-API-Version,X-Request-ID,Content-Length",
+		MaxAge:        86400,
+	}))
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"alive": true}) })
 	s.app.Get("/readyz", func(c *fiber.Ctx) error {
 		rep, code := s.deps.Health.Report(c.UserContext())
@@ -150,7 +176,7 @@ func (s *Server) routes() {
 
 	x := s.app.Group(s.cfg.Prefix)
 	x.Get("/about", s.about)
-	x.Use(s.requireVersion, s.authenticate)
+	x.Use(s.alternateSyntax, s.requireVersion, s.authenticate)
 	x.Post("/statements", s.postStatements)
 	x.Put("/statements", s.putStatement)
 	x.Get("/statements", s.getStatements)
@@ -194,6 +220,10 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	c.Locals(localRequestID, id)
 	c.Set(fiber.HeaderXRequestID, id)
 	err := c.Next()
+	if rerouted, _ := c.Locals(localRerouted).(bool); rerouted {
+		// The rewritten request was observed on its own pass.
+		return nil
+	}
 	if err != nil {
 		if herr := s.app.ErrorHandler(c, err); herr != nil {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
@@ -216,6 +246,7 @@ const (
 	localRequestID localKey = iota
 	localPrincipal
 	localVersion
+	localRerouted
 )
 
 func requestID(c *fiber.Ctx) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,9 +30,6 @@ func (s *Server) postStatements(c *fiber.Ctx) error {
 	if err := requireScope(c, auth.ScopeStatementsWrite); err != nil {
 		return err
 	}
-	if err := requireJSON(c); err != nil {
-		return err
-	}
 	ids, err := s.accept(c, "")
 	if err != nil {
 		return err
@@ -43,18 +41,12 @@ func (s *Server) putStatement(c *fiber.Ctx) error {
 	if err := requireScope(c, auth.ScopeStatementsWrite); err != nil {
 		return err
 	}
-	if err := requireJSON(c); err != nil {
-		return err
-	}
 	id := c.Query("statementId")
 	if id == "" {
 		return badRequest("PUT /statements needs the statementId parameter")
 	}
 	if err := onlyParams(c, "statementId"); err != nil {
 		return err
-	}
-	if b := bytes.TrimLeft(c.Body(), " \t\r\n"); len(b) > 0 && b[0] != '{' {
-		return badRequest("PUT /statements takes one statement object, not an array")
 	}
 	if _, err := s.accept(c, id); err != nil {
 		return err
@@ -67,9 +59,18 @@ func (s *Server) putStatement(c *fiber.Ctx) error {
 // one record. It returns every statement id in request order.
 func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 	p := principal(c)
+	body, parts, err := statementBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if statementID != "" {
+		if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] != '{' {
+			return nil, badRequest("PUT /statements takes one statement object, not an array")
+		}
+	}
 	generated := map[string]bool{}
 	stored := time.Now().UTC().Truncate(time.Millisecond)
-	prepared, err := xapi.PrepareStatements(c.Body(), version(c), xapi.Assign{
+	assign := xapi.Assign{
 		Stored:      stored,
 		Authority:   p.Authority,
 		StatementID: statementID,
@@ -78,7 +79,13 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 			generated[id] = true
 			return id
 		},
-	})
+	}
+	prepared, err := xapi.PrepareStatements(body, version(c), assign)
+	if err != nil {
+		s.metrics.statements.WithLabelValues("rejected").Inc()
+		return nil, err
+	}
+	atts, err := matchAttachments(prepared, parts, version(c), assign)
 	if err != nil {
 		s.metrics.statements.WithLabelValues("rejected").Inc()
 		return nil, err
@@ -98,6 +105,11 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 	s.metrics.statements.WithLabelValues("duplicate").Add(float64(len(prepared) - len(fresh)))
 	if len(fresh) == 0 {
 		return ids, nil
+	}
+	// Attachments first: once the statement is published it may be read,
+	// and it must never be visible without them.
+	if err := s.deps.Attachments.PutAttachments(c.UserContext(), p.Tenant, atts); err != nil {
+		return nil, fmt.Errorf("store attachments: %w", err)
 	}
 	batch := stream.Batch{Tenant: p.Tenant, Statements: make([]stream.Statement, len(fresh))}
 	for i, st := range fresh {
@@ -167,14 +179,6 @@ func (s *Server) lookup(ctx context.Context, tenant, id string) (store.Statement
 	return st, err
 }
 
-func requireJSON(c *fiber.Ctx) error {
-	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
-	if ct != fiber.MIMEApplicationJSON {
-		return badRequest(fmt.Sprintf("Content-Type %q: statements are sent as application/json", ct))
-	}
-	return nil
-}
-
 var getParams = map[string]bool{
 	"statementId": true, "voidedStatementId": true, "agent": true, "verb": true, "activity": true,
 	"registration": true, "related_activities": true, "related_agents": true, "since": true, "until": true,
@@ -206,8 +210,14 @@ func (s *Server) getStatements(c *fiber.Ctx) error {
 	if len(bad) > 0 {
 		return badRequest("unknown parameter(s) " + strings.Join(bad, ", ") + " (names are case-sensitive)")
 	}
-	if f := c.Query("format", "exact"); f != "exact" {
-		return badRequest(fmt.Sprintf("format %q is not supported yet; use exact", f))
+	format := c.Query("format", formatExact)
+	if format != formatExact && format != formatIDs && format != formatCanonical {
+		return badRequest(fmt.Sprintf("format %q: want ids, exact or canonical", format))
+	}
+	langs := acceptLanguages(c.Get(fiber.HeaderAcceptLanguage))
+	withAttachments, err := boolParam(c, "attachments")
+	if err != nil {
+		return err
 	}
 	tenant := principal(c).Tenant
 	for _, name := range []string{"statementId", "voidedStatementId"} {
@@ -228,9 +238,16 @@ func (s *Server) getStatements(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
+		body, err := renderStatement(st.JSON, format, langs)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderLastModified, st.Stored.UTC().Format(http.TimeFormat))
+		if withAttachments {
+			return s.multipartResponse(c, tenant, body, [][]byte{st.JSON})
+		}
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		c.Set(fiber.HeaderLastModified, st.Stored.UTC().Format(time.RFC1123))
-		return c.Send(st.JSON)
+		return c.Send(body)
 	}
 
 	q, err := listQuery(c, tenant)
@@ -244,19 +261,39 @@ func (s *Server) getStatements(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var b bytes.Buffer
+	var (
+		b   bytes.Buffer
+		raw = make([][]byte, len(page.Statements))
+	)
 	b.WriteString(`{"statements":[`)
 	for i, st := range page.Statements {
+		raw[i] = st.JSON
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.Write(st.JSON)
+		body, err := renderStatement(st.JSON, format, langs)
+		if err != nil {
+			return err
+		}
+		b.Write(body)
 	}
 	b.WriteString(`],"more":"`)
 	if page.More != "" {
 		b.WriteString(s.cfg.Prefix + "/statements?more=" + url.QueryEscape(page.More))
 	}
 	b.WriteString(`"}`)
+	var newest time.Time
+	for _, st := range page.Statements {
+		if st.Stored.After(newest) {
+			newest = st.Stored
+		}
+	}
+	if !newest.IsZero() {
+		c.Set(fiber.HeaderLastModified, newest.UTC().Format(http.TimeFormat))
+	}
+	if withAttachments {
+		return s.multipartResponse(c, tenant, b.Bytes(), raw)
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(b.Bytes())
 }

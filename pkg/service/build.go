@@ -19,6 +19,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/storewriter"
 	"github.com/streamlrs/streamlrs/pkg/stream"
+	"github.com/streamlrs/streamlrs/pkg/xapi"
 )
 
 // env is what every component is built with.
@@ -113,9 +114,13 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	if created && cfg.BootstrapSecret == "" {
 		fmt.Fprintf(out, "\nCreated tenant %q and its first credential. The secret is shown only this once:\n\n  key:    %s\n  secret: %s\n\n", cred.Tenant, cred.Key, cred.Secret)
 	}
+	atts, ok := st.(store.AttachmentStore)
+	if !ok {
+		return nil, fmt.Errorf("store %T keeps no attachments", st)
+	}
 	return ingest.New(ingest.Config{
-		Prefix: cfg.Prefix, BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
-	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
+		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
+	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
 }
 
 // buildConsumer wires a consumer group with its dead-letter producer.

@@ -73,6 +73,7 @@ type IngestConfig struct {
 	BootstrapKey       string
 	BootstrapSecret    string
 	Linger             time.Duration
+	DefaultVersion     string
 }
 
 func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
@@ -91,6 +92,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
 	fs.DurationVar(&c.AuthCacheTTL, "auth-cache-ttl", 10*time.Second, "how long a verified credential is trusted before it is re-read")
 	fs.StringVar(&c.BootstrapKey, "bootstrap-key", "", "key of the first credential (default: generated and printed once)")
 	fs.StringVar(&c.BootstrapSecret, "bootstrap-secret", "", "secret of the first credential")
+	fs.StringVar(&c.DefaultVersion, "xapi-default-version", "2.0.0", "xAPI version stated in responses to requests that name none (1.0.3 or 2.0.0)")
 	fs.DurationVar(&c.Linger, "kafka-linger", 2*time.Millisecond, "how long the producer waits to batch records")
 }
 

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Attachment is the body of a statement attachment. Bodies are
+// content-addressed: the same SHA-256 in a tenant is the same body, so
+// storing it twice is a no-op.
+type Attachment struct {
+	SHA2        string // lower-case hex SHA-256 of Content
+	ContentType string
+	Content     []byte
+}
+
+// AttachmentStore keeps attachment bodies. Both backends implement it.
+type AttachmentStore interface {
+	PutAttachments(ctx context.Context, tenant string, atts []Attachment) error
+	// GetAttachments returns the bodies it has among sha2s (missing ones are
+	// left out).
+	GetAttachments(ctx context.Context, tenant string, sha2s []string) ([]Attachment, error)
+}
+
+var (
+	_ AttachmentStore = (*Postgres)(nil)
+	_ AttachmentStore = (*SQLite)(nil)
+)
+
+// PutAttachments stores bodies idempotently.
+func (p *Postgres) PutAttachments(ctx context.Context, tenant string, atts []Attachment) error {
+	if len(atts) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, a := range atts {
+		b.Queue(`INSERT INTO attachments (tenant, sha2, content_type, content) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant, sha2) DO NOTHING`, tenant, strings.ToLower(a.SHA2), a.ContentType, a.Content)
+	}
+	if err := p.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store attachments: %w", err)
+	}
+	return nil
+}
+
+// GetAttachments reads the bodies among sha2s.
+func (p *Postgres) GetAttachments(ctx context.Context, tenant string, sha2s []string) ([]Attachment, error) {
+	if len(sha2s) == 0 {
+		return nil, nil
+	}
+	rows, err := p.pool.Query(ctx, `SELECT sha2, content_type, content FROM attachments WHERE tenant = $1 AND sha2 = ANY($2)`, tenant, lower(sha2s))
+	if err != nil {
+		return nil, fmt.Errorf("read attachments: %w", err)
+	}
+	defer rows.Close()
+	var out []Attachment
+	for rows.Next() {
+		var a Attachment
+		if err := rows.Scan(&a.SHA2, &a.ContentType, &a.Content); err != nil {
+			return nil, fmt.Errorf("read attachments: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// PutAttachments stores bodies idempotently.
+func (s *SQLite) PutAttachments(ctx context.Context, tenant string, atts []Attachment) error {
+	if len(atts) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, a := range atts {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO attachments (tenant, sha2, content_type, content) VALUES (?, ?, ?, ?)
+				ON CONFLICT (tenant, sha2) DO NOTHING`, tenant, strings.ToLower(a.SHA2), a.ContentType, a.Content); err != nil {
+				return fmt.Errorf("store attachment %s: %w", a.SHA2, err)
+			}
+		}
+		return nil
+	})
+}
+
+// GetAttachments reads the bodies among sha2s.
+func (s *SQLite) GetAttachments(ctx context.Context, tenant string, sha2s []string) ([]Attachment, error) {
+	var out []Attachment
+	for _, h := range lower(sha2s) {
+		var a Attachment
+		err := s.r.QueryRowContext(ctx, `SELECT sha2, content_type, content FROM attachments WHERE tenant = ? AND sha2 = ?`, tenant, h).
+			Scan(&a.SHA2, &a.ContentType, &a.Content)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read attachment %s: %w", h, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func lower(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
