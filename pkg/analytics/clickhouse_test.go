@@ -233,6 +233,9 @@ func TestVoidingLeavesTheCounts(t *testing.T) {
 			if n := queryInt(t, c, "SELECT count() FROM statements_current WHERE tenant = ?", tenant); n != 20 {
 				t.Errorf("statements_current has %d statements, want 19 plus the voiding one", n)
 			}
+			if n := queryInt(t, c, "SELECT count() FROM voided_statements"); n != 1 {
+				t.Errorf("voided_statements holds %d rows for one voiding statement", n)
+			}
 			if n := queryInt(t, c, "SELECT sum(voided) FROM statements_all WHERE tenant = ?", tenant); n != 1 {
 				t.Errorf("statements_all flags %d voided, want 1", n)
 			}
