@@ -33,13 +33,22 @@ func BenchmarkPrepare(b *testing.B) {
 				}
 				b.SetBytes(int64(len(body)))
 				b.ReportAllocs()
+				start, ok := processCPU()
 				for b.Loop() {
 					if _, err := PrepareStatements(body, v, a); err != nil {
 						b.Fatal(err)
 					}
 				}
+				reportCPU(b, start, ok)
 			})
 		}
+	}
+}
+
+// reportCPU adds cpu-ns/op: the process CPU time per op since start.
+func reportCPU(b *testing.B, start time.Duration, ok bool) {
+	if end, ok2 := processCPU(); ok && ok2 && b.N > 0 {
+		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -56,6 +65,7 @@ func BenchmarkSchemaPath(b *testing.B) {
 			sch := bodySchema(b, V2_0_0)
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
+			start, ok := processCPU()
 			for b.Loop() {
 				dec := json.NewDecoder(bytes.NewReader(body))
 				dec.UseNumber()
@@ -67,6 +77,7 @@ func BenchmarkSchemaPath(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, start, ok)
 		})
 	}
 }
@@ -91,10 +102,12 @@ func BenchmarkPrepareBatch(b *testing.B) {
 	a := benchAssign()
 	b.SetBytes(int64(len(batch)))
 	b.ReportAllocs()
+	start, ok := processCPU()
 	for b.Loop() {
 		ps, err := PrepareStatements(batch, V2_0_0, a)
 		if err != nil || len(ps) != 100 {
 			b.Fatal(len(ps), err)
 		}
 	}
+	reportCPU(b, start, ok)
 }
