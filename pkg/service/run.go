@@ -52,6 +52,9 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := mountAdmin(srv, st, cfg, e); err != nil {
+		return err
+	}
 	addr, err := srv.Listen(cfg.HTTPAddr)
 	if err != nil {
 		return err
@@ -171,6 +174,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	err := parse("lrs", args, func(fs *flag.FlagSet) {
 		cfg.Ingest.register(fs, true)
 		fs.IntVar(&cfg.Store.MaxBatchRecords, "store-batch-records", 2000, "most records written in one store transaction")
+		fs.DurationVar(&cfg.Store.MaxBatchWait, "store-batch-wait", 0, "how long a store batch may fill before it is written (0: write what is there)")
 		fs.StringVar(&cfg.Analytics.DSN, "clickhouse-dsn", "", "ClickHouse native DSN; when set, the analytics-writer runs too")
 		fs.StringVar(&cfg.Analytics.Group, "analytics-group", "lrs-analytics-writer", "consumer group of the analytics-writer")
 		fs.IntVar(&cfg.Analytics.MaxBatchRecords, "analytics-batch-records", 5000, "most records (requests) in one ClickHouse insert")
@@ -219,7 +223,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	}
 	cl.add(func() { st.Close() })
 
-	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, RetryMax: 5 * time.Second}
+	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, MaxBatchWait: cfg.Store.MaxBatchWait, RetryMax: 5 * time.Second}
 	consumers := []*stream.Consumer{}
 	sw, err := buildStoreWriter(ctx, storeCfg, st, e, &cl)
 	if err != nil {
@@ -240,6 +244,9 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	}
 	srv, err := buildIngest(ctx, *in, st, e, out, &cl)
 	if err != nil {
+		return err
+	}
+	if err := mountAdmin(srv, st, *in, e); err != nil {
 		return err
 	}
 	addr, err := srv.Listen(in.HTTPAddr)
