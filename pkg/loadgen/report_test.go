@@ -22,7 +22,7 @@ func sampleResults() []Result {
 		},
 		{
 			Label: "distributed", Mode: ModeBatch, BatchSize: 100, Rate: 25000, Concurrency: 64, WarmupS: 2, MeasuredS: 10,
-			AcceptedPerSec: 25000,
+			AcceptedPerSec:      25000,
 			FreshnessGET:        FreshnessStats{Samples: 5, Visible: 5, P50ms: 300},
 			FreshnessClickHouse: &FreshnessStats{Samples: 5, Visible: 5, P50ms: 1500, P99ms: 2100, MaxMs: 2100, DrainS: 1.5},
 			Processes:           []ProcessStats{{Name: "lrs-ingest", CPUPercent: 90, MemMaxMB: 80}},
