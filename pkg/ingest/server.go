@@ -180,6 +180,7 @@ func (s *Server) routes() {
 	x.Post("/statements", s.postStatements)
 	x.Put("/statements", s.putStatement)
 	x.Get("/statements", s.getStatements)
+	s.documentRoutes(x)
 	x.Use(func(c *fiber.Ctx) error {
 		return newError(fiber.StatusNotFound, "no xAPI resource at "+c.Path())
 	})
