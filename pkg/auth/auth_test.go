@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -210,4 +211,16 @@ func BenchmarkAuthenticate(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestNewKeyAndSecret(t *testing.T) {
+	key := regexp.MustCompile(`^[a-z2-7]{16}$`)
+	seen := map[string]bool{}
+	for range 200 {
+		k, s := NewKey(), NewSecret()
+		if !key.MatchString(k) || len(s) != 32 || seen[k] || seen[s] {
+			t.Fatalf("NewKey %q, NewSecret %q: want 16 of a-z2-7 and 32 characters, never repeated", k, s)
+		}
+		seen[k], seen[s] = true, true
+	}
 }

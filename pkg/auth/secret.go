@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -59,8 +60,16 @@ func VerifySecret(stored, secret string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// NewKey returns a random credential key (public, appears in logs).
-func NewKey() string { return randomToken(12) }
+// NewKey returns a random credential key (public, appears in logs): 16
+// characters of a-z and 2-7, so that it never looks like a command-line flag
+// and survives being typed or copied from a terminal.
+func NewKey() string {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the OS has no entropy: nothing safe to do
+	}
+	return strings.ToLower(base32.StdEncoding.EncodeToString(b))
+}
 
 // NewSecret returns a random credential secret.
 func NewSecret() string { return randomToken(24) }

@@ -74,6 +74,7 @@ type IngestConfig struct {
 	BootstrapSecret    string
 	Linger             time.Duration
 	DefaultVersion     string
+	AdminToken         string
 }
 
 func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
@@ -93,6 +94,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
 	fs.StringVar(&c.BootstrapKey, "bootstrap-key", "", "key of the first credential (default: generated and printed once)")
 	fs.StringVar(&c.BootstrapSecret, "bootstrap-secret", "", "secret of the first credential")
 	fs.StringVar(&c.DefaultVersion, "xapi-default-version", "2.0.0", "xAPI version stated in responses to requests that name none (1.0.3 or 2.0.0)")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token of the admin API under /admin (tenants, credentials); unset: no admin API")
 	fs.DurationVar(&c.Linger, "kafka-linger", 2*time.Millisecond, "how long the producer waits to batch records")
 }
 

@@ -1,0 +1,42 @@
+package service
+
+import (
+	"errors"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/admin"
+	"github.com/streamlrs/streamlrs/pkg/ingest"
+	"github.com/streamlrs/streamlrs/pkg/store"
+)
+
+// adminPrefix is where the admin API lives on the xAPI listener.
+const adminPrefix = "/admin"
+
+// mountAdmin serves the admin API (tenants, credentials) under /admin on the
+// ingest server when an admin token is configured; without one it does not
+// exist. Credential changes reach every instance, this one included, within
+// the auth cache ttl.
+func mountAdmin(srv *ingest.Server, st store.Store, cfg IngestConfig, e env) error {
+	if cfg.AdminToken == "" {
+		e.log.Info("admin API disabled: set LRS_ADMIN_TOKEN to enable it")
+		return nil
+	}
+	// The xAPI group answers every path under its prefix (404 included):
+	// the admin routes must not fall under it.
+	if cfg.Prefix == "" || cfg.Prefix == adminPrefix || strings.HasPrefix(cfg.Prefix, adminPrefix+"/") {
+		return errors.New("the admin API needs an xapi-prefix other than \"\" and " + adminPrefix)
+	}
+	svc, err := admin.NewService(st, nil)
+	if err != nil {
+		return err
+	}
+	api, err := admin.NewAPI(svc, cfg.AdminToken, e.log.Named("admin"))
+	if err != nil {
+		return err
+	}
+	api.Register(srv.App(), adminPrefix)
+	e.log.Info("admin API enabled", zap.String("prefix", adminPrefix))
+	return nil
+}
