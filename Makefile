@@ -10,7 +10,7 @@ export GOFLAGS ?= -buildvcs=false
 
 SERVICES := lrs:lrs ingest:lrs-ingest store-writer:lrs-store-writer analytics-writer:lrs-analytics-writer
 
-.PHONY: all build run test test-unit vet fmt clean testenv-up testenv-down
+.PHONY: all build run test test-unit vet fmt clean testenv-up testenv-down bench
 
 all: build
 
@@ -53,6 +53,14 @@ testenv-up:
 
 testenv-down:
 	scripts/testenv/down.sh
+
+# End-to-end benchmark, not part of `make test` (about two minutes): the
+# embedded lrs, then the separate services on real Kafka, PostgreSQL and
+# ClickHouse (their own folder and ports); prints both tables. See
+# docs/performance.md; BENCH_DURATION, BENCH_WARMUP, BENCH_OUT adjust it.
+bench: build
+	$(GO) build -o $(BIN)/lrs-loadgen ./services/loadgen
+	scripts/bench/run.sh $(BIN)
 
 clean:
 	rm -rf $(BIN)

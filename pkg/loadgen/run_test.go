@@ -19,8 +19,9 @@ import (
 
 // fakeLRS is a minimal xAPI endpoint: it stores statements in memory and
 // makes each visible to GET only after a delay, like an LRS whose store is
-// fed asynchronously. Multipart requests get 400, as our ingest answers
-// today. It records what it saw so tests can compare with the report.
+// fed asynchronously. Multipart requests get 400, as from an LRS without
+// attachment support. It records what it saw so tests can compare with the
+// report.
 type fakeLRS struct {
 	t        *testing.T
 	delay    time.Duration

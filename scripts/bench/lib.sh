@@ -1,0 +1,83 @@
+# shellcheck shell=bash disable=SC2034 # the variables are used by the scripts that source this
+# Shared settings and helpers of the scripts/bench scripts. Sourced, not run.
+# Every value can be overridden from the environment.
+
+# Seconds measured per scenario, after a warmup that is not counted.
+BENCH_DURATION="${BENCH_DURATION:-8s}"
+BENCH_WARMUP="${BENCH_WARMUP:-2s}"
+# Where the JSON results go (one file per scenario and target).
+BENCH_OUT="${BENCH_OUT:-/tmp/streamlrs-bench}"
+# The credential the LRS under test is started with.
+BENCH_KEY="${BENCH_KEY:-bench}"
+BENCH_SECRET="${BENCH_SECRET:-bench-secret}"
+# Ports of the LRS processes: away from the defaults (8080-8082) and from
+# `make test`, so a benchmark never collides with either.
+BENCH_EMBEDDED_PORT="${BENCH_EMBEDDED_PORT:-28090}"
+BENCH_INGEST_PORT="${BENCH_INGEST_PORT:-28080}"
+BENCH_STORE_WRITER_PORT="${BENCH_STORE_WRITER_PORT:-28081}"
+BENCH_ANALYTICS_WRITER_PORT="${BENCH_ANALYTICS_WRITER_PORT:-28082}"
+# The issue's targets for the distributed topology, in statements/s: the
+# open-loop scenarios run at half of them (or at half of what the
+# closed-loop scenario reached, when that is less).
+BENCH_TARGET_SINGLE="${BENCH_TARGET_SINGLE:-15000}"
+BENCH_TARGET_BATCH="${BENCH_TARGET_BATCH:-50000}"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# wait_ready NAME PID URL waits until URL answers 200, failing early if PID
+# dies, and after 60 s at the latest.
+wait_ready() {
+	local name="$1" pid="$2" url="$3" deadline=$((SECONDS + 60))
+	until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+		kill -0 "$pid" 2>/dev/null || die "$name (pid $pid) exited before it was ready"
+		((SECONDS < deadline)) || die "$name not ready at $url after 60 s"
+		sleep 0.2
+	done
+	log "$name ready (pid $pid)"
+}
+
+# stop_pids PID... sends SIGTERM to each process this script started and
+# waits for it (they finish their work in flight and commit).
+stop_pids() {
+	local pid
+	for pid in "$@"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "$@"; do
+		wait "$pid" 2>/dev/null || true
+	done
+}
+
+# half_rate JSON TARGET prints the open-loop rate: half of TARGET, or half
+# of the accepted rate the closed-loop run in JSON reached when that is less
+# (running above what the LRS can take measures only a growing queue).
+half_rate() {
+	jq -r --argjson target "$2" '[($target / 2), (.accepted_per_s / 2)] | min | floor | [., 1] | max' "$1"
+}
+
+# scenarios URL NAME PREFIX [LOADGEN FLAGS...] runs the fixed scenario
+# against the xAPI endpoint URL and writes $BENCH_OUT/NAME-*.json:
+#   post-max    single-statement POSTs, closed loop, 64 clients
+#   batch-max   POSTs of 100 statements, closed loop, 8 clients
+#   post-half   single-statement POSTs, open loop at half the target rate
+#   batch-half  batches of 100, open loop at half the target rate
+# The extra flags (-proc, -clickhouse-dsn) go to every run.
+scenarios() {
+	local url="$1" name="$2" loadgen="$3"
+	shift 3
+	local common=(-url "$url" -auth "$BENCH_KEY:$BENCH_SECRET" -duration "$BENCH_DURATION" -warmup "$BENCH_WARMUP"
+		-freshness-rate 20 -query-rate 20 -quiet "$@")
+	local out="$BENCH_OUT/$name"
+	log "$name: post-max"
+	"$loadgen" "${common[@]}" -label "$name post-max" -seed 1 -mode post -concurrency 64 -out "$out-1-post-max.json"
+	log "$name: batch-max"
+	"$loadgen" "${common[@]}" -label "$name batch-max" -seed 2 -mode batch -batch 100 -concurrency 8 -out "$out-2-batch-max.json"
+	local rate
+	rate="$(half_rate "$out-1-post-max.json" "$BENCH_TARGET_SINGLE")"
+	log "$name: post-half at $rate statements/s"
+	"$loadgen" "${common[@]}" -label "$name post-half" -seed 3 -mode post -rate "$rate" -concurrency 256 -out "$out-3-post-half.json"
+	rate="$(half_rate "$out-2-batch-max.json" "$BENCH_TARGET_BATCH")"
+	log "$name: batch-half at $rate statements/s"
+	"$loadgen" "${common[@]}" -label "$name batch-half" -seed 4 -mode batch -batch 100 -rate "$rate" -concurrency 64 -out "$out-4-batch-half.json"
+}
