@@ -123,6 +123,7 @@ type WriterConfig struct {
 	MaxBatchRecords int
 	MaxBatchWait    time.Duration
 	RetryMax        time.Duration
+	InstanceID      string
 	Migrate         bool
 	// DSN is the store DSN (store-writer) or the ClickHouse DSN (analytics-writer).
 	DSN string
@@ -148,6 +149,7 @@ func (c *WriterConfig) register(fs *flag.FlagSet, kind string, withCommon bool) 
 		fs.DurationVar(&c.MaxBatchWait, "analytics-batch-wait", time.Second, "how long an insert batch may fill")
 		fs.BoolVar(&c.Migrate, "analytics-migrate", true, "apply the ClickHouse migrations at start")
 	}
+	fs.StringVar(&c.InstanceID, "kafka-instance-id", "", "static group membership id, unique per process (a restart then resumes at once)")
 	fs.DurationVar(&c.RetryMax, kind+"-retry-max", 10*time.Second, "longest backoff between write attempts while the sink is down")
 }
 

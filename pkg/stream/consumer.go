@@ -52,6 +52,11 @@ type ConsumerConfig struct {
 	RetryMin, RetryMax time.Duration
 	// AttemptTimeout bounds one Handle call.
 	AttemptTimeout time.Duration
+	// InstanceID makes the member static (KIP-345): a restarted process
+	// with the same id takes its partitions back at once, without waiting
+	// for the old member's session to time out (e.g. one id per pod of a
+	// StatefulSet).
+	InstanceID string
 }
 
 func (c *ConsumerConfig) defaults() {
@@ -155,6 +160,9 @@ func NewConsumer(cfg ConsumerConfig, h Handler, offsets OffsetSource, log *zap.L
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 			c.log.Warn("partitions lost", zap.Any("partitions", lost))
 		}),
+	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
 	}
 	if offsets != nil {
 		opts = append(opts, kgo.AdjustFetchOffsetsFn(func(ctx context.Context, in map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
