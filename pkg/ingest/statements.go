@@ -210,11 +210,11 @@ func (s *Server) getStatements(c *fiber.Ctx) error {
 	if len(bad) > 0 {
 		return badRequest("unknown parameter(s) " + strings.Join(bad, ", ") + " (names are case-sensitive)")
 	}
-	format := c.Query("format", formatExact)
-	if format != formatExact && format != formatIDs && format != formatCanonical {
-		return badRequest(fmt.Sprintf("format %q: want ids, exact or canonical", format))
+	format, err := xapi.ParseFormat(c.Query("format"))
+	if err != nil {
+		return badRequest(err.Error())
 	}
-	langs := acceptLanguages(c.Get(fiber.HeaderAcceptLanguage))
+	langs := xapi.ParseAcceptLanguage(c.Get(fiber.HeaderAcceptLanguage))
 	withAttachments, err := boolParam(c, "attachments")
 	if err != nil {
 		return err
@@ -238,7 +238,7 @@ func (s *Server) getStatements(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		body, err := renderStatement(st.JSON, format, langs)
+		body, err := xapi.FormatStatement(st.JSON, format, langs)
 		if err != nil {
 			return err
 		}
@@ -271,7 +271,7 @@ func (s *Server) getStatements(c *fiber.Ctx) error {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		body, err := renderStatement(st.JSON, format, langs)
+		body, err := xapi.FormatStatement(st.JSON, format, langs)
 		if err != nil {
 			return err
 		}
