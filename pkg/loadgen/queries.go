@@ -37,8 +37,10 @@ type QueryStats struct {
 }
 
 // queryConcurrency bounds the queries in flight; a query due while all are
-// busy is skipped (and counted), so that queries stay a light side load.
-const queryConcurrency = 8
+// busy is skipped (and counted), so that queries stay a side load. It is
+// large enough for an LRS that holds reads back for seconds while its store
+// catches up (ours waits up to LRS_READ_WAIT).
+const queryConcurrency = 64
 
 type kindStats struct {
 	hist     Histogram

@@ -182,6 +182,9 @@ func WriteTable(w io.Writer, results []Result) error {
 				if q.Errors > 0 {
 					c += fmt.Sprintf(" %d errors", q.Errors)
 				}
+				if q.Skipped > 0 {
+					c += fmt.Sprintf(" %d skipped", q.Skipped)
+				}
 				return c
 			}
 			return "-"

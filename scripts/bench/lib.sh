@@ -12,10 +12,10 @@ BENCH_KEY="${BENCH_KEY:-bench}"
 BENCH_SECRET="${BENCH_SECRET:-bench-secret}"
 # Ports of the LRS processes: away from the defaults (8080-8082) and from
 # `make test`, so a benchmark never collides with either.
-BENCH_EMBEDDED_PORT="${BENCH_EMBEDDED_PORT:-28090}"
-BENCH_INGEST_PORT="${BENCH_INGEST_PORT:-28080}"
-BENCH_STORE_WRITER_PORT="${BENCH_STORE_WRITER_PORT:-28081}"
-BENCH_ANALYTICS_WRITER_PORT="${BENCH_ANALYTICS_WRITER_PORT:-28082}"
+BENCH_EMBEDDED_PORT="${BENCH_EMBEDDED_PORT:-26090}"
+BENCH_INGEST_PORT="${BENCH_INGEST_PORT:-26080}"
+BENCH_STORE_WRITER_PORT="${BENCH_STORE_WRITER_PORT:-26081}"
+BENCH_ANALYTICS_WRITER_PORT="${BENCH_ANALYTICS_WRITER_PORT:-26082}"
 # The targets for the distributed topology, in statements/s: the
 # open-loop scenarios run at half of them (or at half of what the
 # closed-loop scenario reached, when that is less).
