@@ -287,7 +287,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.Latency = latencyStats(&r.latency)
 	res.Errors = r.errorList()
-	res.Queries = q.stats()
+	if cfg.QueryRate > 0 {
+		res.Queries = q.stats()
+	}
 	res.FreshnessGET, res.FreshnessClickHouse = r.fresh.finish(loadEnd)
 	return res, nil
 }
