@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
-	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
@@ -136,39 +135,7 @@ func checkExactly(t *testing.T, produced map[string]bool, stored []string) {
 // waitApplied waits until the store-writer group applied the whole topic.
 func waitApplied(t *testing.T, brokers []string, dsn, group, topic string) {
 	t.Helper()
-	ctx := testenv.Context(t, 120*time.Second)
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cl, err := stream.NewClient(brokers, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := stream.EndOffsets(ctx, cl, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		applied, err := st.AppliedOffsets(ctx, group, topic)
-		if err == nil {
-			done := true
-			for p, end := range ends {
-				if applied[p] < end {
-					done = false
-				}
-			}
-			if done {
-				return
-			}
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("store did not apply the topic in time: applied %v, end %v", applied, ends)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAppliedFor(t, brokers, dsn, group, topic, 120*time.Second)
 }
 
 func writerEnv(brokers []string, topic, group, dsn string) []string {
