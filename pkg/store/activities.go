@@ -102,6 +102,75 @@ func marshalJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
+// rawMember is one member of a JSON object, its value undecoded.
+type rawMember struct {
+	key string
+	val []byte
+}
+
+func rawMembers(obj []byte) ([]rawMember, bool) {
+	var out []rawMember
+	err := members(obj, func(k string, v []byte) error {
+		out = append(out, rawMember{k, v})
+		return nil
+	})
+	return out, err == nil
+}
+
+func findMember(ms []rawMember, key string) ([]byte, bool) {
+	for _, m := range ms {
+		if m.key == key {
+			return m.val, true
+		}
+	}
+	return nil, false
+}
+
+// definitionContains reports whether merging next into cur would leave cur
+// as it is: each member of next is in cur with the same bytes (for the
+// merged members, each of their entries is). It spares decoding and
+// re-encoding the definitions that statements repeat, which is nearly all
+// of them; a false answer only costs the full merge.
+func definitionContains(cur, next []byte) bool {
+	if len(cur) == 0 {
+		return false
+	}
+	cm, ok := rawMembers(cur)
+	if !ok {
+		return false
+	}
+	nm, ok := rawMembers(next)
+	if !ok {
+		return false
+	}
+	for _, m := range nm {
+		cv, ok := findMember(cm, m.key)
+		if !ok {
+			return false
+		}
+		if bytes.Equal(cv, m.val) {
+			continue
+		}
+		if !definitionMerged[m.key] || !isObject(cv) || !isObject(m.val) {
+			return false
+		}
+		centries, ok := rawMembers(cv)
+		if !ok {
+			return false
+		}
+		nentries, ok := rawMembers(m.val)
+		if !ok {
+			return false
+		}
+		for _, e := range nentries {
+			if v, ok := findMember(centries, e.key); !ok || !bytes.Equal(v, e.val) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // definedActivity is an Activity with a definition found in a statement.
 type definedActivity struct {
 	ID         string
@@ -207,6 +276,15 @@ func applyActivities(ctx context.Context, tx activityTx, inserted []planned) err
 				byDigest[d] = e
 				digests = append(digests, d)
 			}
+			// Only the last copy of a repeated definition counts: merging
+			// is idempotent and later members win, so the result is the
+			// same and the work is per distinct definition.
+			for i, d := range e.defs {
+				if bytes.Equal(d, a.Definition) {
+					e.defs = append(e.defs[:i], e.defs[i+1:]...)
+					break
+				}
+			}
 			e.defs = append(e.defs, a.Definition)
 			if p.Stored.After(e.row.Updated) {
 				e.row.Updated = p.Stored
@@ -224,6 +302,9 @@ func applyActivities(ctx context.Context, tx activityTx, inserted []planned) err
 			cur := stored[d]
 			merged := cur
 			for _, def := range e.defs {
+				if definitionContains(merged, def) {
+					continue
+				}
 				var err error
 				if merged, err = mergeDefinition(merged, def); err != nil {
 					return nil, fmt.Errorf("activity %s: %w", e.row.ID, err)
