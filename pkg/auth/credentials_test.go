@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -269,5 +270,39 @@ func TestCreateCredential(t *testing.T) {
 				t.Fatalf("stored %+v", stored)
 			}
 		})
+	}
+}
+
+// TestConcurrentUse: requests, Forget and a rotation at once (run with
+// -race); every request gets a definite answer.
+func TestConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	s, cred := tenantWithCredential(t, CredentialSpec{RateLimit: 1000})
+	a, err := NewAuthenticator(s, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				_, err := a.Authenticate(ctx, cred.Key, cred.Secret)
+				var rl *RateLimitedError
+				if err != nil && !errors.As(err, &rl) {
+					bad.Add(1)
+				}
+				a.Forget("someone-else")
+			}
+		}()
+	}
+	if _, err := RotateCredential(ctx, s, cred.Key, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if n := bad.Load(); n != 0 {
+		t.Fatalf("%d requests with the old secret failed during a rotation with grace", n)
 	}
 }
