@@ -215,7 +215,7 @@ func newCHWatcher(ctx context.Context, dsn, table string, poll, timeout time.Dur
 		conn: conn, table: table, poll: poll, timeout: timeout,
 		pending: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	go w.loop()
+	go w.loop(ctx)
 	return w, nil
 }
 
@@ -236,13 +236,21 @@ func (w *chWatcher) add(id string, ack time.Time) {
 	w.pending[u.String()] = ack
 }
 
-func (w *chWatcher) loop() {
+// loop polls until finish was called and nothing is pending, or until the
+// run is cancelled (what is pending then counts as missing).
+func (w *chWatcher) loop(ctx context.Context) {
 	defer close(w.done)
 	t := time.NewTicker(w.poll)
 	defer t.Stop()
 	stop := w.stop
 	for {
 		select {
+		case <-ctx.Done():
+			w.mu.Lock()
+			w.stats.Missing += int64(len(w.pending))
+			clear(w.pending)
+			w.mu.Unlock()
+			return
 		case <-t.C:
 		case <-stop:
 			w.mu.Lock()

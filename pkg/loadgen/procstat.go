@@ -275,8 +275,13 @@ func (w *procWatcher) start() {
 	}()
 }
 
-// finish takes the last readings and returns the stats of the window.
+// finish takes the last readings and returns the stats of the window; a
+// watcher never started (the load ended as the window began) reports an
+// empty window.
 func (w *procWatcher) finish() ([]ProcessStats, MachineStats) {
+	if w.t0.IsZero() {
+		w.start()
+	}
 	close(w.stop)
 	<-w.done
 	w.t1 = time.Now()

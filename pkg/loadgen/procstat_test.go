@@ -140,3 +140,21 @@ func TestParseProcess(t *testing.T) {
 		}
 	}
 }
+
+func TestProcWatcherFinishWithoutStart(t *testing.T) {
+	f := newFakeProc(t)
+	f.proc(50, 1, "lrs", 100, 0, 100, -1)
+	done := make(chan []ProcessStats)
+	go func() {
+		ps, _ := newProcWatcher(procFS{f.root}, []Process{{Name: "lrs", PID: 50}}, time.Millisecond).finish()
+		done <- ps
+	}()
+	select {
+	case ps := <-done:
+		if ps[0].CPUPercent != 0 || ps[0].MemEndMB <= 0 {
+			t.Fatalf("empty window: %+v", ps[0])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("finish blocked on a watcher that never started")
+	}
+}

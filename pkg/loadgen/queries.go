@@ -51,14 +51,15 @@ type kindStats struct {
 }
 
 type queryLoad struct {
+	ctx   context.Context // the run's: cancelling it ends the queries in flight
 	r     *runner
 	kinds []*kindStats
 	slots chan struct{}
 	wg    sync.WaitGroup
 }
 
-func newQueryLoad(r *runner) *queryLoad {
-	q := &queryLoad{r: r, slots: make(chan struct{}, queryConcurrency)}
+func newQueryLoad(ctx context.Context, r *runner) *queryLoad {
+	q := &queryLoad{ctx: ctx, r: r, slots: make(chan struct{}, queryConcurrency)}
 	for range QueryKinds {
 		q.kinds = append(q.kinds, &kindStats{})
 	}
@@ -66,8 +67,8 @@ func newQueryLoad(r *runner) *queryLoad {
 }
 
 // run issues QueryRate queries per second until end or ctx ends, then
-// waits for those in flight (which are not cancelled: their latency is a
-// measurement).
+// waits for those in flight (which the end of the load does not cancel:
+// their latency is a measurement).
 func (q *queryLoad) run(ctx context.Context, end time.Time) {
 	defer q.wg.Wait()
 	if q.r.cfg.QueryRate <= 0 {
@@ -166,7 +167,7 @@ func (q *queryLoad) do(k int, p queryParams) {
 }
 
 func (q *queryLoad) get(u string, instance int) (page, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), q.r.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(q.ctx, q.r.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

@@ -249,7 +249,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	lctx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	side := sync.WaitGroup{}
-	q := newQueryLoad(r)
+	q := newQueryLoad(ctx, r)
 	side.Go(func() {
 		if !sleepUntil(lctx, r.windowStart) {
 			return
