@@ -232,7 +232,7 @@ func (s *Server) getStatements(c *fiber.Ctx) error {
 			return badRequest("statementId and voidedStatementId cannot be used together")
 		}
 		st, err := s.deps.Store.GetStatement(c.UserContext(), tenant, strings.ToLower(id), name == "voidedStatementId")
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !mayRead(c, st)) {
 			return newError(fiber.StatusNotFound, "no statement "+id)
 		}
 		if err != nil {
@@ -254,6 +254,7 @@ func (s *Server) getStatements(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	restrictToOwn(c, &q)
 	page, err := s.deps.Store.QueryStatements(c.UserContext(), q)
 	if errors.Is(err, store.ErrInvalidQuery) {
 		return badRequest(err.Error())

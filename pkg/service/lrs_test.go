@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/streamlrs/streamlrs/pkg/stream"
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 // startLRS runs the all-in-one binary's code in-process on dir and returns
@@ -222,4 +225,34 @@ func TestLRSBrokerDownIs503(t *testing.T) {
 	if !bytes.Contains(r.body, []byte("not reported as stored")) {
 		t.Errorf("503 body does not say the statement was not stored: %s", r.body)
 	}
+}
+
+// TestLRSWithClickHouse runs the all-in-one binary with the analytics-writer
+// on the real ClickHouse: both writers share one process and one registry.
+func TestLRSWithClickHouse(t *testing.T) {
+	ch := testenv.ClickHouseDSN(t)
+	addr, _ := startLRS(t, t.TempDir(), "-clickhouse-dsn", ch)
+	c := newClient(t, addr)
+	if r := c.post(statementArray(10, "completed")); r.status != 200 {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	opts, err := clickhouse.ParseDSN(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n uint64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM statements").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 10 {
+			return
+		}
+	}
+	t.Fatalf("ClickHouse holds %d statements, want 10", n)
 }

@@ -38,8 +38,18 @@ func NewDeadLetter(cl *kgo.Client, topic, group string, reg prometheus.Registere
 		Help: "Records or statements sent to the dead-letter topic, by consumer group and kind of reason.",
 	}, []string{"group", "kind"})}
 	if reg != nil {
-		if err := registerAll(reg, d.count); err != nil {
-			return nil, err
+		// Every consumer group of a process shares the one counter, labelled
+		// by group (the all-in-one binary runs two).
+		if err := reg.Register(d.count); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("register metric: %w", err)
+			}
+			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
+			if !ok {
+				return nil, fmt.Errorf("register metric: %w", err)
+			}
+			d.count = existing
 		}
 	}
 	return d, nil
