@@ -69,6 +69,7 @@ func Command(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&table, "clickhouse-table", "statements", "ClickHouse table with a statement_id column")
 	fs.DurationVar(&cfg.ClickHousePoll, "clickhouse-poll", 50*time.Millisecond, "how often ClickHouse is asked for the pending statements")
 	fs.Float64Var(&cfg.QueryRate, "query-rate", 20, "GET statement queries per second while the load runs, cycling through the filter kinds")
+	fs.DurationVar(&cfg.Settle, "settle", 0, "first wait, at most this long, until the LRS shows statements sent just before the run (the backlog of an earlier run); 0: do not")
 	fs.Var(&procs, "proc", "NAME=PID (or NAME=PID+ with its descendants) whose CPU and memory are reported; repeatable")
 	fs.StringVar(&outPath, "out", "", "also write the result as JSON to this file")
 	fs.BoolVar(&quiet, "quiet", false, "do not print the table")

@@ -121,6 +121,8 @@ func (f *freshness) check(id string, instance int, ack time.Time) {
 			return
 		case status == http.StatusNotFound:
 			time.Sleep(10 * time.Millisecond)
+		case err != nil && !time.Now().Before(deadline):
+			// Our own timeout, not an error of the LRS: counted as missing.
 		default:
 			if err == nil {
 				err = fmt.Errorf("GET statementId answered %d", status)

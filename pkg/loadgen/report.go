@@ -26,6 +26,9 @@ type Result struct {
 	WarmupS     float64   `json:"warmup_s"`
 	DurationS   float64   `json:"duration_s"`
 	MeasuredS   float64   `json:"measured_s"`
+	// Settle is how long the LRS took to show statements sent before the
+	// run (nil when not asked for).
+	Settle *SettleStats `json:"settle,omitempty"`
 
 	Requests       int64        `json:"requests"`
 	Statements     int64        `json:"statements"` // sent
@@ -129,6 +132,17 @@ func WriteTable(w io.Writer, results []Result) error {
 	row("measured", func(r Result) string {
 		return fmt.Sprintf("%.1f s after %.0f s warmup", r.MeasuredS, r.WarmupS)
 	})
+	if slices.ContainsFunc(results, func(r Result) bool { return r.Settle != nil }) {
+		row("settled before the run s", func(r Result) string {
+			switch {
+			case r.Settle == nil:
+				return "-"
+			case !r.Settle.Complete:
+				return fmt.Sprintf("%.1f, not settled", r.Settle.Seconds)
+			}
+			return fmt.Sprintf("%.1f", r.Settle.Seconds)
+		})
+	}
 	row("accepted statements/s", func(r Result) string { return num(r.AcceptedPerSec) })
 	row("requests/s", func(r Result) string { return num(r.RequestsPerSec) })
 	row("write latency p50/p95/p99/max ms", func(r Result) string {
@@ -262,8 +276,12 @@ func freshCounts(f *FreshnessStats) string {
 }
 
 func drainCell(f *FreshnessStats) string {
-	if f == nil || f.Visible == 0 {
+	switch {
+	case f == nil || f.Visible == 0 && f.Missing == 0:
 		return "-"
+	case f.Missing > 0:
+		// The last samples never showed: the backlog outlasted the timeout.
+		return "not drained"
 	}
 	return fmt.Sprintf("%.2f", f.DrainS)
 }

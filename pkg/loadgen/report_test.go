@@ -11,7 +11,7 @@ import (
 func sampleResults() []Result {
 	return []Result{
 		{
-			Label: "embedded", Mode: ModePost, BatchSize: 1, Concurrency: 64, WarmupS: 2, MeasuredS: 10,
+			Label: "embedded", Settle: &SettleStats{Seconds: 60.1}, Mode: ModePost, BatchSize: 1, Concurrency: 64, WarmupS: 2, MeasuredS: 10,
 			Started: time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC), AcceptedPerSec: 12345.6, RequestsPerSec: 12345.6,
 			Latency:      LatencyStats{Count: 10, P50ms: 1.234, P95ms: 4.5, P99ms: 12.34, MaxMs: 345.6},
 			Errors:       []ErrorCount{{Status: "400", Requests: 3, Statements: 3, Example: "{\"error\":\n \"multipart\"}"}},
@@ -23,7 +23,8 @@ func sampleResults() []Result {
 		{
 			Label: "distributed", Mode: ModeBatch, BatchSize: 100, Rate: 25000, Concurrency: 64, WarmupS: 2, MeasuredS: 10,
 			AcceptedPerSec:      25000,
-			FreshnessGET:        FreshnessStats{Samples: 5, Visible: 5, P50ms: 300},
+			Settle:              &SettleStats{Seconds: 4.24, Complete: true},
+			FreshnessGET:        FreshnessStats{Samples: 5, Visible: 5, P50ms: 300, DrainS: 0.25},
 			FreshnessClickHouse: &FreshnessStats{Samples: 5, Visible: 5, P50ms: 1500, P99ms: 2100, MaxMs: 2100, DrainS: 1.5},
 			Processes:           []ProcessStats{{Name: "lrs-ingest", CPUPercent: 90, MemMaxMB: 80}},
 		},
@@ -42,7 +43,8 @@ func TestWriteTable(t *testing.T) {
 		"accepted statements/s", "12,346", "25,000",
 		"1.23 / 4.50 / 12.3 / 346",
 		"errors 400 (requests/statements)", "3 / 3",
-		"20.0 / 80.0 / 90.0", "9 / 1 / 0", "0.25",
+		"20.0 / 80.0 / 90.0", "9 / 1 / 0", "not drained", "0.25",
+		"settled before the run s", "60.1, not settled", "4.2",
 		"freshness ClickHouse p50/p99/max ms", "1500 / 2100 / 2100", "1.50",
 		"GET agent p50/p99 ms (rows, n)", "1.50 / 3.00 (42, 5)",
 		"cpu % / mem MB lrs ", "120% / 300", "cpu % / mem MB lrs-ingest", "90% / 80",

@@ -87,6 +87,9 @@ type Config struct {
 	QueryRate float64
 	// Processes are sampled for CPU and memory over the measured window.
 	Processes []Process
+	// Settle, when positive, first waits (at most this long) until the LRS
+	// shows statements sent just before the run: see settle.
+	Settle time.Duration
 }
 
 func (c *Config) defaults() {
@@ -140,8 +143,8 @@ func (c Config) validate() error {
 	if c.Rate < 0 || c.Concurrency < 1 || c.Duration <= 0 || c.Warmup < 0 || c.Timeout <= 0 {
 		errs = append(errs, errors.New("rate must be >= 0; concurrency, duration and timeout > 0; warmup >= 0"))
 	}
-	if c.FreshnessRate < 0 || c.QueryRate < 0 || c.FreshnessTimeout <= 0 || c.ClickHousePoll <= 0 {
-		errs = append(errs, errors.New("freshness and query rates must be >= 0, timeouts and poll interval > 0"))
+	if c.FreshnessRate < 0 || c.QueryRate < 0 || c.FreshnessTimeout <= 0 || c.ClickHousePoll <= 0 || c.Settle < 0 {
+		errs = append(errs, errors.New("freshness and query rates and settle must be >= 0, timeouts and poll interval > 0"))
 	}
 	if c.ClickHouseDSN != "" && !validIdent(c.ClickHouseTable) {
 		errs = append(errs, fmt.Errorf("clickhouse table %q: want [db.]name of letters, digits and _", c.ClickHouseTable))
@@ -236,6 +239,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		defer ch.close()
 	}
 	r.fresh = newFreshness(ctx, r, ch)
+	var settled *SettleStats
+	if cfg.Settle > 0 {
+		s, err := r.settle(ctx, ch)
+		if err != nil {
+			return Result{}, err
+		}
+		settled = &s
+	}
 
 	start := time.Now()
 	r.windowStart = start.Add(cfg.Warmup)
@@ -243,7 +254,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res := Result{
 		Label: cfg.Label, Target: cfg.URL, Mode: cfg.Mode, BatchSize: cfg.BatchSize, Rate: cfg.Rate,
 		Concurrency: cfg.Concurrency, Seed: cfg.Gen.Seed, Started: start.UTC(),
-		WarmupS: cfg.Warmup.Seconds(), DurationS: cfg.Duration.Seconds(),
+		WarmupS: cfg.Warmup.Seconds(), DurationS: cfg.Duration.Seconds(), Settle: settled,
 	}
 
 	lctx, stopLoad := context.WithCancel(ctx)

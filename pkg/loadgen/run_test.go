@@ -380,3 +380,36 @@ func TestRunStopsWithContext(t *testing.T) {
 		t.Fatalf("ran %v, measured %.1f s, %d requests", time.Since(start), res.MeasuredS, res.Requests)
 	}
 }
+
+func TestRunSettlesFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		delay, settle time.Duration
+		complete      bool
+	}{
+		{"caught up", 150 * time.Millisecond, 10 * time.Second, true},
+		{"backlog outlasts the wait", 5 * time.Second, 300 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, srv := newFakeLRS(t, tc.delay, testCred)
+			cfg := baseConfig(srv)
+			cfg.Settle = tc.settle
+			cfg.Duration = 200 * time.Millisecond
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.check(t)
+			s := res.Settle
+			if s == nil || s.Complete != tc.complete {
+				t.Fatalf("settle %+v, want complete=%v", s, tc.complete)
+			}
+			if s.Seconds < min(tc.delay, tc.settle).Seconds() || (!tc.complete && s.Seconds > 5) {
+				t.Fatalf("settled in %.2f s with a %v delay and a %v limit", s.Seconds, tc.delay, tc.settle)
+			}
+			if f.stored.Load() < settleStatements+res.Accepted {
+				t.Fatalf("the fake stored %d statements, want the %d settle statements and the %d of the run", f.stored.Load(), settleStatements, res.Accepted)
+			}
+		})
+	}
+}

@@ -62,14 +62,16 @@ half_rate() {
 #   batch-max   POSTs of 100 statements, closed loop, 8 clients
 #   post-half   single-statement POSTs, open loop at half the target rate
 #   batch-half  batches of 100, open loop at half the target rate
-# The extra flags (-proc, -clickhouse-dsn) go to every run. A statement not
-# visible 10 s after its acknowledgement counts as missing, which also
-# bounds how long a run waits for an overloaded LRS to drain.
+# The extra flags (-proc, -clickhouse-dsn) go to every run. Each run first
+# waits until the LRS has worked off the previous run's backlog (-settle),
+# so that it measures its own load. A statement not visible 10 s after its
+# acknowledgement counts as missing, which also bounds how long a run waits
+# for an overloaded LRS to drain.
 scenarios() {
 	local url="$1" name="$2" loadgen="$3"
 	shift 3
 	local common=(-url "$url" -auth "$BENCH_KEY:$BENCH_SECRET" -duration "$BENCH_DURATION" -warmup "$BENCH_WARMUP"
-		-freshness-rate 20 -freshness-timeout 10s -query-rate 20 -quiet "$@")
+		-freshness-rate 20 -freshness-timeout 10s -query-rate 20 -settle 60s -quiet "$@")
 	local out="$BENCH_OUT/$name"
 	log "$name: post-max"
 	"$loadgen" "${common[@]}" -label "$name post-max" -seed 1 -mode post -concurrency 64 -out "$out-1-post-max.json"
