@@ -56,4 +56,4 @@ CREATE TABLE IF NOT EXISTS statements
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(timestamp)
-ORDER BY (tenant, toDate(timestamp), verb_id, object_id, statement_id);
+ORDER BY (tenant, object_id, timestamp, statement_id);
