@@ -124,6 +124,7 @@ type WriterConfig struct {
 	MaxBatchWait    time.Duration
 	RetryMax        time.Duration
 	InstanceID      string
+	Lanes           int
 	Migrate         bool
 	// DSN is the store DSN (store-writer) or the ClickHouse DSN (analytics-writer).
 	DSN string
@@ -140,6 +141,7 @@ func (c *WriterConfig) register(fs *flag.FlagSet, kind string, withCommon bool) 
 		fs.StringVar(&c.DSN, "store-dsn", "sqlite:./data/lrs.db", "statement store: postgres://... or sqlite:PATH")
 		fs.IntVar(&c.MaxBatchRecords, "store-batch-records", 2000, "most records written in one store transaction")
 		fs.DurationVar(&c.MaxBatchWait, "store-batch-wait", 0, "how long a batch may fill before it is written (0: write what is there)")
+		fs.IntVar(&c.Lanes, "store-lanes", 2, "concurrent store transactions per batch (records split by partition)")
 		fs.BoolVar(&c.Migrate, "migrate", true, "apply the store's schema migrations at start")
 	case "analytics":
 		fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8082", "listen address of /metrics, /healthz, /readyz")

@@ -226,7 +226,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	}
 	cl.add(func() { st.Close() })
 
-	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, MaxBatchWait: cfg.Store.MaxBatchWait, RetryMax: 5 * time.Second}
+	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, MaxBatchWait: cfg.Store.MaxBatchWait, Lanes: 1, RetryMax: 5 * time.Second}
 	consumers := []*stream.Consumer{}
 	sw, err := buildStoreWriter(ctx, storeCfg, st, e, &cl)
 	if err != nil {
