@@ -58,7 +58,12 @@ func TestStoreWriterBacklog(t *testing.T) {
 	produceTook := time.Since(start)
 
 	env := writerEnv(brokers, tc.Name, group, dsn)
-	env = append(env, "LRS_STORE_BATCH_RECORDS=20")
+	// Records of 100 statements: 50 records make 5000 statements per transaction.
+	batch := os.Getenv("LRS_BENCH_BATCH_RECORDS")
+	if batch == "" {
+		batch = "50"
+	}
+	env = append(env, "LRS_STORE_BATCH_RECORDS="+batch)
 	start = time.Now()
 	w := startProcess(t, bin, "lrs-store-writer", env)
 	peak := 0
