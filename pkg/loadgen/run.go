@@ -261,12 +261,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer stopLoad()
 	side := sync.WaitGroup{}
 	q := newQueryLoad(ctx, r)
+	watching := make(chan struct{})
 	side.Go(func() {
-		if !sleepUntil(lctx, r.windowStart) {
-			return
+		defer close(watching)
+		if sleepUntil(lctx, r.windowStart) {
+			pw.start()
+			side.Go(func() { q.run(lctx, end) })
 		}
-		pw.start()
-		side.Go(func() { q.run(lctx, end) })
 	})
 	if cfg.Rate > 0 {
 		r.openLoop(lctx, start, end)
@@ -275,6 +276,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	loadEnd := time.Now()
 	stopLoad()
+	// The processes are measured over the load, not over the queries
+	// still finishing after it.
+	<-watching
+	res.Processes, res.Machine = pw.finish()
 	side.Wait()
 	if err := r.buildE.Load(); err != nil {
 		return Result{}, *err
@@ -282,7 +287,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if loadEnd.Before(r.windowStart) {
 		return Result{}, fmt.Errorf("loadgen: stopped during the warmup: %w", context.Cause(ctx))
 	}
-	res.Processes, res.Machine = pw.finish()
 	window := loadEnd.Sub(r.windowStart)
 	if loadEnd.After(end) {
 		// Requests started before the end but answered after it are counted:

@@ -413,3 +413,14 @@ func TestRunSettlesFirst(t *testing.T) {
 		})
 	}
 }
+
+func TestRunStoppedDuringWarmup(t *testing.T) {
+	_, srv := newFakeLRS(t, 0, testCred)
+	cfg := baseConfig(srv)
+	cfg.Warmup = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := Run(ctx, cfg); err == nil || !strings.Contains(err.Error(), "warmup") {
+		t.Fatalf("err = %v, want a run stopped during the warmup", err)
+	}
+}
