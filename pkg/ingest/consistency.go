@@ -88,6 +88,11 @@ func (w *Watermark) advance(t time.Time) time.Time {
 	return w.through
 }
 
+// Last is the latest instant known to be fully applied, without asking
+// anything: for answers that must carry Consistent-Through but are refused
+// before any work (bad credentials, bad version).
+func (w *Watermark) Last() time.Time { return w.last() }
+
 func (w *Watermark) last() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()

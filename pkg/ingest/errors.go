@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -61,6 +62,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	default:
 		s.logFor(c).Error("request failed", zapError(err))
 		ae = newError(http.StatusInternalServerError, "internal error; see the server log for request "+requestID(c))
+	}
+	if (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) && strings.HasSuffix(c.Path(), "/statements") &&
+		len(c.Response().Header.Peek(headerConsistentThrough)) == 0 {
+		c.Set(headerConsistentThrough, s.deps.Watermark.Last().UTC().Format(timeFormat))
 	}
 	if ae.Status == http.StatusUnauthorized {
 		c.Set("WWW-Authenticate", `Basic realm="xAPI"`)

@@ -155,6 +155,9 @@ func TestLRSBadInput(t *testing.T) {
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
+			if tt.method == "GET" && r.header.Get("X-Experience-API-Consistent-Through") == "" {
+				t.Error("statement GET answered without X-Experience-API-Consistent-Through")
+			}
 			if tt.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic") {
 				t.Error("401 without WWW-Authenticate: Basic")
 			}
