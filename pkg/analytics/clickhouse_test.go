@@ -90,6 +90,7 @@ func readRow(t *testing.T, c *ClickHouse, id uuid.UUID) row {
 		r           row
 		ts, stored  time.Time
 		response    *string
+		doc         string
 		queryCols   = "tenant, statement_id, timestamp, timestamp_ms, stored, stored_ms, actor_kind, actor_ifi_kind, actor_ifi, actor_name, actor_account_home_page, actor_account_name, verb_id, verb_display, object_kind, object_id, object_type, object_name, result_success, result_completion, result_score_scaled, result_score_raw, result_score_min, result_score_max, result_duration_s, result_response, context_registration, context_platform, context_language, context_instructor, context_team, context_parent_ids, context_grouping_ids, context_category_ids, context_other_ids, context_agents, context_groups, context_extension_keys, result_extension_keys, object_extension_keys, version, authority, voided_statement_id, statement_json, toYYYYMM(timestamp)"
 		month       uint32
 		registerRow = []any{&r.tenant, &r.statementID, &ts, &r.timestampMS, &stored, &r.storedMS,
@@ -98,13 +99,13 @@ func readRow(t *testing.T, c *ClickHouse, id uuid.UUID) row {
 			&r.resultSuccess, &r.resultCompletion, &r.scoreScaled, &r.scoreRaw, &r.scoreMin, &r.scoreMax, &r.durationS, &response,
 			&r.registration, &r.platform, &r.language, &r.instructor, &r.team,
 			&r.parentIDs, &r.groupingIDs, &r.categoryIDs, &r.otherIDs, &r.contextAgents, &r.contextGroups,
-			&r.contextExtKeys, &r.resultExtKeys, &r.objectExtKeys, &r.version, &r.authority, &r.voidedStatementID, &r.json, &month}
+			&r.contextExtKeys, &r.resultExtKeys, &r.objectExtKeys, &r.version, &r.authority, &r.voidedStatementID, &doc, &month}
 	)
 	err := c.conn.QueryRow(testenv.Context(t, time.Minute), "SELECT "+queryCols+" FROM statements WHERE statement_id = ?", id.String()).Scan(registerRow...)
 	if err != nil {
 		t.Fatalf("read row %s: %v", id, err)
 	}
-	r.timestamp, r.stored, r.response, r.month = ts.Unix(), stored.Unix(), response, int(month)
+	r.timestamp, r.stored, r.response, r.month, r.json = ts.Unix(), stored.Unix(), response, int(month), []byte(doc)
 	return r
 }
 

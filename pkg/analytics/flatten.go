@@ -65,7 +65,7 @@ type row struct {
 	version              string
 	authority            string
 	voidedStatementID    *uuid.UUID
-	json                 string
+	json                 []byte // the caller's statement JSON, not copied
 	// month is the partition (toYYYYMM(timestamp)) the row lands in.
 	month int
 }
@@ -140,7 +140,7 @@ func (f *flattener) flatten(s Statement) (row, error) {
 		verbID:      verbID,
 		verbDisplay: verbDisplay,
 		version:     version,
-		json:        string(s.JSON),
+		json:        s.JSON,
 	}
 
 	if r.actorKind, err = agentKind(actor); err != nil {

@@ -92,7 +92,7 @@ func TestFlattenFullStatement(t *testing.T) {
 		objectExtKeys:        []string{"https://ext/a", "https://ext/b"},
 		version:              "2.0.0",
 		authority:            "https://lrs|lms-b,mailto:app@lms",
-		json:                 fullStatement,
+		json:                 []byte(fullStatement),
 		month:                202403,
 	}
 	if !reflect.DeepEqual(r, want) {

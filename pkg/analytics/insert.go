@@ -172,9 +172,11 @@ func appendColumns(rows []row, add func(i int, v any) error) error {
 	}
 	ids := make([]uuid.UUID, n)
 	responses := make([]*string, n)
+	docs := make([][]byte, n)
 	for i := range rows {
 		ids[i] = rows[i].statementID
 		responses[i] = rows[i].response
+		docs[i] = rows[i].json
 	}
 	values := []any{
 		str(func(r *row) string { return r.tenant }),
@@ -220,7 +222,7 @@ func appendColumns(rows []row, add func(i int, v any) error) error {
 		str(func(r *row) string { return r.version }),
 		str(func(r *row) string { return r.authority }),
 		optUUID(func(r *row) *uuid.UUID { return r.voidedStatementID }),
-		str(func(r *row) string { return r.json }),
+		docs,
 	}
 	for i, v := range values {
 		if err := add(i, v); err != nil {
