@@ -449,9 +449,6 @@ func (g *Generator) Recent(r *rand.Rand) SessionRef {
 	return g.recent[r.IntN(len(g.recent))]
 }
 
-// Instances returns the number of LMS instances.
-func (g *Generator) Instances() int { return len(g.insts) }
-
 // step advances one random session of inst by one statement.
 func (g *Generator) step(inst int) Statement {
 	ss := g.sessions[inst]
