@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -17,33 +16,25 @@ import (
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/store"
-	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 // The document resources, /activities and /agents, end to end through the
 // all-in-one LRS, on SQLite and on PostgreSQL.
 
-// docBackends runs fn against the LRS on each store; st is a second handle
-// on the same store, for creating tenants and credentials.
+// docBackends runs fn against the LRS in each topology (see
+// eachTopology); st is a second handle on the same store, for creating
+// tenants and credentials.
 func docBackends(t *testing.T, fn func(t *testing.T, addr string, st store.Store)) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			dir := t.TempDir()
-			dsn := "sqlite:" + filepath.Join(dir, "lrs.db")
-			if backend == "postgres" {
-				dsn = testenv.PostgresDSN(t)
-			}
-			addr, _ := startLRS(t, dir, "-store-dsn", dsn)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			st, err := store.Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			fn(t, addr, st)
-		})
-	}
+	eachTopology(t, func(t *testing.T, addr, dsn string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fn(t, addr, st)
+	})
 }
 
 // docCredential creates a credential of tenant (created if need be) with

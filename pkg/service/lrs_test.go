@@ -50,6 +50,28 @@ func startLRS(t *testing.T, dir string, extra ...string) (addr string, stop func
 	return addr, stop
 }
 
+// eachTopology runs fn against the whole LRS, in-process, once on the
+// embedded default (kfake broker, SQLite) and once on the real Kafka and
+// PostgreSQL of `make test` (a topic and database of its own). extra are
+// more flags; dsn is the store the LRS uses.
+func eachTopology(t *testing.T, fn func(t *testing.T, addr, dsn string), extra ...string) {
+	for _, topo := range []string{"embedded", "kafka-postgres"} {
+		t.Run(topo, func(t *testing.T) {
+			dir := t.TempDir()
+			dsn := "sqlite:" + filepath.Join(dir, "lrs.db")
+			var args []string
+			if topo == "kafka-postgres" {
+				dsn = testenv.PostgresDSN(t)
+				topic := testenv.UniqueName("xapi")
+				args = []string{"-external-kafka", "-kafka-brokers", strings.Join(testenv.KafkaBrokers(t), ","),
+					"-kafka-topic", topic, "-store-group", topic + "-store", "-analytics-group", topic + "-analytics"}
+			}
+			addr, _ := startLRS(t, dir, append(append(args, "-store-dsn", dsn), extra...)...)
+			fn(t, addr, dsn)
+		})
+	}
+}
+
 func TestLRSStatementRoundTripAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	addr, stop := startLRS(t, dir)

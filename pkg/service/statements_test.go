@@ -26,7 +26,10 @@ func withID(id, stmt string) string { return `{"id":"` + id + `",` + stmt[1:] }
 func TestStatementConflictsWhileTheStoreLags(t *testing.T) {
 	// The store-writer holds each batch for 400ms, so the store lags the
 	// topic; the conflict check must still see the first write.
-	addr, _ := startLRS(t, t.TempDir(), "-store-batch-wait", "400ms")
+	eachTopology(t, testConflictsWhileTheStoreLags, "-store-batch-wait", "400ms")
+}
+
+func testConflictsWhileTheStoreLags(t *testing.T, addr, _ string) {
 	c := newClient(t, addr)
 	const id = "3f1c9a52-7a7e-4c51-8f43-2a0f2c6b9d10"
 	if r := c.do("PUT", "/statements?statementId="+id, "application/json", []byte(withID(id, statement("ana", "completed", "x")))); r.status != 204 {
@@ -53,8 +56,9 @@ func TestStatementConflictsWhileTheStoreLags(t *testing.T) {
 	}
 }
 
-func TestVoidingBeforeItsTarget(t *testing.T) {
-	addr, _ := startLRS(t, t.TempDir())
+func TestVoidingBeforeItsTarget(t *testing.T) { eachTopology(t, testVoidingBeforeItsTarget) }
+
+func testVoidingBeforeItsTarget(t *testing.T, addr, _ string) {
 	c := newClient(t, addr)
 	c.version = "2.0.0"
 	const target = "6b7a3f1e-2c4d-4e5f-9a8b-7c6d5e4f3a21"
@@ -157,8 +161,9 @@ func multipartBody(t *testing.T, stmt string, parts map[string][]byte, contentTy
 
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
-func TestAttachments(t *testing.T) {
-	addr, _ := startLRS(t, t.TempDir())
+func TestAttachments(t *testing.T) { eachTopology(t, testAttachments) }
+
+func testAttachments(t *testing.T, addr, _ string) {
 	c := newClient(t, addr)
 	content := []byte("certificate of completion")
 	h := sha(content)

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,21 +25,12 @@ import (
 
 const testAdminToken = "test-admin-token-0123456789"
 
-// backends runs fn against the embedded LRS on SQLite and on PostgreSQL
-// (the real server of `make test`), started with the admin API and a short
-// auth cache ttl. dsn is the store the LRS uses.
+// backends runs fn against the LRS in each topology (see eachTopology),
+// started with the admin API and a short auth cache ttl.
 func backends(t *testing.T, fn func(t *testing.T, addr string, adm adminClient, dsn string)) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			dir := t.TempDir()
-			dsn := "sqlite:" + filepath.Join(dir, "lrs.db")
-			if backend == "postgres" {
-				dsn = testenv.PostgresDSN(t)
-			}
-			addr, _ := startLRS(t, dir, "-store-dsn", dsn, "-admin-token", testAdminToken, "-auth-cache-ttl", authTTL.String())
-			fn(t, addr, adminClient{t: t, base: "http://" + addr + "/admin"}, dsn)
-		})
-	}
+	eachTopology(t, func(t *testing.T, addr, dsn string) {
+		fn(t, addr, adminClient{t: t, base: "http://" + addr + "/admin"}, dsn)
+	}, "-admin-token", testAdminToken, "-auth-cache-ttl", authTTL.String())
 }
 
 // authTTL is the auth cache ttl of these tests' LRS: how long a credential
