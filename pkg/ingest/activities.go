@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/store"
@@ -37,7 +38,7 @@ func (s *Server) actGet(c *fiber.Ctx, st DocumentStore) error {
 	// Definitions arrive with statements through the topic: wait, like a
 	// statement GET, until the store has applied what was acknowledged.
 	if _, _, err := s.deps.Watermark.Sync(c.UserContext()); err != nil {
-		s.logFor(c).Warn("activity read without a fresh watermark", zap.Error(err))
+		s.logAt(c, zapcore.WarnLevel, "activity read without a fresh watermark", zap.Error(err))
 	}
 	act := struct {
 		ObjectType string          `json:"objectType"`

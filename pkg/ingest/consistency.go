@@ -16,14 +16,34 @@ import (
 // is readable, which is exactly what X-Experience-API-Consistent-Through
 // promises. Because an idle topic is trivially caught up, the watermark
 // keeps advancing while nothing is written.
+//
+// Concurrent requests share the work: one end-offsets request to the broker
+// serves every caller that arrived before it was sent (never one that
+// arrived after, which could miss a write acknowledged in between), and one
+// poller reads the store's offsets for all waiting callers.
 type Watermark struct {
 	ends    func(ctx context.Context) (map[int32]int64, error)
 	applied func(ctx context.Context) (map[int32]int64, error)
 	maxWait time.Duration
 	poll    time.Duration
 
-	mu      sync.Mutex
-	through time.Time // the latest instant known to be fully applied
+	mu       sync.Mutex
+	through  time.Time // the latest instant known to be fully applied
+	pending  []chan endsResult
+	fetching bool
+	waiters  map[*waiter]struct{}
+	polling  bool
+}
+
+type endsResult struct {
+	ends map[int32]int64
+	at   time.Time // when the request for them was sent
+	err  error
+}
+
+type waiter struct {
+	ends map[int32]int64
+	done chan error
 }
 
 // NewWatermark waits at most maxWait per call.
@@ -34,7 +54,7 @@ func NewWatermark(ends, applied func(ctx context.Context) (map[int32]int64, erro
 	if maxWait < 0 {
 		return nil, fmt.Errorf("max wait %v: want >= 0", maxWait)
 	}
-	return &Watermark{ends: ends, applied: applied, maxWait: maxWait, poll: 5 * time.Millisecond}, nil
+	return &Watermark{ends: ends, applied: applied, maxWait: maxWait, poll: 3 * time.Millisecond, waiters: map[*waiter]struct{}{}}, nil
 }
 
 // Sync waits (bounded) until the store has applied every record the topic
@@ -43,30 +63,111 @@ func NewWatermark(ends, applied func(ctx context.Context) (map[int32]int64, erro
 // broker or store cannot be asked, the last known instant is returned with
 // the error.
 func (w *Watermark) Sync(ctx context.Context) (through time.Time, caughtUp bool, err error) {
-	start := time.Now()
-	ends, err := w.ends(ctx)
-	if err != nil {
-		return w.last(), false, err
+	ctx, cancel := context.WithTimeout(ctx, max(w.maxWait, time.Second))
+	defer cancel()
+	res := w.fetchEnds(ctx)
+	if res.err != nil {
+		return w.last(), false, res.err
 	}
-	deadline := start.Add(w.maxWait)
-	poll := w.poll
-	for {
-		applied, err := w.applied(ctx)
+	wt := &waiter{ends: res.ends, done: make(chan error, 1)}
+	w.mu.Lock()
+	w.waiters[wt] = struct{}{}
+	if !w.polling {
+		w.polling = true
+		go w.pollApplied()
+	}
+	w.mu.Unlock()
+	timer := time.NewTimer(time.Until(res.at.Add(w.maxWait)))
+	defer timer.Stop()
+	select {
+	case err := <-wt.done:
 		if err != nil {
 			return w.last(), false, err
 		}
-		if reached(applied, ends) {
-			return w.advance(start), true, nil
+		return w.advance(res.at), true, nil
+	case <-timer.C:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	w.mu.Lock()
+	delete(w.waiters, wt)
+	w.mu.Unlock()
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil // the bounded wait ran out: not an error, just not caught up
+	}
+	return w.last(), false, err
+}
+
+// fetchEnds joins the next end-offsets request that starts after the call.
+func (w *Watermark) fetchEnds(ctx context.Context) endsResult {
+	ch := make(chan endsResult, 1)
+	w.mu.Lock()
+	w.pending = append(w.pending, ch)
+	if !w.fetching {
+		w.fetching = true
+		go w.fetchLoop()
+	}
+	w.mu.Unlock()
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		return endsResult{err: ctx.Err()}
+	}
+}
+
+func (w *Watermark) fetchLoop() {
+	for {
+		w.mu.Lock()
+		batch := w.pending
+		w.pending = nil
+		if len(batch) == 0 {
+			w.fetching = false
+			w.mu.Unlock()
+			return
 		}
-		if !time.Now().Before(deadline) {
-			return w.last(), false, nil
+		w.mu.Unlock()
+		at := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ends, err := w.ends(ctx)
+		cancel()
+		for _, ch := range batch {
+			ch <- endsResult{ends: ends, at: at, err: err}
 		}
-		select {
-		case <-ctx.Done():
-			return w.last(), false, ctx.Err()
-		case <-time.After(min(poll, time.Until(deadline))):
+	}
+}
+
+// pollApplied reads the store's offsets while anyone waits, and releases
+// each waiter whose end offsets are reached.
+func (w *Watermark) pollApplied() {
+	poll := w.poll
+	for {
+		w.mu.Lock()
+		if len(w.waiters) == 0 {
+			w.polling = false
+			w.mu.Unlock()
+			return
 		}
-		poll = min(poll*2, 50*time.Millisecond)
+		w.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		applied, err := w.applied(ctx)
+		cancel()
+		released := 0
+		w.mu.Lock()
+		for wt := range w.waiters {
+			if err != nil || reached(applied, wt.ends) {
+				wt.done <- err
+				delete(w.waiters, wt)
+				released++
+			}
+		}
+		w.mu.Unlock()
+		if released > 0 {
+			poll = w.poll
+		} else {
+			poll = min(poll*2, 50*time.Millisecond)
+		}
+		time.Sleep(poll)
 	}
 }
 

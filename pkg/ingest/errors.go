@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/streamlrs/streamlrs/pkg/xapi"
 )
@@ -60,7 +62,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		}
 		ae = newError(fe.Code, msg)
 	default:
-		s.logFor(c).Error("request failed", zapError(err))
+		s.logAt(c, zapcore.ErrorLevel, "request failed", zap.Error(err))
 		ae = newError(http.StatusInternalServerError, "internal error; see the server log for request "+requestID(c))
 	}
 	if (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) && strings.HasSuffix(c.Path(), "/statements") &&

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/observability"
@@ -235,7 +236,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	s.metrics.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
 	s.metrics.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
 	if route != "/metrics" && route != "/healthz" && route != "/readyz" {
-		s.logFor(c).Info("request", zap.String("method", c.Method()), zap.String("path", c.Path()),
+		s.logAt(c, zapcore.InfoLevel, "request", zap.String("method", c.Method()), zap.String("path", c.Path()),
 			zap.Int("status", status), zap.Duration("took", time.Since(start)))
 	}
 	return nil
@@ -255,12 +256,16 @@ func requestID(c *fiber.Ctx) string {
 	return id
 }
 
-func (s *Server) logFor(c *fiber.Ctx) *zap.Logger {
-	l := s.log.With(zap.String("request_id", requestID(c)))
-	if p, ok := c.Locals(localPrincipal).(auth.Principal); ok {
-		l = l.With(zap.String("tenant", p.Tenant), zap.String("credential", p.Key))
+// logAt logs msg with the request's id, tenant and credential. The level
+// is checked first, so a disabled level costs no allocation on the hot path.
+func (s *Server) logAt(c *fiber.Ctx, lvl zapcore.Level, msg string, fields ...zap.Field) {
+	ce := s.log.Check(lvl, msg)
+	if ce == nil {
+		return
 	}
-	return l
+	fields = append(fields, zap.String("request_id", requestID(c)))
+	if p, ok := c.Locals(localPrincipal).(auth.Principal); ok {
+		fields = append(fields, zap.String("tenant", p.Tenant), zap.String("credential", p.Key))
+	}
+	ce.Write(fields...)
 }
-
-func zapError(err error) zap.Field { return zap.Error(err) }

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/store"
@@ -122,7 +123,7 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 		return nil, newError(fiber.StatusRequestEntityTooLarge, "the statements are larger than the topic accepts in one record")
 	}
 	if err != nil {
-		s.logFor(c).Error("publish failed", zap.Error(err), zap.Int("statements", len(fresh)))
+		s.logAt(c, zapcore.ErrorLevel, "publish failed", zap.Error(err), zap.Int("statements", len(fresh)))
 		c.Set(fiber.HeaderRetryAfter, "5")
 		msg := "the statement stream is unavailable; nothing was stored, retry later"
 		if errors.Is(err, stream.ErrNotAcknowledged) {
@@ -131,7 +132,7 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 		return nil, newError(fiber.StatusServiceUnavailable, msg)
 	}
 	s.metrics.statements.WithLabelValues("accepted").Add(float64(len(fresh)))
-	s.logFor(c).Debug("published", zap.Int32("partition", part), zap.Int64("offset", off), zap.Int("statements", len(fresh)))
+	s.logAt(c, zapcore.DebugLevel, "published", zap.Int32("partition", part), zap.Int64("offset", off), zap.Int("statements", len(fresh)))
 	return ids, nil
 }
 
@@ -147,7 +148,7 @@ func (s *Server) dropKnown(c *fiber.Ctx, tenant string, prepared []xapi.Prepared
 	}
 	ctx := c.UserContext()
 	if _, _, err := s.deps.Watermark.Sync(ctx); err != nil {
-		s.logFor(c).Warn("conflict check without a fresh watermark", zap.Error(err))
+		s.logAt(c, zapcore.WarnLevel, "conflict check without a fresh watermark", zap.Error(err))
 	}
 	fresh := prepared[:0:0]
 	for _, st := range prepared {
@@ -193,10 +194,10 @@ func (s *Server) getStatements(c *fiber.Ctx) error {
 	// wait happens before anything else.
 	through, caughtUp, err := s.deps.Watermark.Sync(c.UserContext())
 	if err != nil {
-		s.logFor(c).Warn("read without a fresh watermark", zap.Error(err))
+		s.logAt(c, zapcore.WarnLevel, "read without a fresh watermark", zap.Error(err))
 	}
 	if !caughtUp && err == nil {
-		s.logFor(c).Debug("store behind the topic after the read wait")
+		s.logAt(c, zapcore.DebugLevel, "store behind the topic after the read wait")
 	}
 	c.Set(headerConsistentThrough, through.UTC().Format(timeFormat))
 

@@ -140,7 +140,7 @@ func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, ha
 	}
 	c, err := stream.NewConsumer(stream.ConsumerConfig{
 		Brokers: e.brokers, Topic: cfg.Topic, Group: cfg.Group,
-		MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax, InstanceID: cfg.InstanceID,
+		MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax, InstanceID: cfg.InstanceID,
 		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)),
 	}, h, offsets, e.log.Named(cfg.Group), e.reg)
 	if err != nil {

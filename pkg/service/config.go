@@ -121,6 +121,7 @@ type WriterConfig struct {
 	HTTPAddr        string
 	Group           string
 	MaxBatchRecords int
+	MaxBatchBytes   int
 	MaxBatchWait    time.Duration
 	RetryMax        time.Duration
 	InstanceID      string
@@ -140,7 +141,8 @@ func (c *WriterConfig) register(fs *flag.FlagSet, kind string, withCommon bool) 
 		fs.StringVar(&c.Group, "store-group", "lrs-store-writer", "consumer group")
 		fs.StringVar(&c.DSN, "store-dsn", "sqlite:./data/lrs.db", "statement store: postgres://... or sqlite:PATH")
 		fs.IntVar(&c.MaxBatchRecords, "store-batch-records", 2000, "most records written in one store transaction")
-		fs.DurationVar(&c.MaxBatchWait, "store-batch-wait", 0, "how long a batch may fill before it is written (0: write what is there)")
+		fs.IntVar(&c.MaxBatchBytes, "store-batch-bytes", 16<<20, "most record bytes written in one store transaction (bounds the writer's memory)")
+		fs.DurationVar(&c.MaxBatchWait, "store-batch-wait", 20*time.Millisecond, "how long a batch may fill before it is written (0: write what is there)")
 		fs.IntVar(&c.Lanes, "store-lanes", 2, "concurrent store transactions per batch (records split by partition)")
 		fs.BoolVar(&c.Migrate, "migrate", true, "apply the store's schema migrations at start")
 	case "analytics":
@@ -148,6 +150,7 @@ func (c *WriterConfig) register(fs *flag.FlagSet, kind string, withCommon bool) 
 		fs.StringVar(&c.Group, "analytics-group", "lrs-analytics-writer", "consumer group")
 		fs.StringVar(&c.DSN, "clickhouse-dsn", "", "ClickHouse native DSN, e.g. clickhouse://127.0.0.1:9000/default")
 		fs.IntVar(&c.MaxBatchRecords, "analytics-batch-records", 5000, "most records (requests) in one ClickHouse insert")
+		fs.IntVar(&c.MaxBatchBytes, "analytics-batch-bytes", 64<<20, "most record bytes in one ClickHouse insert (bounds the writer's memory)")
 		fs.DurationVar(&c.MaxBatchWait, "analytics-batch-wait", time.Second, "how long an insert batch may fill")
 		fs.BoolVar(&c.Migrate, "analytics-migrate", true, "apply the ClickHouse migrations at start")
 	}
@@ -163,7 +166,7 @@ func (c WriterConfig) validate(kind string) error {
 	if c.DSN == "" {
 		errs = append(errs, fmt.Errorf("%s DSN is empty", kind))
 	}
-	if c.MaxBatchRecords < 1 || c.MaxBatchWait < 0 || c.RetryMax <= 0 {
+	if c.MaxBatchRecords < 1 || c.MaxBatchBytes < 1 || c.MaxBatchWait < 0 || c.RetryMax <= 0 {
 		errs = append(errs, fmt.Errorf("%s batch and retry settings must be positive", kind))
 	}
 	return errors.Join(errs...)

@@ -177,10 +177,11 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	err := parse("lrs", args, func(fs *flag.FlagSet) {
 		cfg.Ingest.register(fs, true)
 		fs.IntVar(&cfg.Store.MaxBatchRecords, "store-batch-records", 2000, "most records written in one store transaction")
-		fs.DurationVar(&cfg.Store.MaxBatchWait, "store-batch-wait", 0, "how long a store batch may fill before it is written (0: write what is there)")
+		fs.DurationVar(&cfg.Store.MaxBatchWait, "store-batch-wait", 20*time.Millisecond, "how long a store batch may fill before it is written (0: write what is there)")
 		fs.StringVar(&cfg.Analytics.DSN, "clickhouse-dsn", "", "ClickHouse native DSN; when set, the analytics-writer runs too")
 		fs.StringVar(&cfg.Analytics.Group, "analytics-group", "lrs-analytics-writer", "consumer group of the analytics-writer")
 		fs.IntVar(&cfg.Analytics.MaxBatchRecords, "analytics-batch-records", 5000, "most records (requests) in one ClickHouse insert")
+		fs.IntVar(&cfg.Analytics.MaxBatchBytes, "analytics-batch-bytes", 64<<20, "most record bytes in one ClickHouse insert (bounds the writer's memory)")
 		fs.DurationVar(&cfg.Analytics.MaxBatchWait, "analytics-batch-wait", 0, "how long an insert batch may fill")
 		fs.StringVar(&cfg.BrokerDir, "broker-dir", "./data/broker", "data directory of the embedded broker")
 		fs.IntVar(&cfg.BrokerPort, "broker-port", 0, "port of the embedded broker on 127.0.0.1 (0: any free port)")
@@ -226,7 +227,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	}
 	cl.add(func() { st.Close() })
 
-	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, MaxBatchWait: cfg.Store.MaxBatchWait, Lanes: 1, RetryMax: 5 * time.Second}
+	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, MaxBatchWait: cfg.Store.MaxBatchWait, MaxBatchBytes: 16 << 20, Lanes: 1, RetryMax: 5 * time.Second}
 	consumers := []*stream.Consumer{}
 	sw, err := buildStoreWriter(ctx, storeCfg, st, e, &cl)
 	if err != nil {

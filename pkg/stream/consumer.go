@@ -43,6 +43,9 @@ type ConsumerConfig struct {
 	// MaxBatchRecords bounds the records handed to the handler at once; with
 	// the fetch limits it bounds memory.
 	MaxBatchRecords int
+	// MaxBatchBytes bounds the record bytes handed over at once (records
+	// vary from one statement to a thousand), so memory stays bounded.
+	MaxBatchBytes int
 	// MaxBatchWait lets a batch fill for up to this long once its first
 	// record arrived (0: hand over whatever is buffered at once).
 	MaxBatchWait time.Duration
@@ -62,6 +65,9 @@ type ConsumerConfig struct {
 func (c *ConsumerConfig) defaults() {
 	if c.MaxBatchRecords == 0 {
 		c.MaxBatchRecords = 1000
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = 32 << 20
 	}
 	if c.FetchMaxBytes == 0 {
 		c.FetchMaxBytes = 32 << 20
@@ -88,7 +94,7 @@ func (c ConsumerConfig) validate() error {
 	if c.Group == "" {
 		errs = append(errs, errors.New("no consumer group"))
 	}
-	if c.MaxBatchRecords < 1 || c.RetryMin <= 0 || c.RetryMax < c.RetryMin || c.AttemptTimeout <= 0 || c.MaxBatchWait < 0 {
+	if c.MaxBatchRecords < 1 || c.MaxBatchBytes < 1 || c.RetryMin <= 0 || c.RetryMax < c.RetryMin || c.AttemptTimeout <= 0 || c.MaxBatchWait < 0 {
 		errs = append(errs, errors.New("batch and retry settings must be positive (retry max >= retry min)"))
 	}
 	return errors.Join(errs...)
@@ -226,10 +232,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 func (c *Consumer) poll(ctx context.Context) ([]*kgo.Record, map[int32]int64, error) {
 	var (
 		recs     []*kgo.Record
+		size     int
 		hwm      = map[int32]int64{}
 		deadline time.Time
 	)
-	for len(recs) < c.cfg.MaxBatchRecords {
+	for len(recs) < c.cfg.MaxBatchRecords && size < c.cfg.MaxBatchBytes {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if len(recs) > 0 {
 			if c.cfg.MaxBatchWait == 0 || !time.Now().Before(deadline) {
@@ -253,6 +260,9 @@ func (c *Consumer) poll(ctx context.Context) ([]*kgo.Record, map[int32]int64, er
 				hwm[p.Partition] = p.HighWatermark
 			}
 			recs = append(recs, p.Records...)
+			for _, r := range p.Records {
+				size += len(r.Value)
+			}
 		})
 		if len(recs) > 0 && deadline.IsZero() {
 			deadline = time.Now().Add(c.cfg.MaxBatchWait)
