@@ -40,6 +40,10 @@ type Config struct {
 	// FlattenWorkers is how many goroutines parse statements in one Insert.
 	// Default GOMAXPROCS.
 	FlattenWorkers int
+	// InsertConcurrency is how many INSERTs one Insert call runs at once; a
+	// batch of at least 20000 rows is cut into that many pieces so that
+	// the client converts one while the server writes another. Default 2.
+	InsertConcurrency int
 }
 
 const defaultMaxPartitionsPerInsert = 50
@@ -49,8 +53,11 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.DSN == "" {
 		return out, errors.New("analytics: DSN is empty")
 	}
-	if out.MaxPartitionsPerInsert < 0 || out.FlattenWorkers < 0 {
-		return out, errors.New("analytics: MaxPartitionsPerInsert and FlattenWorkers must not be negative")
+	if out.MaxPartitionsPerInsert < 0 || out.FlattenWorkers < 0 || out.InsertConcurrency < 0 {
+		return out, errors.New("analytics: MaxPartitionsPerInsert, FlattenWorkers and InsertConcurrency must not be negative")
+	}
+	if out.InsertConcurrency == 0 {
+		out.InsertConcurrency = 2
 	}
 	if out.MaxPartitionsPerInsert == 0 {
 		out.MaxPartitionsPerInsert = defaultMaxPartitionsPerInsert

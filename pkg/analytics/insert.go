@@ -33,12 +33,60 @@ var insertQuery = "INSERT INTO statements (" + strings.Join(columns, ", ") + ")"
 // the whole call later.
 func (c *ClickHouse) Insert(ctx context.Context, stmts []Statement) (bad []RowError, err error) {
 	rows, bad := c.flattenAll(stmts)
+	var pieces [][]row
 	for _, chunk := range splitByPartitions(rows, c.cfg.MaxPartitionsPerInsert) {
-		if err := c.send(ctx, chunk); err != nil {
-			return nil, err
-		}
+		pieces = append(pieces, cut(chunk, c.cfg.InsertConcurrency, minRowsPerInsert)...)
+	}
+	if err := c.sendAll(ctx, pieces); err != nil {
+		return nil, err
 	}
 	return bad, nil
+}
+
+// minRowsPerInsert keeps the pieces of a cut batch large: ClickHouse wants
+// few, big inserts.
+const minRowsPerInsert = 10000
+
+// cut splits rows into at most n pieces of at least minRows rows each.
+func cut(rows []row, n, minRows int) [][]row {
+	n = max(1, min(n, len(rows)/minRows))
+	per := (len(rows) + n - 1) / n
+	var out [][]row
+	for lo := 0; lo < len(rows); lo += per {
+		out = append(out, rows[lo:min(lo+per, len(rows))])
+	}
+	return out
+}
+
+// sendAll runs up to InsertConcurrency inserts at once: while the server
+// writes one piece, the client converts the next, and on two cores that
+// overlap is most of the gain. The first error stops the rest; whatever
+// was written stays, and the caller's retry cannot count it twice.
+func (c *ClickHouse) sendAll(ctx context.Context, pieces [][]row) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, c.cfg.InsertConcurrency)
+	var wg sync.WaitGroup
+	for _, p := range pieces {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := c.send(ctx, p); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // flattenAll parses the statements on FlattenWorkers goroutines: JSON
@@ -81,7 +129,11 @@ func splitByPartitions(rows []row, maxParts int) [][]row {
 	if len(rows) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(rows, func(a, b row) int { return a.month - b.month })
+	byMonth := func(a, b row) int { return a.month - b.month }
+	// A live stream is almost always within one month: skip moving rows.
+	if !slices.IsSortedFunc(rows, byMonth) {
+		slices.SortStableFunc(rows, byMonth)
+	}
 	var chunks [][]row
 	start, parts := 0, 1
 	for i := 1; i < len(rows); i++ {
@@ -104,7 +156,8 @@ func (c *ClickHouse) send(ctx context.Context, rows []row) error {
 	if err != nil {
 		return fmt.Errorf("analytics: prepare insert: %w", err)
 	}
-	if err := appendColumns(rows, func(i int, v any) error { return batch.Column(i).Append(v) }); err != nil {
+	err = appendColumns(rows, func(i int, v any) error { return batch.Column(i).Append(v) })
+	if err != nil {
 		_ = batch.Abort()
 		return fmt.Errorf("analytics: append column: %w", err)
 	}
@@ -114,118 +167,76 @@ func (c *ClickHouse) send(ctx context.Context, rows []row) error {
 	return nil
 }
 
-// appendColumns hands the rows to the batch column by column, which
-// clickhouse-go converts far faster than row-by-row Append.
+// column returns a builder of one column's values for a columnar append,
+// which clickhouse-go converts far faster than row-by-row Append.
+func column[T any](rows []row, f func(*row) T) func() any {
+	return func() any {
+		out := make([]T, len(rows))
+		for i := range rows {
+			out[i] = f(&rows[i])
+		}
+		return out
+	}
+}
+
+// nonNil gives ClickHouse an empty array where a statement has none.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// appendColumns builds every column and hands it to add.
 func appendColumns(rows []row, add func(i int, v any) error) error {
-	n := len(rows)
-	str := func(f func(*row) string) []string {
-		out := make([]string, n)
-		for i := range rows {
-			out[i] = f(&rows[i])
-		}
-		return out
+	builders := []func() any{
+		column(rows, func(r *row) string { return r.tenant }),
+		column(rows, func(r *row) uuid.UUID { return r.statementID }),
+		column(rows, func(r *row) int64 { return r.timestamp }),
+		column(rows, func(r *row) uint16 { return r.timestampMS }),
+		column(rows, func(r *row) int64 { return r.stored }),
+		column(rows, func(r *row) uint16 { return r.storedMS }),
+		column(rows, func(r *row) string { return r.actorKind }),
+		column(rows, func(r *row) string { return r.actorIFIKind }),
+		column(rows, func(r *row) string { return r.actorIFI }),
+		column(rows, func(r *row) string { return r.actorName }),
+		column(rows, func(r *row) string { return r.actorAccountHomePage }),
+		column(rows, func(r *row) string { return r.actorAccountName }),
+		column(rows, func(r *row) string { return r.verbID }),
+		column(rows, func(r *row) string { return r.verbDisplay }),
+		column(rows, func(r *row) string { return r.objectKind }),
+		column(rows, func(r *row) string { return r.objectID }),
+		column(rows, func(r *row) string { return r.objectType }),
+		column(rows, func(r *row) string { return r.objectName }),
+		column(rows, func(r *row) *uint8 { return r.resultSuccess }),
+		column(rows, func(r *row) *uint8 { return r.resultCompletion }),
+		column(rows, func(r *row) *float64 { return r.scoreScaled }),
+		column(rows, func(r *row) *float64 { return r.scoreRaw }),
+		column(rows, func(r *row) *float64 { return r.scoreMin }),
+		column(rows, func(r *row) *float64 { return r.scoreMax }),
+		column(rows, func(r *row) *float64 { return r.durationS }),
+		column(rows, func(r *row) *string { return r.response }),
+		column(rows, func(r *row) *uuid.UUID { return r.registration }),
+		column(rows, func(r *row) string { return r.platform }),
+		column(rows, func(r *row) string { return r.language }),
+		column(rows, func(r *row) string { return r.instructor }),
+		column(rows, func(r *row) string { return r.team }),
+		column(rows, func(r *row) []string { return nonNil(r.parentIDs) }),
+		column(rows, func(r *row) []string { return nonNil(r.groupingIDs) }),
+		column(rows, func(r *row) []string { return nonNil(r.categoryIDs) }),
+		column(rows, func(r *row) []string { return nonNil(r.otherIDs) }),
+		column(rows, func(r *row) []string { return nonNil(r.contextAgents) }),
+		column(rows, func(r *row) []string { return nonNil(r.contextGroups) }),
+		column(rows, func(r *row) []string { return nonNil(r.contextExtKeys) }),
+		column(rows, func(r *row) []string { return nonNil(r.resultExtKeys) }),
+		column(rows, func(r *row) []string { return nonNil(r.objectExtKeys) }),
+		column(rows, func(r *row) string { return r.version }),
+		column(rows, func(r *row) string { return r.authority }),
+		column(rows, func(r *row) *uuid.UUID { return r.voidedStatementID }),
+		column(rows, func(r *row) []byte { return r.json }),
 	}
-	strs := func(f func(*row) []string) [][]string {
-		out := make([][]string, n)
-		for i := range rows {
-			out[i] = f(&rows[i])
-			if out[i] == nil {
-				out[i] = []string{}
-			}
-		}
-		return out
-	}
-	i64 := func(f func(*row) int64) []int64 {
-		out := make([]int64, n)
-		for i := range rows {
-			out[i] = f(&rows[i])
-		}
-		return out
-	}
-	u16 := func(f func(*row) uint16) []uint16 {
-		out := make([]uint16, n)
-		for i := range rows {
-			out[i] = f(&rows[i])
-		}
-		return out
-	}
-	optU8 := func(f func(*row) *uint8) []*uint8 {
-		out := make([]*uint8, n)
-		for i := range rows {
-			out[i] = f(&rows[i])
-		}
-		return out
-	}
-	optF64 := func(f func(*row) *float64) []*float64 {
-		out := make([]*float64, n)
-		for i := range rows {
-			out[i] = f(&rows[i])
-		}
-		return out
-	}
-	optUUID := func(f func(*row) *uuid.UUID) []*uuid.UUID {
-		out := make([]*uuid.UUID, n)
-		for i := range rows {
-			out[i] = f(&rows[i])
-		}
-		return out
-	}
-	ids := make([]uuid.UUID, n)
-	responses := make([]*string, n)
-	docs := make([][]byte, n)
-	for i := range rows {
-		ids[i] = rows[i].statementID
-		responses[i] = rows[i].response
-		docs[i] = rows[i].json
-	}
-	values := []any{
-		str(func(r *row) string { return r.tenant }),
-		ids,
-		i64(func(r *row) int64 { return r.timestamp }),
-		u16(func(r *row) uint16 { return r.timestampMS }),
-		i64(func(r *row) int64 { return r.stored }),
-		u16(func(r *row) uint16 { return r.storedMS }),
-		str(func(r *row) string { return r.actorKind }),
-		str(func(r *row) string { return r.actorIFIKind }),
-		str(func(r *row) string { return r.actorIFI }),
-		str(func(r *row) string { return r.actorName }),
-		str(func(r *row) string { return r.actorAccountHomePage }),
-		str(func(r *row) string { return r.actorAccountName }),
-		str(func(r *row) string { return r.verbID }),
-		str(func(r *row) string { return r.verbDisplay }),
-		str(func(r *row) string { return r.objectKind }),
-		str(func(r *row) string { return r.objectID }),
-		str(func(r *row) string { return r.objectType }),
-		str(func(r *row) string { return r.objectName }),
-		optU8(func(r *row) *uint8 { return r.resultSuccess }),
-		optU8(func(r *row) *uint8 { return r.resultCompletion }),
-		optF64(func(r *row) *float64 { return r.scoreScaled }),
-		optF64(func(r *row) *float64 { return r.scoreRaw }),
-		optF64(func(r *row) *float64 { return r.scoreMin }),
-		optF64(func(r *row) *float64 { return r.scoreMax }),
-		optF64(func(r *row) *float64 { return r.durationS }),
-		responses,
-		optUUID(func(r *row) *uuid.UUID { return r.registration }),
-		str(func(r *row) string { return r.platform }),
-		str(func(r *row) string { return r.language }),
-		str(func(r *row) string { return r.instructor }),
-		str(func(r *row) string { return r.team }),
-		strs(func(r *row) []string { return r.parentIDs }),
-		strs(func(r *row) []string { return r.groupingIDs }),
-		strs(func(r *row) []string { return r.categoryIDs }),
-		strs(func(r *row) []string { return r.otherIDs }),
-		strs(func(r *row) []string { return r.contextAgents }),
-		strs(func(r *row) []string { return r.contextGroups }),
-		strs(func(r *row) []string { return r.contextExtKeys }),
-		strs(func(r *row) []string { return r.resultExtKeys }),
-		strs(func(r *row) []string { return r.objectExtKeys }),
-		str(func(r *row) string { return r.version }),
-		str(func(r *row) string { return r.authority }),
-		optUUID(func(r *row) *uuid.UUID { return r.voidedStatementID }),
-		docs,
-	}
-	for i, v := range values {
-		if err := add(i, v); err != nil {
+	for i, b := range builders {
+		if err := add(i, b()); err != nil {
 			return fmt.Errorf("%s: %w", columns[i], err)
 		}
 	}

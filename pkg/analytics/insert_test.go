@@ -1,6 +1,9 @@
 package analytics
 
 import (
+	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -61,9 +64,9 @@ func TestAppendColumnsFillsEveryColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []int
-	err = appendColumns([]row{r, r}, func(i int, v any) error {
-		got = append(got, i)
+	got := map[int]int{}
+	err = appendColumns([]row{r, r, r}, func(i int, v any) error {
+		got[i] = reflect.ValueOf(v).Len()
 		return nil
 	})
 	if err != nil {
@@ -72,8 +75,47 @@ func TestAppendColumnsFillsEveryColumn(t *testing.T) {
 	if len(got) != len(columns) {
 		t.Fatalf("appended %d columns, the INSERT names %d", len(got), len(columns))
 	}
+	for i, n := range got {
+		if n != 3 {
+			t.Errorf("column %s got %d values for 3 rows", columns[i], n)
+		}
+	}
+	failing := errors.New("boom")
+	err = appendColumns([]row{r}, func(i int, v any) error {
+		if columns[i] == "verb_id" {
+			return failing
+		}
+		return nil
+	})
+	if !errors.Is(err, failing) || !strings.Contains(err.Error(), "verb_id") {
+		t.Fatalf("err = %v, want the failing column named", err)
+	}
 	if !strings.Contains(insertQuery, "(tenant, statement_id,") || !strings.HasSuffix(insertQuery, "statement_json)") {
 		t.Fatalf("insert query %q lacks the explicit column list", insertQuery)
+	}
+}
+
+func TestCut(t *testing.T) {
+	tests := []struct {
+		rows, n, minRows int
+		want             []int
+	}{
+		{0, 2, 10, nil},
+		{5, 2, 10, []int{5}},
+		{19, 2, 10, []int{19}},
+		{20, 2, 10, []int{10, 10}},
+		{25, 2, 10, []int{13, 12}},
+		{100, 3, 10, []int{34, 34, 32}},
+		{100, 1, 10, []int{100}},
+	}
+	for _, tt := range tests {
+		var sizes []int
+		for _, p := range cut(make([]row, tt.rows), tt.n, tt.minRows) {
+			sizes = append(sizes, len(p))
+		}
+		if !slices.Equal(sizes, tt.want) {
+			t.Errorf("cut(%d rows, %d, %d) = %v, want %v", tt.rows, tt.n, tt.minRows, sizes, tt.want)
+		}
 	}
 }
 
