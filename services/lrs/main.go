@@ -2,7 +2,8 @@
 // API, the store-writer on SQLite (or PostgreSQL) and, when ClickHouse is
 // configured, the analytics-writer. `lrs migrate` applies the migrations;
 // `lrs tenants ...` and `lrs credentials ...` manage tenants and credentials
-// in the store (-h on each for its flags).
+// in the store; `lrs backfill` re-reads the topic into ClickHouse (-h on each
+// for its flags).
 package main
 
 import (
@@ -17,6 +18,8 @@ func main() {
 	service.Main(func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
 			switch args[0] {
+			case "backfill":
+				return service.RunBackfill(ctx, args[1:], os.Stdout)
 			case "migrate":
 				return service.RunMigrate(ctx, args[1:], os.Stdout)
 			case "tenants":

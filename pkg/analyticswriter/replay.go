@@ -1,0 +1,94 @@
+package analyticswriter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/analytics"
+	"github.com/streamlrs/streamlrs/pkg/stream"
+)
+
+// TopicSource replays the statements topic from its start up to the end it
+// had when the source was opened: an analytics.Source for back-fills. It
+// reads outside any consumer group, so the running analytics-writer is not
+// disturbed, and ClickHouse deduplicates what both write.
+type TopicSource struct {
+	cl      *kgo.Client
+	ends    map[int32]int64
+	done    map[int32]bool
+	pending []analytics.Statement
+	// Skipped counts records that could not be decoded.
+	Skipped int
+}
+
+// NewTopicSource opens topic on brokers.
+func NewTopicSource(ctx context.Context, brokers []string, topic string, log *zap.Logger) (*TopicSource, error) {
+	probe, err := stream.NewClient(brokers, log)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := stream.EndOffsets(ctx, probe, topic)
+	probe.Close()
+	if err != nil {
+		return nil, err
+	}
+	offsets := map[int32]kgo.Offset{}
+	done := map[int32]bool{}
+	for p, end := range ends {
+		offsets[p] = kgo.NewOffset().AtStart()
+		if end == 0 {
+			done[p] = true
+		}
+	}
+	cl, err := stream.NewClient(brokers, log, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+	if err != nil {
+		return nil, err
+	}
+	return &TopicSource{cl: cl, ends: ends, done: done}, nil
+}
+
+// Next returns the next statement, or io.EOF once every partition reached
+// the end it had at the start.
+func (s *TopicSource) Next(ctx context.Context) (analytics.Statement, error) {
+	for len(s.pending) == 0 {
+		if len(s.done) == len(s.ends) {
+			return analytics.Statement{}, io.EOF
+		}
+		fetches := s.cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return analytics.Statement{}, err
+		}
+		var errs []error
+		fetches.EachError(func(_ string, p int32, err error) { errs = append(errs, fmt.Errorf("partition %d: %w", p, err)) })
+		if len(errs) > 0 {
+			return analytics.Statement{}, errors.Join(errs...)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if s.done[r.Partition] {
+				return
+			}
+			if r.Offset+1 >= s.ends[r.Partition] {
+				s.done[r.Partition] = true
+			}
+			b, err := stream.DecodeBatch(r)
+			if err != nil {
+				s.Skipped++
+				return
+			}
+			for _, st := range b.Statements {
+				s.pending = append(s.pending, analytics.Statement{Tenant: b.Tenant, JSON: st.Statement})
+			}
+		})
+	}
+	st := s.pending[0]
+	s.pending = s.pending[1:]
+	return st, nil
+}
+
+// Close releases the Kafka client.
+func (s *TopicSource) Close() { s.cl.Close() }
