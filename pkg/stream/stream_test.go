@@ -237,3 +237,31 @@ func TestDecodeBatchRejectsBadRecords(t *testing.T) {
 		})
 	}
 }
+
+func TestBatchRecordRoundTrip(t *testing.T) {
+	b := Batch{Tenant: "acme \"eu\" <x>\x01", Statements: []Statement{
+		{ID: "00000000-0000-4000-8000-000000000001", Stored: time.Date(2026, 11, 26, 10, 0, 0, 123e6, time.UTC), Fingerprint: "ab", Statement: json.RawMessage(`{"id":"00000000-0000-4000-8000-000000000001","x":"\u00e9\n"}`)},
+		{ID: "00000000-0000-4000-8000-000000000002", Stored: time.Date(2026, 11, 26, 10, 0, 1, 0, time.UTC), Fingerprint: "cd", Statement: json.RawMessage(`{"id":"00000000-0000-4000-8000-000000000002"}`)},
+	}}
+	rec, err := b.Record("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(rec.Value) {
+		t.Fatalf("record value is not JSON: %s", rec.Value)
+	}
+	want, _ := json.Marshal(b)
+	if string(rec.Value) != string(want) {
+		t.Fatalf("encoding differs from encoding/json:\n got %s\nwant %s", rec.Value, want)
+	}
+	got, err := DecodeBatch(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Tenant != b.Tenant || len(got.Statements) != 2 || !got.Statements[0].Stored.Equal(b.Statements[0].Stored) || string(got.Statements[1].Statement) != string(b.Statements[1].Statement) {
+		t.Fatalf("round trip: %+v", got)
+	}
+	if _, err := (Batch{Tenant: "t", Statements: []Statement{{ID: "x", Statement: json.RawMessage(`[1]`)}}}).Record("t"); err == nil {
+		t.Fatal("a statement that is not an object must be refused")
+	}
+}
