@@ -63,7 +63,12 @@ func NewWatermark(ends, applied func(ctx context.Context) (map[int32]int64, erro
 // broker or store cannot be asked, the last known instant is returned with
 // the error.
 func (w *Watermark) Sync(ctx context.Context) (through time.Time, caughtUp bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, max(w.maxWait, time.Second))
+	return w.SyncWithin(ctx, w.maxWait)
+}
+
+// SyncWithin is Sync with its own bound on the wait.
+func (w *Watermark) SyncWithin(ctx context.Context, maxWait time.Duration) (through time.Time, caughtUp bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, max(maxWait, time.Second))
 	defer cancel()
 	res := w.fetchEnds(ctx)
 	if res.err != nil {
@@ -77,7 +82,7 @@ func (w *Watermark) Sync(ctx context.Context) (through time.Time, caughtUp bool,
 		go w.pollApplied()
 	}
 	w.mu.Unlock()
-	timer := time.NewTimer(time.Until(res.at.Add(w.maxWait)))
+	timer := time.NewTimer(time.Until(res.at.Add(maxWait)))
 	defer timer.Stop()
 	select {
 	case err := <-wt.done:

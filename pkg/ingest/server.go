@@ -66,6 +66,11 @@ type Config struct {
 	MaxBatchStatements int
 	// PublishTimeout bounds the wait for the broker's acknowledgement.
 	PublishTimeout time.Duration
+	// ConflictWait bounds how long a write with client-chosen ids that the
+	// store does not know waits for the store to catch up, so that a
+	// conflicting id still in flight gets its 409 (0: do not wait; the
+	// store-writer then dead-letters such conflicts).
+	ConflictWait time.Duration
 	// DefaultVersion is the version stated in responses to requests that
 	// name none (errors, /about): deployments whose clients are all 1.0.3
 	// may prefer 1.0.3.

@@ -138,37 +138,63 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 
 // dropKnown implements the statement comparison rules for ids the client
 // chose: the same statement already stored is accepted again without a
-// second copy, a different one is a 409. It first waits for the store to
-// apply what the topic holds, so a statement acknowledged a moment ago
-// counts as stored. Two requests racing with the same id both pass this
-// check; the store-writer then keeps the first and dead-letters the other.
+// second copy, a different one is a 409. An id the store does not know yet
+// may still be in flight (acknowledged a moment ago, not yet applied), so
+// for those ingest waits, at most ConflictWait, for the store to apply what
+// the topic holds, and looks again. Two requests racing with the same id
+// both pass this check; the store-writer then keeps the first and
+// dead-letters the other. So does a conflict arriving while the store lags
+// more than ConflictWait.
 func (s *Server) dropKnown(c *fiber.Ctx, tenant string, prepared []xapi.Prepared, generated map[string]bool) ([]xapi.Prepared, error) {
 	if len(generated) == len(prepared) {
 		return prepared, nil
 	}
 	ctx := c.UserContext()
-	if _, _, err := s.deps.Watermark.Sync(ctx); err != nil {
+	unknown, err := s.compareStored(ctx, tenant, prepared, func(id string) bool { return generated[id] })
+	if err != nil || len(unknown) == 0 || s.cfg.ConflictWait <= 0 {
+		return s.keep(prepared, generated, unknown), err
+	}
+	if _, _, err := s.deps.Watermark.SyncWithin(ctx, s.cfg.ConflictWait); err != nil {
 		s.logAt(c, zapcore.WarnLevel, "conflict check without a fresh watermark", zap.Error(err))
 	}
-	fresh := prepared[:0:0]
+	still, err := s.compareStored(ctx, tenant, prepared, unknownOnly(unknown))
+	return s.keep(prepared, generated, still), err
+}
+
+// compareStored looks up the client-chosen ids not in skip and returns those
+// the store does not hold; a stored one with other content is a 409.
+func (s *Server) compareStored(ctx context.Context, tenant string, prepared []xapi.Prepared, skip func(string) bool) (map[string]bool, error) {
+	unknown := map[string]bool{}
 	for _, st := range prepared {
-		if generated[st.ID] {
-			fresh = append(fresh, st)
+		if skip(st.ID) {
 			continue
 		}
 		existing, err := s.lookup(ctx, tenant, st.ID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			fresh = append(fresh, st)
+			unknown[st.ID] = true
 		case err != nil:
 			return nil, fmt.Errorf("conflict check for %s: %w", st.ID, err)
-		case existing.Fingerprint == st.Fingerprint:
-			// The same statement again: nothing to write.
-		default:
+		case existing.Fingerprint != st.Fingerprint:
 			return nil, newError(fiber.StatusConflict, "statement "+st.ID+" already exists with different content")
 		}
 	}
-	return fresh, nil
+	return unknown, nil
+}
+
+// keep returns the statements to publish: generated ids and unknown ones.
+func (s *Server) keep(prepared []xapi.Prepared, generated, unknown map[string]bool) []xapi.Prepared {
+	fresh := prepared[:0:0]
+	for _, st := range prepared {
+		if generated[st.ID] || unknown[st.ID] {
+			fresh = append(fresh, st)
+		}
+	}
+	return fresh
+}
+
+func unknownOnly(unknown map[string]bool) func(string) bool {
+	return func(id string) bool { return !unknown[id] }
 }
 
 // lookup finds a statement whether or not it has been voided.

@@ -119,7 +119,7 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 		return nil, fmt.Errorf("store %T keeps no attachments", st)
 	}
 	return ingest.New(ingest.Config{
-		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
+		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout, ConflictWait: cfg.ConflictWait,
 	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
 }
 
