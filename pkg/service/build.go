@@ -169,6 +169,9 @@ func buildAnalyticsWriter(ctx context.Context, cfg WriterConfig, e env, cl *clos
 		}
 	}
 	e.health.Add("clickhouse", ch.Ping)
+	if cfg.RollupInterval > 0 {
+		go refreshRollups(ctx, ch, cfg.RollupInterval, e.log.Named("rollups"))
+	}
 	return buildConsumer(ctx, cfg, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
 		w, err := analyticswriter.New(ch, dlq)
 		return w, nil, err
@@ -181,4 +184,30 @@ func newEnv(c Common) (env, error) {
 		return env{}, err
 	}
 	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers)}, nil
+}
+
+// refreshRollups recomputes the ClickHouse rollup months that received
+// statements, every interval, until ctx ends. A failed refresh is retried at
+// the next tick: the months stay marked until they are done.
+func refreshRollups(ctx context.Context, ch *analytics.ClickHouse, interval time.Duration, log *zap.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		months, err := ch.RefreshRollups(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("rollup refresh failed; retrying at the next tick", zap.Error(err))
+			}
+			continue
+		}
+		if len(months) > 0 {
+			log.Info("rollups refreshed", zap.Ints("months", months), zap.Duration("took", time.Since(start)))
+		}
+	}
 }

@@ -128,6 +128,7 @@ type WriterConfig struct {
 	RetryMax        time.Duration
 	InstanceID      string
 	Lanes           int
+	RollupInterval  time.Duration
 	Migrate         bool
 	// DSN is the store DSN (store-writer) or the ClickHouse DSN (analytics-writer).
 	DSN string
@@ -155,6 +156,7 @@ func (c *WriterConfig) register(fs *flag.FlagSet, kind string, withCommon bool) 
 		fs.IntVar(&c.MaxBatchBytes, "analytics-batch-bytes", 64<<20, "most record bytes in one ClickHouse insert (bounds the writer's memory)")
 		fs.DurationVar(&c.MaxBatchWait, "analytics-batch-wait", time.Second, "how long an insert batch may fill")
 		fs.BoolVar(&c.Migrate, "analytics-migrate", true, "apply the ClickHouse migrations at start")
+		fs.DurationVar(&c.RollupInterval, "analytics-rollup-interval", 2*time.Minute, "how often the rollup tables are recomputed for the months that changed (0: never)")
 	}
 	fs.StringVar(&c.InstanceID, "kafka-instance-id", "", "static group membership id, unique per process (a restart then resumes at once)")
 	fs.DurationVar(&c.RetryMax, kind+"-retry-max", 10*time.Second, "longest backoff between write attempts while the sink is down")
