@@ -2,69 +2,12 @@ package analytics
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
-
-// cutProxy forwards TCP to ClickHouse and can cut every connection, which
-// is what the writer sees when the server dies mid-stream.
-type cutProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func (p *cutProxy) start() {
-	p.t.Helper()
-	addr := p.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatalf("proxy listen: %v", err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); _ = s.Close() }()
-			go func() { _, _ = io.Copy(c, s); _ = c.Close() }()
-		}
-	}()
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_ = p.ln.Close()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
 
 func TestOutageLosesAndDoublesNothing(t *testing.T) {
 	dsn := testenv.ClickHouseDSN(t)
@@ -72,10 +15,10 @@ func TestOutageLosesAndDoublesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{t: t, target: u.Host}
-	p.start()
-	t.Cleanup(p.cut)
-	u.Host = p.addr
+	// The proxy stands in for the network: cutting it is what the writer
+	// sees when the server dies mid-stream.
+	p := testenv.NewProxy(t, u.Host)
+	u.Host = p.Addr()
 	q := u.Query()
 	q.Set("dial_timeout", "1s")
 	u.RawQuery = q.Encode()
@@ -96,7 +39,7 @@ func TestOutageLosesAndDoublesNothing(t *testing.T) {
 
 	// The server goes away: Insert must fail (nothing known written), and
 	// keep failing while it is away.
-	p.cut()
+	p.Down()
 	for range 2 {
 		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if _, err := c.Insert(callCtx, second); err == nil {
@@ -108,7 +51,7 @@ func TestOutageLosesAndDoublesNothing(t *testing.T) {
 
 	// It comes back: the writer retries the failed batch and, as after a
 	// restart, the uncommitted records before it too.
-	p.start()
+	p.Up(t)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		_, err := c.Insert(ctx, append(append([]Statement{}, first[2000:]...), second...))

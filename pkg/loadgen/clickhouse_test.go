@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/google/uuid"
 
 	"github.com/streamlrs/streamlrs/pkg/testenv"
@@ -18,15 +17,7 @@ import (
 func TestClickHouseWatcher(t *testing.T) {
 	dsn := testenv.ClickHouseDSN(t)
 	ctx := testenv.Context(t, time.Minute)
-	opts, err := clickhouse.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testenv.ClickHouseConn(t, dsn)
 	if err := conn.Exec(ctx, "CREATE TABLE statements (statement_id UUID, n UInt32) ENGINE = MergeTree ORDER BY n"); err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/streamlrs/streamlrs/pkg/stream"
 	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
@@ -43,13 +41,7 @@ func TestBackfillReplaysTheTopic(t *testing.T) {
 	args := []string{"-kafka-brokers", strings.Join(brokers, ","), "-kafka-topic", tc.Name, "-clickhouse-dsn", ch,
 		"-tenant", "t1", "-from", "2025-02-01T00:00:00Z", "-to", "2025-04-01T00:00:00Z", "-batch", "7"}
 	count := func() (t1, t2 uint64) {
-		opts, _ := clickhouse.ParseDSN(ch)
-		conn, err := clickhouse.Open(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		if err := conn.QueryRow(context.Background(), "SELECT countIf(tenant = 't1'), countIf(tenant = 't2') FROM statements_current").Scan(&t1, &t2); err != nil {
+		if err := testenv.ClickHouseConn(t, ch).QueryRow(context.Background(), "SELECT countIf(tenant = 't1'), countIf(tenant = 't2') FROM statements_current").Scan(&t1, &t2); err != nil {
 			t.Fatal(err)
 		}
 		return

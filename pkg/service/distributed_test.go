@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
@@ -138,15 +136,7 @@ func TestDistributedServices(t *testing.T) {
 	}
 
 	// ClickHouse receives every statement exactly once.
-	opts, err := clickhouse.ParseDSN(ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testenv.ClickHouseConn(t, ch)
 	var n uint64
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -194,65 +192,6 @@ func TestStoreWriterSurvivesKill9(t *testing.T) {
 	checkExactly(t, produced, storedIDs(t, dsn))
 }
 
-// proxy is a TCP forwarder standing in for the network between the writer
-// and PostgreSQL, so the test can cut it.
-type proxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{target: target, addr: freeAddr(t)}
-	p.up(t)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *proxy) up(t *testing.T) {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(c, s); c.Close() }()
-		}
-	}()
-}
-
-// down refuses new connections and cuts the open ones.
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // TestStoreWriterRidesOutPostgresOutage cuts PostgreSQL away from a running
 // store-writer while statements keep coming: it retries with backoff, loses
 // nothing, and catches up when the database is back.
@@ -264,9 +203,9 @@ func TestStoreWriterRidesOutPostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := newProxy(t, u.Host)
+	px := testenv.NewProxy(t, u.Host)
 	viaProxy := *u
-	viaProxy.Host = px.addr
+	viaProxy.Host = px.Addr()
 	tc := stream.TopicConfig{Name: testenv.UniqueName("outage"), Partitions: 3, ReplicationFactor: 1, MaxRecordBytes: 1 << 20}
 	group := tc.Name + "-store"
 	prod := newProducer(t, brokers, tc)
@@ -280,7 +219,7 @@ func TestStoreWriterRidesOutPostgresOutage(t *testing.T) {
 	}
 	waitApplied(t, brokers, dsn, group, tc.Name)
 
-	px.down()
+	px.Down()
 	for b := 50; b < 150; b++ {
 		if err := prod.publish(ctx, b, 4); err != nil {
 			t.Fatal(err)
@@ -290,7 +229,7 @@ func TestStoreWriterRidesOutPostgresOutage(t *testing.T) {
 	if n := len(storedIDs(t, dsn)); n != 200 {
 		t.Fatalf("during the outage the store holds %d statements, want the 200 from before", n)
 	}
-	px.up(t)
+	px.Up(t)
 	waitApplied(t, brokers, dsn, group, tc.Name)
 	w.stop(t)
 	checkExactly(t, prod.produced(), storedIDs(t, dsn))

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/streamlrs/streamlrs/pkg/stream"
 	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
@@ -261,15 +259,7 @@ func TestLRSWithClickHouse(t *testing.T) {
 	if r := c.post(statementArray(10, "completed")); r.status != 200 {
 		t.Fatalf("POST: %d %s", r.status, r.body)
 	}
-	opts, err := clickhouse.ParseDSN(ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testenv.ClickHouseConn(t, ch)
 	var n uint64
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if err := conn.QueryRow(context.Background(), "SELECT count() FROM statements").Scan(&n); err != nil {

@@ -72,39 +72,29 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 
 // RunStoreWriter runs the store-writer consumer until ctx is cancelled.
 func RunStoreWriter(ctx context.Context, args []string) error {
-	var cfg WriterConfig
-	if err := parse("lrs-store-writer", args, func(fs *flag.FlagSet) { cfg.register(fs, "store", true) }); err != nil {
-		return err
-	}
-	if err := errors.Join(cfg.Common.validate(), cfg.validate("store")); err != nil {
-		return err
-	}
-	e, err := newEnv(cfg.Common)
-	if err != nil {
-		return err
-	}
-	defer e.log.Sync()
-	var cl closers
-	defer cl.run()
-	st, err := openStore(ctx, cfg.DSN, cfg.Migrate, e)
-	if err != nil {
-		return err
-	}
-	cl.add(func() { st.Close() })
-	c, err := buildStoreWriter(ctx, cfg, st, e, &cl)
-	if err != nil {
-		return err
-	}
-	return runConsumers(ctx, cfg.HTTPAddr, e, c)
+	return runWriter(ctx, "lrs-store-writer", "store", args, func(ctx context.Context, cfg WriterConfig, e env, cl *closers) (*stream.Consumer, error) {
+		st, err := openStore(ctx, cfg.DSN, cfg.Migrate, e)
+		if err != nil {
+			return nil, err
+		}
+		cl.add(func() { st.Close() })
+		return buildStoreWriter(ctx, cfg, st, e, cl)
+	})
 }
 
 // RunAnalyticsWriter runs the ClickHouse consumer until ctx is cancelled.
 func RunAnalyticsWriter(ctx context.Context, args []string) error {
+	return runWriter(ctx, "lrs-analytics-writer", "analytics", args, buildAnalyticsWriter)
+}
+
+// runWriter parses a consumer service's settings, builds it, and runs it.
+func runWriter(ctx context.Context, name, kind string, args []string,
+	build func(context.Context, WriterConfig, env, *closers) (*stream.Consumer, error)) error {
 	var cfg WriterConfig
-	if err := parse("lrs-analytics-writer", args, func(fs *flag.FlagSet) { cfg.register(fs, "analytics", true) }); err != nil {
+	if err := parse(name, args, func(fs *flag.FlagSet) { cfg.register(fs, kind, true) }); err != nil {
 		return err
 	}
-	if err := errors.Join(cfg.Common.validate(), cfg.validate("analytics")); err != nil {
+	if err := errors.Join(cfg.Common.validate(), cfg.validate(kind)); err != nil {
 		return err
 	}
 	e, err := newEnv(cfg.Common)
@@ -114,7 +104,7 @@ func RunAnalyticsWriter(ctx context.Context, args []string) error {
 	defer e.log.Sync()
 	var cl closers
 	defer cl.run()
-	c, err := buildAnalyticsWriter(ctx, cfg, e, &cl)
+	c, err := build(ctx, cfg, e, &cl)
 	if err != nil {
 		return err
 	}

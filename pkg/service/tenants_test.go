@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/streamlrs/streamlrs/pkg/admin"
 	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
@@ -457,15 +455,7 @@ func TestTenantAndAuthorityInClickHouse(t *testing.T) {
 		want[tenant] = cred.Key
 	}
 
-	opts, err := clickhouse.ParseDSN(ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testenv.ClickHouseConn(t, ch)
 	type group struct {
 		tenant, authority string
 		n                 uint64
