@@ -171,7 +171,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		fs.StringVar(&cfg.Analytics.DSN, "clickhouse-dsn", "", "ClickHouse native DSN; when set, the analytics-writer runs too")
 		fs.StringVar(&cfg.Analytics.Group, "analytics-group", "lrs-analytics-writer", "consumer group of the analytics-writer")
 		fs.IntVar(&cfg.Analytics.MaxBatchRecords, "analytics-batch-records", 5000, "most records (requests) in one ClickHouse insert")
-		fs.IntVar(&cfg.Analytics.MaxBatchBytes, "analytics-batch-bytes", 64<<20, "most record bytes in one ClickHouse insert (bounds the writer's memory)")
+		fs.IntVar(&cfg.Analytics.MaxBatchBytes, "analytics-batch-bytes", 16<<20, "most record bytes in one ClickHouse insert (bounds the writer's memory)")
 		fs.DurationVar(&cfg.Analytics.MaxBatchWait, "analytics-batch-wait", 0, "how long an insert batch may fill")
 		fs.DurationVar(&cfg.Analytics.RollupInterval, "analytics-rollup-interval", 2*time.Minute, "how often the rollup tables are recomputed for the months that changed (0: never)")
 		fs.StringVar(&cfg.BrokerDir, "broker-dir", "./data/broker", "data directory of the embedded broker")
