@@ -183,6 +183,16 @@ func newEnv(c Common) (env, error) {
 	if err != nil {
 		return env{}, err
 	}
+	if c.PprofAddr != "" {
+		// Profiles get their own listener, so they are never exposed where
+		// the xAPI or the metrics are.
+		srv, err := observability.Listen(c.PprofAddr, observability.Profiles())
+		if err != nil {
+			return env{}, err
+		}
+		go srv.Serve()
+		log.Info("profiles served", zap.String("addr", srv.Addr()))
+	}
 	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers)}, nil
 }
 

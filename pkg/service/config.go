@@ -25,6 +25,7 @@ type Common struct {
 	MaxRecordBytes      int
 	ShutdownTimeout     time.Duration
 	CreateTopics        bool
+	PprofAddr           string
 }
 
 func (c *Common) register(fs *flag.FlagSet) {
@@ -37,6 +38,7 @@ func (c *Common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxRecordBytes, "kafka-max-record-bytes", 16<<20, "largest record (one request's statements) the topic accepts")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&c.CreateTopics, "kafka-create-topics", true, "create the topics at start when missing")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
 }
 
 func (c Common) topic() stream.TopicConfig {
