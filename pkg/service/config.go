@@ -25,6 +25,7 @@ type Common struct {
 	MaxRecordBytes      int
 	ShutdownTimeout     time.Duration
 	CreateTopics        bool
+	Retention           time.Duration
 	PprofAddr           string
 }
 
@@ -38,11 +39,12 @@ func (c *Common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxRecordBytes, "kafka-max-record-bytes", 16<<20, "largest record (one request's statements) the topic accepts")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&c.CreateTopics, "kafka-create-topics", true, "create the topics at start when missing")
+	fs.DurationVar(&c.Retention, "kafka-retention", 0, "retention of the topics when a service creates them (0: the broker's default; lrs with its embedded broker: 72h)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
 }
 
 func (c Common) topic() stream.TopicConfig {
-	return stream.TopicConfig{Name: c.Topic, Partitions: int32(c.Partitions), ReplicationFactor: int16(c.ReplicationFactor), MaxRecordBytes: int32(c.MaxRecordBytes)}
+	return stream.TopicConfig{Name: c.Topic, Partitions: int32(c.Partitions), ReplicationFactor: int16(c.ReplicationFactor), MaxRecordBytes: int32(c.MaxRecordBytes), Retention: c.Retention}
 }
 
 func (c Common) validate() error {

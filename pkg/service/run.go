@@ -185,6 +185,11 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	in := &cfg.Ingest
 	if !cfg.External {
 		in.Partitions = 1 // one node, no replication: more partitions buy nothing
+		if in.Retention == 0 {
+			// The embedded broker keeps its log in memory as well as on
+			// disk; the store holds every statement anyway.
+			in.Retention = 72 * time.Hour
+		}
 	}
 	if strings.HasPrefix(in.StoreDSN, "sqlite:") {
 		if err := os.MkdirAll(filepath.Dir(strings.TrimPrefix(in.StoreDSN, "sqlite:")), 0o755); err != nil {

@@ -9,7 +9,8 @@ import (
 
 // EmbeddedBroker is the in-process Kafka of the single-binary mode: kfake
 // persisting to a data directory, so acknowledged statements survive a
-// restart. It is one node without replication; production uses Kafka.
+// restart. It is one node without replication, and it keeps its log in
+// memory too (bounded by the topic's retention); production uses Kafka.
 type EmbeddedBroker struct {
 	c *kfake.Cluster
 }
@@ -28,7 +29,9 @@ func StartEmbeddedBroker(dataDir string, port int, maxRecordBytes int32, syncWri
 		kfake.Ports(port),
 		kfake.DataDir(dataDir),
 		kfake.ClusterID("streamlrs-embedded"),
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(maxRecordBytes)}),
+		// Retention is enforced when the log cleaner runs; every 5 minutes
+		// instead of kfake's hourly default keeps memory closer to it.
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(maxRecordBytes), "log.cleaner.backoff.ms": "300000"}),
 	}
 	if syncWrites {
 		opts = append(opts, kfake.SyncWrites())
