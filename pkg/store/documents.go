@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
@@ -137,3 +138,43 @@ func sealDocument(d *Document, now time.Time) {
 	d.ETag = ETag(d.Content)
 	d.Updated = fromMicros(toMicros(now))
 }
+
+// documentTx is one backend's transaction, seen by updateDocument: read the
+// current document (nil when there is none), delete it, or write a new one.
+type documentTx interface {
+	read(ctx context.Context) (*Document, error)
+	remove(ctx context.Context) error
+	write(ctx context.Context, d *Document) error
+}
+
+// updateDocument is UpdateDocument's logic, the same on every backend: read,
+// let fn decide, then delete or write, inside the caller's transaction.
+func updateDocument(ctx context.Context, tx documentTx, fn DocumentUpdate) error {
+	cur, err := tx.read(ctx)
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	next, err := fn(cur)
+	if err != nil {
+		return err
+	}
+	if next == nil {
+		if cur != nil {
+			if err := tx.remove(ctx); err != nil {
+				return fmt.Errorf("delete: %w", err)
+			}
+		}
+		return nil
+	}
+	sealDocument(next, time.Now())
+	if err := tx.write(ctx, next); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// documentUpsert writes a document; $n or ? placeholders are the backend's.
+const documentUpsert = `INSERT INTO documents (scope, registration, doc, tenant, kind, activity_id, agent, doc_id,
+    content_type, content, etag, updated) VALUES (%s)
+ON CONFLICT (scope, registration, doc) DO UPDATE SET content_type = excluded.content_type,
+    content = excluded.content, etag = excluded.etag, updated = excluded.updated`

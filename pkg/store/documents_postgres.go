@@ -94,37 +94,7 @@ func (p *Postgres) UpdateDocument(ctx context.Context, key DocumentKey, fn Docum
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgLockKey(key)); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
-		args := pgDocumentArgs(key)
-		var cur *Document
-		d, err := scanPgDocument(tx.QueryRow(ctx, "SELECT "+pgDocumentCols+pgDocumentWhere, args...))
-		switch {
-		case err == nil:
-			cur = &d
-		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("read: %w", err)
-		}
-		next, err := fn(cur)
-		if err != nil {
-			return err
-		}
-		if next == nil {
-			if cur != nil {
-				if _, err := tx.Exec(ctx, "DELETE"+pgDocumentWhere, args...); err != nil {
-					return fmt.Errorf("delete: %w", err)
-				}
-			}
-			return nil
-		}
-		sealDocument(next, time.Now())
-		_, err = tx.Exec(ctx, `INSERT INTO documents (scope, registration, doc, tenant, kind, activity_id, agent, doc_id,
-    content_type, content, etag, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (scope, registration, doc) DO UPDATE SET content_type = excluded.content_type,
-    content = excluded.content, etag = excluded.etag, updated = excluded.updated`,
-			append(args, next.ContentType, next.Content, next.ETag, next.Updated)...)
-		if err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-		return nil
+		return updateDocument(ctx, pgDocumentTx{tx: tx, args: pgDocumentArgs(key)}, fn)
 	})
 	if err != nil {
 		return fmt.Errorf("update %v document %q: %w", key.Kind, key.ID, err)
@@ -208,5 +178,33 @@ INSERT INTO activities AS a (digest, tenant, id, definition, updated)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[])
 ON CONFLICT (digest) DO UPDATE SET definition = excluded.definition, updated = excluded.updated`,
 		digests, tenants, ids, defs, updated)
+	return err
+}
+
+type pgDocumentTx struct {
+	tx   pgx.Tx
+	args []any
+}
+
+func (t pgDocumentTx) read(ctx context.Context) (*Document, error) {
+	d, err := scanPgDocument(t.tx.QueryRow(ctx, "SELECT "+pgDocumentCols+pgDocumentWhere, t.args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (t pgDocumentTx) remove(ctx context.Context) error {
+	_, err := t.tx.Exec(ctx, "DELETE"+pgDocumentWhere, t.args...)
+	return err
+}
+
+var pgDocumentUpsert = fmt.Sprintf(documentUpsert, "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12")
+
+func (t pgDocumentTx) write(ctx context.Context, d *Document) error {
+	_, err := t.tx.Exec(ctx, pgDocumentUpsert, append(t.args, d.ContentType, d.Content, d.ETag, d.Updated)...)
 	return err
 }

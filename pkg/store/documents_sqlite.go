@@ -94,37 +94,7 @@ func (s *SQLite) UpdateDocument(ctx context.Context, key DocumentKey, fn Documen
 		return fmt.Errorf("update document: %w", err)
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		args := sqliteDocumentArgs(key)
-		var cur *Document
-		d, err := scanSQLiteDocument(tx.QueryRowContext(ctx, "SELECT "+sqliteDocumentCols+sqliteDocumentWhere, args...))
-		switch {
-		case err == nil:
-			cur = &d
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("read: %w", err)
-		}
-		next, err := fn(cur)
-		if err != nil {
-			return err
-		}
-		if next == nil {
-			if cur != nil {
-				if _, err := tx.ExecContext(ctx, "DELETE"+sqliteDocumentWhere, args...); err != nil {
-					return fmt.Errorf("delete: %w", err)
-				}
-			}
-			return nil
-		}
-		sealDocument(next, time.Now())
-		_, err = tx.ExecContext(ctx, `INSERT INTO documents (scope, registration, doc, tenant, kind, activity_id, agent, doc_id,
-    content_type, content, etag, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (scope, registration, doc) DO UPDATE SET content_type = excluded.content_type,
-    content = excluded.content, etag = excluded.etag, updated = excluded.updated`,
-			append(args, next.ContentType, next.Content, next.ETag, toMicros(next.Updated))...)
-		if err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-		return nil
+		return updateDocument(ctx, sqliteDocumentTx{tx: tx, args: sqliteDocumentArgs(key)}, fn)
 	})
 	if err != nil {
 		return fmt.Errorf("update %v document %q: %w", key.Kind, key.ID, err)
@@ -213,4 +183,32 @@ ON CONFLICT (digest) DO UPDATE SET definition = excluded.definition, updated = e
 		}
 	}
 	return nil
+}
+
+type sqliteDocumentTx struct {
+	tx   *sql.Tx
+	args []any
+}
+
+func (t sqliteDocumentTx) read(ctx context.Context) (*Document, error) {
+	d, err := scanSQLiteDocument(t.tx.QueryRowContext(ctx, "SELECT "+sqliteDocumentCols+sqliteDocumentWhere, t.args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (t sqliteDocumentTx) remove(ctx context.Context) error {
+	_, err := t.tx.ExecContext(ctx, "DELETE"+sqliteDocumentWhere, t.args...)
+	return err
+}
+
+var sqliteDocumentUpsert = fmt.Sprintf(documentUpsert, "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?")
+
+func (t sqliteDocumentTx) write(ctx context.Context, d *Document) error {
+	_, err := t.tx.ExecContext(ctx, sqliteDocumentUpsert, append(t.args, d.ContentType, d.Content, d.ETag, toMicros(d.Updated))...)
+	return err
 }
