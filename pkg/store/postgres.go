@@ -420,19 +420,7 @@ func (p *Postgres) AppliedOffsets(ctx context.Context, group, topic string) (map
 		return nil, fmt.Errorf("read applied offsets: %w", err)
 	}
 	defer rows.Close()
-	out := map[int32]int64{}
-	for rows.Next() {
-		var part int32
-		var next int64
-		if err := rows.Scan(&part, &next); err != nil {
-			return nil, fmt.Errorf("read applied offsets: %w", err)
-		}
-		out[part] = next
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read applied offsets: %w", err)
-	}
-	return out, nil
+	return scanOffsets(rows)
 }
 
 func (p *Postgres) GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error) {

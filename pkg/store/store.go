@@ -190,3 +190,27 @@ func redact(dsn string) string {
 	}
 	return dsn
 }
+
+// rows is what pgx.Rows and *sql.Rows have in common.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanOffsets reads (partition, next_offset) rows, for AppliedOffsets.
+func scanOffsets(rs rows) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	for rs.Next() {
+		var part int32
+		var next int64
+		if err := rs.Scan(&part, &next); err != nil {
+			return nil, fmt.Errorf("read applied offsets: %w", err)
+		}
+		out[part] = next
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("read applied offsets: %w", err)
+	}
+	return out, nil
+}
