@@ -107,6 +107,14 @@ func TestDistributedServices(t *testing.T) {
 	for _, addr := range []string{swAddr, awAddr, ingestAddr} {
 		waitReady(t, addr, nil)
 	}
+	// The container health check: each binary asks its own /readyz.
+	for name, addr := range map[string]string{"lrs-store-writer": swAddr, "lrs-analytics-writer": awAddr, "lrs-ingest": ingestAddr} {
+		cmd := exec.Command(filepath.Join(bin, name), "healthcheck")
+		cmd.Env = append(os.Environ(), "LRS_HTTP_ADDR="+addr)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s healthcheck: %v\n%s", name, err, out)
+		}
+	}
 
 	c := newClient(t, ingestAddr)
 	c.version = "2.0.0"
