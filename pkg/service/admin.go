@@ -16,9 +16,9 @@ const adminPrefix = "/admin"
 
 // mountAdmin serves the admin API (tenants, credentials) under /admin on the
 // ingest server when an admin token is configured; without one it does not
-// exist. Credential changes reach every instance, this one included, within
-// the auth cache ttl.
-func mountAdmin(srv *ingest.Server, st store.Store, cfg IngestConfig, e env) error {
+// exist. A credential changed through it is forgotten by this instance at
+// once (changed); other instances see it within the auth cache ttl.
+func mountAdmin(srv *ingest.Server, st store.Store, cfg IngestConfig, e env, changed func(key string)) error {
 	if cfg.AdminToken == "" {
 		e.log.Info("admin API disabled: set LRS_ADMIN_TOKEN to enable it")
 		return nil
@@ -28,7 +28,7 @@ func mountAdmin(srv *ingest.Server, st store.Store, cfg IngestConfig, e env) err
 	if cfg.Prefix == "" || cfg.Prefix == adminPrefix || strings.HasPrefix(cfg.Prefix, adminPrefix+"/") {
 		return errors.New("the admin API needs an xapi-prefix other than \"\" and " + adminPrefix)
 	}
-	svc, err := admin.NewService(st, nil)
+	svc, err := admin.NewService(st, changed)
 	if err != nil {
 		return err
 	}

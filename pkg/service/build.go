@@ -118,9 +118,17 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	if !ok {
 		return nil, fmt.Errorf("store %T keeps no attachments", st)
 	}
-	return ingest.New(ingest.Config{
+	srv, err := ingest.New(ingest.Config{
 		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout, ConflictWait: cfg.ConflictWait,
 	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
+	if err != nil {
+		return nil, err
+	}
+	// Admin changes apply on this instance at once (others within the ttl).
+	if err := mountAdmin(srv, st, cfg, e, authn.Forget); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // buildConsumer wires a consumer group with its dead-letter producer.

@@ -52,12 +52,6 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := mountAdmin(srv, st, cfg, e); err != nil {
-		return err
-	}
-	if err := mountAdmin(srv, st, cfg, e); err != nil {
-		return err
-	}
 	addr, err := srv.Listen(cfg.HTTPAddr)
 	if err != nil {
 		return err
@@ -244,12 +238,6 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	}
 	srv, err := buildIngest(ctx, *in, st, e, out, &cl)
 	if err != nil {
-		return err
-	}
-	if err := mountAdmin(srv, st, *in, e); err != nil {
-		return err
-	}
-	if err := mountAdmin(srv, st, *in, e); err != nil {
 		return err
 	}
 	addr, err := srv.Listen(in.HTTPAddr)
