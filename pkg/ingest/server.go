@@ -46,6 +46,7 @@ type Publisher interface {
 // StatementStore is the read side the API serves GETs and conflict checks from.
 type StatementStore interface {
 	GetStatement(ctx context.Context, tenant, id string, voided bool) (store.Statement, error)
+	Fingerprint(ctx context.Context, tenant, id string) (string, error)
 	QueryStatements(ctx context.Context, q store.Query) (store.Page, error)
 }
 

@@ -169,13 +169,13 @@ func (s *Server) compareStored(ctx context.Context, tenant string, prepared []xa
 		if skip(st.ID) {
 			continue
 		}
-		existing, err := s.lookup(ctx, tenant, st.ID)
+		fp, err := s.deps.Store.Fingerprint(ctx, tenant, st.ID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			unknown[st.ID] = true
 		case err != nil:
 			return nil, fmt.Errorf("conflict check for %s: %w", st.ID, err)
-		case existing.Fingerprint != st.Fingerprint:
+		case fp != st.Fingerprint:
 			return nil, newError(fiber.StatusConflict, "statement "+st.ID+" already exists with different content")
 		}
 	}
@@ -195,15 +195,6 @@ func (s *Server) keep(prepared []xapi.Prepared, generated, unknown map[string]bo
 
 func unknownOnly(unknown map[string]bool) func(string) bool {
 	return func(id string) bool { return !unknown[id] }
-}
-
-// lookup finds a statement whether or not it has been voided.
-func (s *Server) lookup(ctx context.Context, tenant, id string) (store.Statement, error) {
-	st, err := s.deps.Store.GetStatement(ctx, tenant, id, false)
-	if errors.Is(err, store.ErrNotFound) {
-		return s.deps.Store.GetStatement(ctx, tenant, id, true)
-	}
-	return st, err
 }
 
 var getParams = map[string]bool{

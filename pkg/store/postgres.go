@@ -423,6 +423,20 @@ func (p *Postgres) AppliedOffsets(ctx context.Context, group, topic string) (map
 	return scanOffsets(rows)
 }
 
+func (p *Postgres) Fingerprint(ctx context.Context, tenant, id string) (string, error) {
+	var fp string
+	err := p.pool.QueryRow(ctx, `SELECT fingerprint FROM statements
+WHERE tenant = $1 AND id = $2::text::uuid AND body IS NOT NULL`, tenant, id).Scan(&fp)
+	var pgErr *pgconn.PgError
+	if errors.Is(err, pgx.ErrNoRows) || (errors.As(err, &pgErr) && pgErr.Code == "22P02") {
+		return "", fmt.Errorf("statement %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("fingerprint of statement %s: %w", id, err)
+	}
+	return fp, nil
+}
+
 func (p *Postgres) GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error) {
 	s := Statement{Tenant: tenant}
 	err := p.pool.QueryRow(ctx, `SELECT id::text, stored, fingerprint, body FROM statements

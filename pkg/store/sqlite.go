@@ -339,6 +339,19 @@ func (s *SQLite) AppliedOffsets(ctx context.Context, group, topic string) (map[i
 	return scanOffsets(rows)
 }
 
+func (s *SQLite) Fingerprint(ctx context.Context, tenant, id string) (string, error) {
+	var fp string
+	err := s.r.QueryRowContext(ctx, `SELECT fingerprint FROM statements
+WHERE tenant = ? AND id = ? AND body IS NOT NULL`, tenant, strings.ToLower(id)).Scan(&fp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("statement %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("fingerprint of statement %s: %w", id, err)
+	}
+	return fp, nil
+}
+
 func (s *SQLite) GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error) {
 	st := Statement{Tenant: tenant}
 	var us int64

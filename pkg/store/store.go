@@ -68,6 +68,10 @@ type Store interface {
 	// GetStatement with voided=false finds a statement that is not voided;
 	// with voided=true one that is voided.
 	GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error)
+	// Fingerprint returns the fingerprint of the statement stored under id,
+	// voided or not, without reading its body: the statement comparison
+	// rules (same id, other content: 409) need nothing more.
+	Fingerprint(ctx context.Context, tenant, id string) (string, error)
 	// QueryStatements lists statements that are not voided, newest first
 	// unless q.Ascending. See Query for the filters and paging.
 	QueryStatements(ctx context.Context, q Query) (Page, error)

@@ -289,6 +289,15 @@ func testVoidingAnyOrder(t *testing.T, open Factory) {
 			if plain, voided := visible(t, s, "t1", voider.ID); !plain || voided {
 				t.Fatalf("voiding statement: found plain=%v voided=%v, want only plain", plain, voided)
 			}
+			// The comparison rules see a statement whether or not it is voided.
+			for _, st := range []store.Statement{target, voider} {
+				if fp, err := s.Fingerprint(ctx(t), "t1", st.ID); err != nil || fp != st.Fingerprint {
+					t.Fatalf("Fingerprint(%s) = %q, %v; want %q", st.ID, fp, err, st.Fingerprint)
+				}
+			}
+			if _, err := s.Fingerprint(ctx(t), "t2", target.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Fingerprint across tenants: %v, want ErrNotFound", err)
+			}
 			// Voided statements never appear in listings; the voiding
 			// statement does, also when filtering on the target's fields.
 			for _, q := range []store.Query{
