@@ -57,6 +57,24 @@ type origin struct {
 	stmt stream.Statement
 }
 
+// originOf finds the record a conflicting statement came from. Conflicts
+// are rare, so a search beats indexing every statement of every batch. The
+// last copy wins, as the store keeps the first and reports the others.
+func originOf(decoded []stream.Decoded, st store.Statement) origin {
+	var o origin
+	for _, d := range decoded {
+		if d.Batch.Tenant != st.Tenant {
+			continue
+		}
+		for _, s := range d.Batch.Statements {
+			if s.ID == st.ID && s.Fingerprint == st.Fingerprint {
+				o = origin{rec: d.Record, stmt: s}
+			}
+		}
+	}
+	return o
+}
+
 // lane is the share of a batch applied in one transaction.
 type lane struct {
 	stmts   []store.Statement
@@ -88,12 +106,10 @@ func (w *Writer) Handle(ctx context.Context, recs []*kgo.Record) error {
 			l.offsets = append(l.offsets, store.Offset{Topic: topic, Partition: p, Next: n})
 		}
 	}
-	origins := map[[2]string]origin{}
 	for _, d := range decoded {
 		l := laneOf(d.Record.Partition)
 		for _, s := range d.Batch.Statements {
 			l.stmts = append(l.stmts, store.Statement{Tenant: d.Batch.Tenant, ID: s.ID, Stored: s.Stored, JSON: s.Statement, Fingerprint: s.Fingerprint})
-			origins[[2]string{d.Batch.Tenant, s.ID}] = origin{rec: d.Record, stmt: s}
 		}
 	}
 	var wg sync.WaitGroup
@@ -121,7 +137,7 @@ func (w *Writer) Handle(ctx context.Context, recs []*kgo.Record) error {
 	}
 	for _, l := range lanes {
 		for _, c := range l.res.Conflicts {
-			if err := w.deadLetter(ctx, origins[[2]string{c.Statement.Tenant, c.Statement.ID}], c); err != nil {
+			if err := w.deadLetter(ctx, originOf(decoded, c.Statement), c); err != nil {
 				return err
 			}
 		}
