@@ -84,9 +84,9 @@ func plan(stmts []Statement) ([]planned, ApplyResult, error) {
 
 // classify counts the statements the backend did not insert, given the
 // fingerprints their ids hold.
-func classify(notInserted []planned, existing map[string]string, res *ApplyResult) error {
+func classify(notInserted []planned, existing map[StatementKey]string, res *ApplyResult) error {
 	for _, p := range notInserted {
-		fp, ok := existing[p.Tenant+"\x00"+p.ID]
+		fp, ok := existing[StatementKey{p.Tenant, p.ID}]
 		switch {
 		case !ok:
 			return fmt.Errorf("statement %s of tenant %s was neither inserted nor found", p.ID, p.Tenant)

@@ -339,17 +339,48 @@ func (s *SQLite) AppliedOffsets(ctx context.Context, group, topic string) (map[i
 	return scanOffsets(rows)
 }
 
-func (s *SQLite) Fingerprint(ctx context.Context, tenant, id string) (string, error) {
-	var fp string
-	err := s.r.QueryRowContext(ctx, `SELECT fingerprint FROM statements
-WHERE tenant = ? AND id = ? AND body IS NOT NULL`, tenant, strings.ToLower(id)).Scan(&fp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("statement %s: %w", id, ErrNotFound)
+// sqliteKeysPerQuery bounds the (tenant, id) pairs of one lookup, well
+// under SQLite's limit on bound parameters.
+const sqliteKeysPerQuery = 400
+
+func (s *SQLite) Fingerprints(ctx context.Context, keys []StatementKey) (map[StatementKey]string, error) {
+	out := make(map[StatementKey]string, len(keys))
+	var q strings.Builder
+	args := make([]any, 0, 2*min(len(keys), sqliteKeysPerQuery))
+	for len(keys) > 0 {
+		n := min(len(keys), sqliteKeysPerQuery)
+		q.Reset()
+		q.WriteString(`SELECT tenant, id, fingerprint FROM statements WHERE body IS NOT NULL AND (tenant, id) IN (VALUES `)
+		args = args[:0]
+		for i, k := range keys[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?)")
+			args = append(args, k.Tenant, strings.ToLower(k.ID))
+		}
+		q.WriteByte(')')
+		keys = keys[n:]
+		rows, err := s.r.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read fingerprints: %w", err)
+		}
+		for rows.Next() {
+			var k StatementKey
+			var fp string
+			if err := rows.Scan(&k.Tenant, &k.ID, &fp); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read fingerprints: %w", err)
+			}
+			out[k] = fp
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read fingerprints: %w", err)
+		}
 	}
-	if err != nil {
-		return "", fmt.Errorf("fingerprint of statement %s: %w", id, err)
-	}
-	return fp, nil
+	return out, nil
 }
 
 func (s *SQLite) GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error) {

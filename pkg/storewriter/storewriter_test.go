@@ -99,7 +99,7 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if fp, err := st.Fingerprint(ctx, "t", id); err != nil || fp != "first" {
+	if fp, err := st.Fingerprints(ctx, []store.StatementKey{{Tenant: "t", ID: id}}); err != nil || fp[store.StatementKey{Tenant: "t", ID: id}] != "first" {
 		t.Fatalf("stored fingerprint %q, %v; want the first statement's", fp, err)
 	}
 
