@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
+	"github.com/streamlrs/streamlrs/pkg/conflict"
 	"github.com/streamlrs/streamlrs/pkg/observability"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/stream"
@@ -43,11 +44,16 @@ type Publisher interface {
 	Publish(ctx context.Context, b stream.Batch) (partition int32, offset int64, err error)
 }
 
-// StatementStore is the read side the API serves GETs and conflict checks from.
+// StatementStore is the read side the API serves GETs from.
 type StatementStore interface {
 	GetStatement(ctx context.Context, tenant, id string, voided bool) (store.Statement, error)
-	Fingerprint(ctx context.Context, tenant, id string) (string, error)
 	QueryStatements(ctx context.Context, q store.Query) (store.Page, error)
+}
+
+// ConflictChecker applies the statement comparison rules to client-chosen
+// ids before publishing (conflict.Checker).
+type ConflictChecker interface {
+	Check(ctx context.Context, tenant string, stmts []conflict.Statement) (*conflict.Decision, error)
 }
 
 // AttachmentStore keeps attachment bodies; they are stored before the
@@ -67,11 +73,6 @@ type Config struct {
 	MaxBatchStatements int
 	// PublishTimeout bounds the wait for the broker's acknowledgement.
 	PublishTimeout time.Duration
-	// ConflictWait bounds how long a write with client-chosen ids that the
-	// store does not know waits for the store to catch up, so that a
-	// conflicting id still in flight gets its 409 (0: do not wait; the
-	// store-writer then dead-letters such conflicts).
-	ConflictWait time.Duration
 	// DefaultVersion is the version stated in responses to requests that
 	// name none (errors, /about): deployments whose clients are all 1.0.3
 	// may prefer 1.0.3.
@@ -105,6 +106,7 @@ type Deps struct {
 	Publisher   Publisher
 	Store       StatementStore
 	Attachments AttachmentStore
+	Conflicts   ConflictChecker
 	Watermark   *Watermark
 	Health      *observability.Health
 	Registry    *prometheus.Registry
@@ -131,7 +133,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ingest config: %w", err)
 	}
-	if d.Auth == nil || d.Publisher == nil || d.Store == nil || d.Attachments == nil || d.Watermark == nil || d.Health == nil || d.Registry == nil || d.Log == nil {
+	if d.Auth == nil || d.Publisher == nil || d.Store == nil || d.Attachments == nil || d.Conflicts == nil || d.Watermark == nil || d.Health == nil || d.Registry == nil || d.Log == nil {
 		return nil, errors.New("ingest: every dependency is required")
 	}
 	s := &Server{cfg: cfg, deps: d, log: d.Log}

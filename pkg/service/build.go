@@ -14,6 +14,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/analyticswriter"
 	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/config"
+	"github.com/streamlrs/streamlrs/pkg/conflict"
 	"github.com/streamlrs/streamlrs/pkg/ingest"
 	"github.com/streamlrs/streamlrs/pkg/observability"
 	"github.com/streamlrs/streamlrs/pkg/store"
@@ -94,12 +95,18 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	if err != nil {
 		return nil, err
 	}
-	wm, err := ingest.NewWatermark(
-		func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) },
-		func(ctx context.Context) (map[int32]int64, error) {
-			return st.AppliedOffsets(ctx, cfg.StoreGroup, cfg.Topic)
-		},
-		cfg.ReadWait)
+	ends, err := stream.NewSharedEndOffsets(func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) })
+	if err != nil {
+		return nil, err
+	}
+	applied := func(ctx context.Context) (map[int32]int64, error) {
+		return st.AppliedOffsets(ctx, cfg.StoreGroup, cfg.Topic)
+	}
+	wm, err := ingest.NewWatermark(ends, applied, cfg.ReadWait)
+	if err != nil {
+		return nil, err
+	}
+	conflicts, err := buildConflictChecker(ctx, cfg, kcl, ends, applied, st, e)
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +126,8 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 		return nil, fmt.Errorf("store %T keeps no attachments", st)
 	}
 	srv, err := ingest.New(ingest.Config{
-		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout, ConflictWait: cfg.ConflictWait,
-	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
+		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
+	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Conflicts: conflicts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +136,25 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 		return nil, err
 	}
 	return srv, nil
+}
+
+// buildConflictChecker starts this instance's tail of the topic (it runs
+// until ctx ends) and returns the checker reading it.
+func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Client, ends *stream.SharedEndOffsets,
+	applied func(context.Context) (map[int32]int64, error), st store.Store, e env) (*conflict.Checker, error) {
+	idx := conflict.NewIndex(cfg.Conflict.MaxEntries)
+	log := e.log.Named("conflict-tail")
+	tail, err := conflict.OpenTail(ctx, cfg.Conflict, cfg.Topic, idx, admin,
+		func(opts ...kgo.Opt) (*kgo.Client, error) { return stream.NewClient(e.brokers, log, opts...) }, applied, log)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := tail.Run(ctx); err != nil {
+			log.Error("conflict tail stopped", zap.Error(err))
+		}
+	}()
+	return conflict.NewChecker(cfg.Conflict, idx, tail, ends, st, e.reg)
 }
 
 // buildConsumer wires a consumer group with its dead-letter producer.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/config"
+	"github.com/streamlrs/streamlrs/pkg/conflict"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
@@ -72,7 +73,7 @@ type IngestConfig struct {
 	BodyLimit          int
 	MaxBatchStatements int
 	ReadWait           time.Duration
-	ConflictWait       time.Duration
+	Conflict           conflict.Config
 	PublishTimeout     time.Duration
 	AuthCacheTTL       time.Duration
 	BootstrapKey       string
@@ -94,7 +95,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
 	fs.IntVar(&c.BodyLimit, "max-body-bytes", 10<<20, "largest request body; larger requests get 413")
 	fs.IntVar(&c.MaxBatchStatements, "max-batch-statements", 1000, "most statements in one POST; more get 413")
 	fs.DurationVar(&c.ReadWait, "read-wait", 2*time.Second, "how long a GET waits for the store to apply what the topic holds")
-	fs.DurationVar(&c.ConflictWait, "conflict-wait", 2*time.Second, "how long a write whose client-chosen ids the store does not know waits for the store, to answer 409 to a conflict still in flight (0: no wait)")
+	c.Conflict.RegisterFlags(fs)
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", 10*time.Second, "how long a POST waits for the broker's acknowledgement (503 after)")
 	fs.DurationVar(&c.AuthCacheTTL, "auth-cache-ttl", 10*time.Second, "how long a verified credential is trusted before it is re-read")
 	fs.StringVar(&c.BootstrapKey, "bootstrap-key", "", "key of the first credential (default: generated and printed once)")
@@ -112,8 +113,11 @@ func (c IngestConfig) validate() error {
 	if c.StoreGroup == "" {
 		errs = append(errs, errors.New("store-group is empty"))
 	}
-	if c.ReadWait < 0 || c.ConflictWait < 0 || c.AuthCacheTTL <= 0 || c.PublishTimeout <= 0 {
+	if c.ReadWait < 0 || c.AuthCacheTTL <= 0 || c.PublishTimeout <= 0 {
 		errs = append(errs, errors.New("read-wait, auth-cache-ttl and publish-timeout must be positive"))
+	}
+	if err := c.Conflict.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.BootstrapKey == "") != (c.BootstrapSecret == "") {
 		errs = append(errs, errors.New("bootstrap-key and bootstrap-secret must be set together"))
