@@ -77,6 +77,14 @@ type Config struct {
 	// name none (errors, /about): deployments whose clients are all 1.0.3
 	// may prefer 1.0.3.
 	DefaultVersion xapi.Version
+	// CORSOrigins are the browser origins allowed to call the xAPI
+	// resources, comma-separated; "*" (the default) allows any.
+	CORSOrigins string
+	// SeparateOps serves /metrics and the admin API on their own app
+	// (OpsApp, ListenOps) instead of beside the xAPI.
+	SeparateOps bool
+	// VoidingPolicy says who may void a statement (see voiding.go).
+	VoidingPolicy VoidingPolicy
 }
 
 // Validate reports settings that cannot work.
@@ -96,6 +104,12 @@ func (c Config) Validate() error {
 	}
 	if c.PublishTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("publish timeout %v: want > 0", c.PublishTimeout))
+	}
+	if err := validOrigins(c.CORSOrigins); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.VoidingPolicy.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -118,6 +132,7 @@ type Server struct {
 	cfg     Config
 	deps    Deps
 	app     *fiber.App
+	ops     *fiber.App // == app unless cfg.SeparateOps
 	log     *zap.Logger
 	metrics metrics
 }
@@ -154,36 +169,54 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("register metric: %w", err)
 		}
 	}
-	s.app = fiber.New(fiber.Config{
-		BodyLimit:             cfg.BodyLimit,
-		ErrorHandler:          s.errorHandler,
-		DisableStartupMessage: true,
-		ReadTimeout:           60 * time.Second,
-		IdleTimeout:           120 * time.Second,
-	})
+	newApp := func() *fiber.App {
+		return fiber.New(fiber.Config{
+			BodyLimit:             cfg.BodyLimit,
+			ErrorHandler:          s.errorHandler,
+			DisableStartupMessage: true,
+			ReadTimeout:           60 * time.Second,
+			IdleTimeout:           120 * time.Second,
+		})
+	}
+	s.app = newApp()
+	s.ops = s.app
+	if cfg.SeparateOps {
+		s.ops = newApp()
+	}
 	s.routes()
 	return s, nil
 }
 
-func (s *Server) routes() {
-	s.app.Use(s.observe)
-	// xAPI content often runs in a browser on another origin (SCORM/cmi5
-	// players): allow it, and let scripts read the xAPI response headers.
-	s.app.Use(cors.New(cors.Config{
-		AllowOrigins:  "*",
+// corsConfig: xAPI content often runs in a browser on another origin
+// (SCORM/cmi5 players): allow the configured origins, and let scripts read
+// the xAPI response headers.
+func (s *Server) corsConfig() cors.Config {
+	return cors.Config{
+		AllowOrigins:  s.cfg.CORSOrigins,
 		AllowMethods:  "GET,HEAD,PUT,POST,DELETE,OPTIONS",
 		AllowHeaders:  "Authorization,Content-Type,X-Experience-API-Version,If-Match,If-None-Match,X-Request-ID,Accept-Language",
 		ExposeHeaders: "ETag,Last-Modified,X-Experience-API-Consistent-Through,X-Experience-API-Version,X-Request-ID,Content-Length",
 		MaxAge:        86400,
-	}))
-	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"alive": true}) })
-	s.app.Get("/readyz", func(c *fiber.Ctx) error {
-		rep, code := s.deps.Health.Report(c.UserContext())
-		return c.Status(code).JSON(rep)
-	})
-	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
+	}
+}
 
-	x := s.app.Group(s.cfg.Prefix)
+func (s *Server) routes() {
+	s.app.Use(s.observe, securityHeaders)
+	if s.ops != s.app {
+		s.ops.Use(s.observe, securityHeaders)
+	}
+	for _, a := range []*fiber.App{s.app, s.ops} {
+		a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"alive": true}) })
+		a.Get("/readyz", func(c *fiber.Ctx) error {
+			rep, code := s.deps.Health.Report(c.UserContext())
+			return c.Status(code).JSON(rep)
+		})
+	}
+	s.ops.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
+
+	// CORS covers the xAPI resources only: a browser page on another
+	// origin has no business reading /metrics or calling /admin.
+	x := s.app.Group(s.cfg.Prefix, cors.New(s.corsConfig()))
 	x.Get("/about", s.about)
 	x.Use(s.alternateSyntax, s.requireVersion, s.authenticate)
 	x.Post("/statements", s.postStatements)
@@ -197,6 +230,27 @@ func (s *Server) routes() {
 
 // App exposes the Fiber app (tests drive it with app.Test).
 func (s *Server) App() *fiber.App { return s.app }
+
+// OpsApp is where /metrics and the admin API are served: App unless
+// Config.SeparateOps.
+func (s *Server) OpsApp() *fiber.App { return s.ops }
+
+// ListenOps binds addr for OpsApp, like Listen; only with SeparateOps.
+func (s *Server) ListenOps(addr string) (net.Addr, error) {
+	if s.ops == s.app {
+		return nil, errors.New("ingest: ListenOps needs Config.SeparateOps")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	go func() {
+		if err := s.ops.Listener(ln); err != nil {
+			s.log.Error("ops http server stopped", zap.Error(err))
+		}
+	}()
+	return ln.Addr(), nil
+}
 
 // Listen binds addr now (so a port clash fails the start), then serves in
 // the background; errors after the start go to the log.
@@ -216,6 +270,11 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 // Shutdown stops taking requests and waits for those in flight: a POST
 // that is waiting for the broker still gets its answer.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.ops != s.app {
+		if err := s.ops.ShutdownWithContext(ctx); err != nil {
+			return err
+		}
+	}
 	return s.app.ShutdownWithContext(ctx)
 }
 
@@ -241,13 +300,47 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	route := c.Route().Path
-	s.metrics.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-	s.metrics.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+	method := methodLabel(c.Method())
+	s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	s.metrics.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	if route != "/metrics" && route != "/healthz" && route != "/readyz" {
 		s.logAt(c, zapcore.InfoLevel, "request", zap.String("method", c.Method()), zap.String("path", c.Path()),
 			zap.Int("status", status), zap.Duration("took", time.Since(start)))
 	}
 	return nil
+}
+
+// methodLabel is the metrics label of a request method: one of a fixed
+// set of constants. c.Method() points into fasthttp's reused buffer, so a
+// label made from it changes under the registry (a later request on the
+// connection rewrites it) and any client could add series without bound.
+func methodLabel(m string) string {
+	switch m {
+	case fiber.MethodGet:
+		return fiber.MethodGet
+	case fiber.MethodHead:
+		return fiber.MethodHead
+	case fiber.MethodPost:
+		return fiber.MethodPost
+	case fiber.MethodPut:
+		return fiber.MethodPut
+	case fiber.MethodDelete:
+		return fiber.MethodDelete
+	case fiber.MethodOptions:
+		return fiber.MethodOptions
+	case fiber.MethodPatch:
+		return fiber.MethodPatch
+	}
+	return "OTHER"
+}
+
+// securityHeaders keeps browsers from reading a response as anything but
+// its declared type (a document stored as text/html is data, not a page of
+// this origin): no MIME sniffing, and no scripts or embedding.
+func securityHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'; sandbox")
+	return c.Next()
 }
 
 type localKey int

@@ -82,6 +82,7 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 			return id
 		},
 	}
+	assign.MaxStatements = s.cfg.MaxBatchStatements
 	prepared, err := xapi.PrepareStatements(body, version(c), assign)
 	if err != nil {
 		s.metrics.statements.WithLabelValues("rejected").Inc()
@@ -90,6 +91,9 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 	atts, err := matchAttachments(prepared, parts, version(c), assign)
 	if err != nil {
 		s.metrics.statements.WithLabelValues("rejected").Inc()
+		return nil, err
+	}
+	if err := s.mayVoid(c, p, prepared); err != nil {
 		return nil, err
 	}
 	if len(prepared) > s.cfg.MaxBatchStatements {

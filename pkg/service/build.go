@@ -127,6 +127,7 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	}
 	srv, err := ingest.New(ingest.Config{
 		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
+		CORSOrigins: cfg.CORSOrigins, SeparateOps: cfg.OpsAddr != "", VoidingPolicy: ingest.VoidingPolicy(cfg.VoidingPolicy),
 	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Conflicts: conflicts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
 	if err != nil {
 		return nil, err
@@ -134,6 +135,13 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	// Admin changes apply on this instance at once (others within the ttl).
 	if err := mountAdmin(srv, st, cfg, e, authn.Forget); err != nil {
 		return nil, err
+	}
+	if cfg.OpsAddr != "" {
+		addr, err := srv.ListenOps(cfg.OpsAddr)
+		if err != nil {
+			return nil, err
+		}
+		e.log.Info("metrics and admin API listening apart from the xAPI", zap.String("addr", addr.String()))
 	}
 	return srv, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamlrs/streamlrs/pkg/config"
 	"github.com/streamlrs/streamlrs/pkg/conflict"
+	"github.com/streamlrs/streamlrs/pkg/ingest"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
@@ -81,6 +82,9 @@ type IngestConfig struct {
 	Linger             time.Duration
 	DefaultVersion     string
 	AdminToken         string
+	CORSOrigins        string
+	OpsAddr            string
+	VoidingPolicy      string
 }
 
 func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
@@ -103,6 +107,9 @@ func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
 	fs.StringVar(&c.DefaultVersion, "xapi-default-version", "2.0.0", "xAPI version stated in responses to requests that name none (1.0.3 or 2.0.0)")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token of the admin API under /admin (tenants, credentials); unset: no admin API")
 	fs.DurationVar(&c.Linger, "kafka-linger", 2*time.Millisecond, "how long the producer waits to batch records")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", "*", "browser origins allowed to call the xAPI resources, comma-separated (https://lms.example.com), or * for any")
+	fs.StringVar(&c.OpsAddr, "ops-addr", "", "listen address of /metrics and the admin API when they must not share the xAPI listener (unset: served beside the xAPI)")
+	fs.StringVar(&c.VoidingPolicy, "voiding-policy", string(ingest.VoidByAuthority), "who may void a statement: authority (its own authority, or a credential with scope all) or tenant (any writer of the tenant)")
 }
 
 func (c IngestConfig) validate() error {

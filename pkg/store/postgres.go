@@ -17,7 +17,8 @@ import (
 
 // Postgres is the PostgreSQL backend.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	cursor cursorKey
 }
 
 var _ Store = (*Postgres)(nil)
@@ -33,7 +34,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL %s: %w", redact(dsn), err)
 	}
-	return &Postgres{pool: pool}, nil
+	p := &Postgres{pool: pool}
+	p.cursor.load = p.loadCursorKey
+	return p, nil
 }
 
 // migrationLockID serializes Migrate across processes (an arbitrary constant).
@@ -478,7 +481,11 @@ var pgDialect = dialect{
 }
 
 func (p *Postgres) QueryStatements(ctx context.Context, q Query) (Page, error) {
-	l, err := normalize(q)
+	key, err := p.cursor.get(ctx)
+	if err != nil {
+		return Page{}, err
+	}
+	l, err := normalize(q, key)
 	if err != nil {
 		return Page{}, err
 	}
@@ -496,7 +503,16 @@ func (p *Postgres) QueryStatements(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("query statements: %w", err)
 	}
-	return page(l, out), nil
+	return page(l, out, key), nil
+}
+
+// loadCursorKey stores fresh as the cursor key unless there is one, and
+// returns the stored key.
+func (p *Postgres) loadCursorKey(ctx context.Context, fresh []byte) ([]byte, error) {
+	var key []byte
+	err := p.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value)
+		SELECT value FROM ins UNION ALL SELECT value FROM server_keys WHERE name = $1 LIMIT 1`, cursorKeyName, fresh).Scan(&key)
+	return key, err
 }
 
 func (p *Postgres) CreateTenant(ctx context.Context, t Tenant) error {
@@ -604,7 +620,11 @@ func (p *Postgres) ListCredentials(ctx context.Context, tenant string) ([]Creden
 // ExplainQuery runs q under EXPLAIN (ANALYZE, BUFFERS) and returns the plan,
 // to show which index each filter uses.
 func (p *Postgres) ExplainQuery(ctx context.Context, q Query) (string, error) {
-	l, err := normalize(q)
+	key, err := p.cursor.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	l, err := normalize(q, key)
 	if err != nil {
 		return "", err
 	}
