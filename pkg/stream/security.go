@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -139,7 +140,7 @@ func Refused(err error) (reason string, refused bool) {
 		unknownCA x509.UnknownAuthorityError
 		hostname  x509.HostnameError
 		invalid   x509.CertificateInvalidError
-		alert     tls.AlertError
+		remote    *net.OpError
 		record    tls.RecordHeaderError
 	)
 	switch {
@@ -149,7 +150,9 @@ func Refused(err error) (reason string, refused bool) {
 		return "the broker does not offer this SASL mechanism on this listener (LRS_KAFKA_SASL_MECHANISM)", true
 	case errors.As(err, &verify), errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid):
 		return "the broker's certificate is not trusted: LRS_KAFKA_TLS_CA_FILE must hold the CA that signed it, and it must name the host in LRS_KAFKA_BROKERS (or LRS_KAFKA_TLS_SERVER_NAME)", true
-	case errors.As(err, &alert):
+	case errors.As(err, &remote) && remote.Op == "remote error":
+		// A TLS alert from the broker: crypto/tls reports it as a
+		// "remote error" (with TLS 1.3 only when the first response is read).
 		return "the broker refused the TLS handshake: does it require a client certificate (LRS_KAFKA_TLS_CERT_FILE, LRS_KAFKA_TLS_KEY_FILE) signed by a CA it trusts?", true
 	case errors.As(err, &record):
 		return "the broker's port does not speak TLS (LRS_KAFKA_TLS is set for a plaintext listener?)", true

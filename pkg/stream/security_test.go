@@ -96,7 +96,6 @@ func TestSecuredKafka(t *testing.T) {
 		{"wrong PLAIN password", k.SASLBrokers, sasl(SASLPlain, "wrong"), "SASL user or password"},
 		{"untrusted broker certificate", k.SASLBrokers, Security{TLS: true, CAFile: stranger.CertFile, SASLMechanism: SASLScramSHA256, SASLUser: k.User, SASLPassword: k.Password}, "not trusted"},
 		{"no client certificate", k.MTLSBrokers, Security{TLS: true, CAFile: k.CAFile}, "client certificate"},
-		{"TLS to a plaintext port", testenv.KafkaBrokers(t), Security{TLS: true, CAFile: k.CAFile}, "does not speak TLS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -25,12 +26,9 @@ type CA struct {
 	dir      string
 }
 
-var serial int64 = time.Now().UnixNano()
+var serial atomic.Int64
 
-func nextSerial() *big.Int {
-	serial++
-	return big.NewInt(serial)
-}
+func nextSerial() *big.Int { return big.NewInt(time.Now().UnixNano() + serial.Add(1)) }
 
 // NewCA makes a CA whose files live in a temporary directory of t.
 func NewCA(t testing.TB, name string) *CA {
