@@ -39,9 +39,12 @@ func TestReloaderServesRotatedCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
-	srv.TLS = tlsutil.ServerConfig(r)
-	srv.StartTLS()
+	// httptest's StartTLS would add its own certificate, which wins for a
+	// client without SNI; wrap the listener as the API does.
+	srv.Listener = tls.NewListener(srv.Listener, tlsutil.ServerConfig(r))
+	srv.Start()
 	defer srv.Close()
+	srv.URL = "https://" + srv.Listener.Addr().String()
 
 	if got := servedSerial(t, srv.URL, ca); got.Cmp(first) != 0 {
 		t.Fatalf("served serial %v, want %v", got, first)
