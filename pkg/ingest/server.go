@@ -9,6 +9,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -252,12 +253,18 @@ func (s *Server) ListenOps(addr string) (net.Addr, error) {
 	return ln.Addr(), nil
 }
 
-// Listen binds addr now (so a port clash fails the start), then serves in
-// the background; errors after the start go to the log.
-func (s *Server) Listen(addr string) (net.Addr, error) {
+// Listen binds addr now (so a port clash fails the start), then serves
+// plain HTTP in the background; errors after the start go to the log.
+func (s *Server) Listen(addr string) (net.Addr, error) { return s.listen(addr, nil) }
+
+// listen serves HTTPS when tlsCfg is set (ListenTLS).
+func (s *Server) listen(addr string, tlsCfg *tls.Config) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	go func() {
 		if err := s.app.Listener(ln); err != nil {

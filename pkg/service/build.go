@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,8 @@ type env struct {
 	reg     *prometheus.Registry
 	health  *observability.Health
 	brokers []string
+	// kafka secures every Kafka client of the process (Common.Kafka).
+	kafka []kgo.Opt
 }
 
 // closers runs cleanups in reverse order of registration.
@@ -43,6 +46,10 @@ func (c closers) run() {
 }
 
 func openStore(ctx context.Context, dsn string, migrate bool, e env) (store.Store, error) {
+	if strings.HasPrefix(dsn, "postgres") {
+		mode, host := postgresTransport(dsn)
+		logTransport(e.log, "PostgreSQL", mode, host)
+	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -60,7 +67,7 @@ func openStore(ctx context.Context, dsn string, migrate bool, e env) (store.Stor
 // connectKafka returns a client once the cluster answers, creating the topics
 // if asked. Retrying here lets a service start before its broker (compose).
 func connectKafka(ctx context.Context, c Common, e env, opts ...kgo.Opt) (*kgo.Client, error) {
-	cl, err := stream.NewClient(e.brokers, e.log, opts...)
+	cl, err := stream.NewClient(e.brokers, e.log, append(opts, e.kafka...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +81,10 @@ func connectKafka(ctx context.Context, c Common, e env, opts ...kgo.Opt) (*kgo.C
 		cancel()
 		if err == nil {
 			return cl, nil
+		}
+		if reason, refused := stream.Refused(err); refused {
+			cl.Close()
+			return nil, fmt.Errorf("kafka at %v refused this client: %s: %w", e.brokers, reason, err)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			cl.Close()
@@ -183,7 +194,7 @@ func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, ha
 	c, err := stream.NewConsumer(stream.ConsumerConfig{
 		Brokers: e.brokers, Topic: cfg.Topic, Group: cfg.Group,
 		MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax, InstanceID: cfg.InstanceID,
-		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)),
+		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)), ClientOpts: e.kafka,
 	}, h, offsets, e.log.Named(cfg.Group), e.reg)
 	if err != nil {
 		return nil, err
@@ -200,6 +211,8 @@ func buildStoreWriter(ctx context.Context, cfg WriterConfig, st store.Store, e e
 }
 
 func buildAnalyticsWriter(ctx context.Context, cfg WriterConfig, e env, cl *closers) (*stream.Consumer, error) {
+	mode, host := clickhouseTransport(cfg.DSN)
+	logTransport(e.log, "ClickHouse", mode, host)
 	ch, err := analytics.Open(ctx, analytics.Config{DSN: cfg.DSN})
 	if err != nil {
 		return nil, fmt.Errorf("open ClickHouse: %w", err)
@@ -235,7 +248,16 @@ func newEnv(c Common) (env, error) {
 		go srv.Serve()
 		log.Info("profiles served", zap.String("addr", srv.Addr()))
 	}
-	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers)}, nil
+	sec, err := c.Kafka.resolve()
+	if err != nil {
+		return env{}, err
+	}
+	kopts, err := sec.Opts(log.Named("kafka-tls"))
+	if err != nil {
+		return env{}, err
+	}
+	log.Info("kafka", append(sec.LogFields(), zap.String("brokers", c.Brokers))...)
+	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers), kafka: kopts}, nil
 }
 
 // refreshRollups recomputes the ClickHouse rollup months that received

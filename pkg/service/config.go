@@ -9,6 +9,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/config"
@@ -29,6 +31,7 @@ type Common struct {
 	CreateTopics        bool
 	Retention           time.Duration
 	PprofAddr           string
+	Kafka               KafkaSecurity
 }
 
 func (c *Common) register(fs *flag.FlagSet) {
@@ -43,6 +46,47 @@ func (c *Common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.CreateTopics, "kafka-create-topics", true, "create the topics at start when missing")
 	fs.DurationVar(&c.Retention, "kafka-retention", 0, "retention of the topics when a service creates them (0: the broker's default; lrs with its embedded broker: 72h)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
+	c.Kafka.register(fs)
+}
+
+// KafkaSecurity is the TLS and SASL settings towards Kafka, the same flags
+// in every command that talks to the brokers.
+type KafkaSecurity struct {
+	stream.Security
+	// PasswordFile holds the SASL password (Docker and Kubernetes secrets);
+	// it wins over the password setting.
+	PasswordFile string
+}
+
+func (k *KafkaSecurity) register(fs *flag.FlagSet) {
+	fs.BoolVar(&k.TLS, "kafka-tls", false, "connect to Kafka over TLS")
+	fs.StringVar(&k.CAFile, "kafka-tls-ca-file", "", "PEM file of the CAs trusted for the brokers' certificates (default: the system's roots)")
+	fs.StringVar(&k.CertFile, "kafka-tls-cert-file", "", "client certificate (PEM) for brokers that require one (mTLS)")
+	fs.StringVar(&k.KeyFile, "kafka-tls-key-file", "", "key (PEM) of the client certificate")
+	fs.StringVar(&k.ServerName, "kafka-tls-server-name", "", "name expected in the brokers' certificates (default: the host in kafka-brokers)")
+	fs.StringVar(&k.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default: no SASL)")
+	fs.StringVar(&k.SASLUser, "kafka-sasl-user", "", "SASL user")
+	// The password itself has no default to show, and a flag would put it
+	// in the process list: the help says to use the variable or the file.
+	fs.StringVar(&k.SASLPassword, "kafka-sasl-password", "", "SASL password; set it through the environment or kafka-sasl-password-file, not on the command line")
+	fs.StringVar(&k.PasswordFile, "kafka-sasl-password-file", "", "file holding the SASL password (trailing newline ignored)")
+}
+
+// resolve reads the password file and returns the settings to connect with.
+func (k KafkaSecurity) resolve() (stream.Security, error) {
+	s := k.Security
+	s.SASLMechanism = strings.ToUpper(strings.TrimSpace(s.SASLMechanism))
+	if k.PasswordFile != "" {
+		b, err := os.ReadFile(k.PasswordFile)
+		if err != nil {
+			return s, fmt.Errorf("kafka-sasl-password-file: %w", err)
+		}
+		s.SASLPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	return s, nil
 }
 
 func (c Common) topic() stream.TopicConfig {
@@ -59,6 +103,9 @@ func (c Common) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown-timeout must be positive"))
+	}
+	if _, err := c.Kafka.resolve(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -85,6 +132,8 @@ type IngestConfig struct {
 	CORSOrigins        string
 	OpsAddr            string
 	VoidingPolicy      string
+	TLSCertFile        string
+	TLSKeyFile         string
 }
 
 func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
@@ -110,6 +159,8 @@ func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
 	fs.StringVar(&c.CORSOrigins, "cors-origins", "*", "browser origins allowed to call the xAPI resources, comma-separated (https://lms.example.com), or * for any")
 	fs.StringVar(&c.OpsAddr, "ops-addr", "", "listen address of /metrics and the admin API when they must not share the xAPI listener (unset: served beside the xAPI)")
 	fs.StringVar(&c.VoidingPolicy, "voiding-policy", string(ingest.VoidByAuthority), "who may void a statement: authority (its own authority, or a credential with scope all) or tenant (any writer of the tenant)")
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "serve the API over HTTPS with this certificate (PEM, chain included); reloaded when the file changes")
+	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "key (PEM) of tls-cert-file")
 }
 
 func (c IngestConfig) validate() error {
@@ -128,6 +179,9 @@ func (c IngestConfig) validate() error {
 	}
 	if (c.BootstrapKey == "") != (c.BootstrapSecret == "") {
 		errs = append(errs, errors.New("bootstrap-key and bootstrap-secret must be set together"))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("tls-cert-file and tls-key-file must be set together"))
 	}
 	return errors.Join(errs...)
 }
