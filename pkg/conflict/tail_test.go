@@ -23,7 +23,7 @@ func TestTailOnTheEmbeddedBroker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tc := stream.TopicConfig{Name: "statements", Partitions: 1, ReplicationFactor: 1, MaxRecordBytes: 1 << 20}
-	cl, err := stream.NewClient(b.Addrs(), zap.NewNop(), stream.ProducerOpts(tc, 10*time.Second, 0)...)
+	cl, err := stream.NewClient(b.Addrs(), zap.NewNop(), append(stream.ProducerOpts(tc, 10*time.Second, 0), b.ClientOpts()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestTailOnTheEmbeddedBroker(t *testing.T) {
 	cfg := Config{Wait: time.Second, LookupTimeout: time.Second, MaxEntries: 100, Lookback: time.Minute}
 	storeAt := func(context.Context) (map[int32]int64, error) { return map[int32]int64{0: appliedOff + 1}, nil }
 	tail, err := OpenTail(ctx, cfg, tc.Name, idx, cl,
-		func(opts ...kgo.Opt) (*kgo.Client, error) { return stream.NewClient(b.Addrs(), zap.NewNop(), opts...) }, storeAt, zap.NewNop())
+		func(opts ...kgo.Opt) (*kgo.Client, error) { return stream.NewClient(b.Addrs(), zap.NewNop(), append(opts, b.ClientOpts()...)...) }, storeAt, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
