@@ -164,7 +164,9 @@ func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Clie
 	idx := conflict.NewIndex(cfg.Conflict.MaxEntries)
 	log := e.log.Named("conflict-tail")
 	tail, err := conflict.OpenTail(ctx, cfg.Conflict, cfg.Topic, idx, admin,
-		func(opts ...kgo.Opt) (*kgo.Client, error) { return stream.NewClient(e.brokers, log, append(opts, e.kafka...)...) }, applied, log)
+		func(opts ...kgo.Opt) (*kgo.Client, error) {
+			return stream.NewClient(e.brokers, log, append(opts, e.kafka...)...)
+		}, applied, log)
 	if err != nil {
 		return nil, err
 	}
