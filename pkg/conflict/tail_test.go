@@ -51,7 +51,9 @@ func TestTailOnTheEmbeddedBroker(t *testing.T) {
 	cfg := Config{Wait: time.Second, LookupTimeout: time.Second, MaxEntries: 100, Lookback: time.Minute}
 	storeAt := func(context.Context) (map[int32]int64, error) { return map[int32]int64{0: appliedOff + 1}, nil }
 	tail, err := OpenTail(ctx, cfg, tc.Name, idx, cl,
-		func(opts ...kgo.Opt) (*kgo.Client, error) { return stream.NewClient(b.Addrs(), zap.NewNop(), append(opts, b.ClientOpts()...)...) }, storeAt, zap.NewNop())
+		func(opts ...kgo.Opt) (*kgo.Client, error) {
+			return stream.NewClient(b.Addrs(), zap.NewNop(), append(opts, b.ClientOpts()...)...)
+		}, storeAt, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
