@@ -109,17 +109,19 @@ func TestDistributedServices(t *testing.T) {
 	// which setting is wrong.
 	stranger := tlstest.NewCA(t, "not the broker's CA")
 	refusals := []struct {
-		name, env, want string
+		name, want string
+		env        []string
 	}{
-		{"wrong password", "LRS_KAFKA_SASL_PASSWORD=wrong", "SASL user or password"},
-		{"untrusted certificate", "LRS_KAFKA_TLS_CA_FILE=" + stranger.CertFile, "certificate is not trusted"},
+		{"wrong password", "SASL user or password", []string{"LRS_KAFKA_SASL_PASSWORD=wrong"}},
+		{"untrusted certificate", "certificate is not trusted", []string{"LRS_KAFKA_SASL_PASSWORD_FILE=" + k.PasswordFile, "LRS_KAFKA_TLS_CA_FILE=" + stranger.CertFile}},
 	}
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, filepath.Join(bin, "lrs-store-writer"))
-			cmd.Env = append(os.Environ(), append(secured, "LRS_KAFKA_TOPIC="+topic, "LRS_HTTP_ADDR=", "LRS_STORE_DSN=sqlite:"+filepath.Join(t.TempDir(), "lrs.db"), r.env)...)
+			cmd.Env = append(os.Environ(), append(secured, "LRS_KAFKA_TOPIC="+topic, "LRS_HTTP_ADDR=", "LRS_STORE_DSN=sqlite:"+filepath.Join(t.TempDir(), "lrs.db"))...)
+			cmd.Env = append(cmd.Env, r.env...)
 			out, err := cmd.CombinedOutput()
 			if ctx.Err() != nil {
 				t.Fatalf("still running after 45s: a retry loop, not a refusal\n%s", tail(string(out), 2000))
