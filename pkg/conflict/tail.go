@@ -114,7 +114,7 @@ func (t *Tail) missing(parts []int32) {
 }
 
 // Run reads the topic until ctx ends, and trims the index on a timer.
-func (t *Tail) Run(ctx context.Context) error {
+func (t *Tail) Run(ctx context.Context) {
 	defer t.cl.Close()
 	go t.trimLoop(ctx)
 	var lastErr time.Time
@@ -131,7 +131,7 @@ func (t *Tail) Run(ctx context.Context) error {
 		}
 		fs := t.cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		fs.EachError(func(topic string, p int32, err error) {
 			// The client retries by itself; say so at most every few seconds.

@@ -59,7 +59,7 @@ func TestTailOnTheEmbeddedBroker(t *testing.T) {
 	}
 	tctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go func() { _ = tail.Run(tctx) }()
+	go tail.Run(tctx)
 
 	later := uuid.NewString()
 	publish(later, "b")

@@ -322,23 +322,16 @@ func (s *Server) observe(c *fiber.Ctx) error {
 // label made from it changes under the registry (a later request on the
 // connection rewrites it) and any client could add series without bound.
 func methodLabel(m string) string {
-	switch m {
-	case fiber.MethodGet:
-		return fiber.MethodGet
-	case fiber.MethodHead:
-		return fiber.MethodHead
-	case fiber.MethodPost:
-		return fiber.MethodPost
-	case fiber.MethodPut:
-		return fiber.MethodPut
-	case fiber.MethodDelete:
-		return fiber.MethodDelete
-	case fiber.MethodOptions:
-		return fiber.MethodOptions
-	case fiber.MethodPatch:
-		return fiber.MethodPatch
+	if l, ok := methodLabels[m]; ok {
+		return l
 	}
 	return "OTHER"
+}
+
+var methodLabels = map[string]string{
+	fiber.MethodGet: fiber.MethodGet, fiber.MethodHead: fiber.MethodHead, fiber.MethodPost: fiber.MethodPost,
+	fiber.MethodPut: fiber.MethodPut, fiber.MethodDelete: fiber.MethodDelete, fiber.MethodOptions: fiber.MethodOptions,
+	fiber.MethodPatch: fiber.MethodPatch,
 }
 
 // securityHeaders keeps browsers from reading a response as anything but

@@ -170,11 +170,7 @@ func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Clie
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		if err := tail.Run(ctx); err != nil {
-			log.Error("conflict tail stopped", zap.Error(err))
-		}
-	}()
+	go tail.Run(ctx)
 	return conflict.NewChecker(cfg.Conflict, idx, tail, ends, st, e.reg)
 }
 
