@@ -20,6 +20,7 @@ import (
 type Store interface {
 	auth.Admin
 	ListCredentials(ctx context.Context, tenant string) ([]store.Credential, error)
+	RecentConflicts(ctx context.Context, tenant string, limit int) ([]store.ConflictRecord, error)
 }
 
 var (
@@ -121,6 +122,35 @@ func (s *Service) ListTenants(ctx context.Context) ([]Tenant, error) {
 	out := make([]Tenant, len(ts))
 	for i, t := range ts {
 		out[i] = Tenant(t)
+	}
+	return out, nil
+}
+
+// Conflict is a statement the store-writer refused (and dead-lettered)
+// because its id was stored first with other content: a conflict ingest
+// could not answer with 409 (see docs/architecture.md, "Conflicts").
+type Conflict struct {
+	StatementID       string    `json:"statementId"`
+	Fingerprint       string    `json:"fingerprint"`       // of the statement refused
+	StoredFingerprint string    `json:"storedFingerprint"` // of the statement kept
+	Detected          time.Time `json:"detected"`
+}
+
+// RecentConflicts lists a tenant's newest conflicts, at most limit (1-1000).
+func (s *Service) RecentConflicts(ctx context.Context, tenant string, limit int) ([]Conflict, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, invalid("limit %d: want 1-1000", limit)
+	}
+	if err := s.tenantExists(ctx, tenant); err != nil {
+		return nil, err
+	}
+	cs, err := s.st.RecentConflicts(ctx, tenant, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Conflict, len(cs))
+	for i, c := range cs {
+		out[i] = Conflict{StatementID: c.ID, Fingerprint: c.Fingerprint, StoredFingerprint: c.StoredFingerprint, Detected: c.Detected.UTC()}
 	}
 	return out, nil
 }

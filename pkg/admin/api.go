@@ -42,6 +42,7 @@ func NewAPI(svc *Service, token string, log *zap.Logger) (*API, error) {
 //
 //	GET  /tenants                         list tenants
 //	POST /tenants                         create {"id","name"}
+//	GET  /tenants/:id/conflicts[?limit=N] the newest conflicts the store-writer found (default 100)
 //	GET  /credentials[?tenant=ID]         list credentials
 //	POST /credentials                     create {"tenant","label","scopes","authority","rateLimit","key"}: the answer holds the secret
 //	GET  /credentials/:key                one credential
@@ -52,6 +53,7 @@ func (a *API) Register(r fiber.Router, prefix string) {
 	g := r.Group(prefix, a.guard)
 	g.Get("/tenants", a.listTenants)
 	g.Post("/tenants", a.createTenant)
+	g.Get("/tenants/:id/conflicts", a.listConflicts)
 	g.Get("/credentials", a.listCredentials)
 	g.Post("/credentials", a.createCredential)
 	g.Get("/credentials/:key", a.getCredential)
@@ -132,6 +134,12 @@ func (a *API) createTenant(c *fiber.Ctx) error {
 	}
 	t, err := a.svc.CreateTenant(c.UserContext(), req.ID, req.Name)
 	return a.answer(c, http.StatusCreated, t, err)
+}
+
+func (a *API) listConflicts(c *fiber.Ctx) error {
+	limit := c.QueryInt("limit", 100)
+	cs, err := a.svc.RecentConflicts(c.UserContext(), c.Params("id"), limit)
+	return a.answer(c, http.StatusOK, fiber.Map{"conflicts": cs}, err)
 }
 
 func (a *API) listCredentials(c *fiber.Ctx) error {

@@ -22,7 +22,7 @@ import (
 // RunTenants runs `lrs tenants create|list`.
 func RunTenants(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: lrs tenants create -id ID [-name NAME] | lrs tenants list")
+		return errors.New("usage: lrs tenants create -id ID [-name NAME] | lrs tenants list | lrs tenants conflicts -id ID [-limit N]")
 	}
 	switch args[0] {
 	case "create":
@@ -51,8 +51,26 @@ func RunTenants(ctx context.Context, args []string, out io.Writer) error {
 			}
 			return w.Flush()
 		})
+	case "conflicts":
+		var id string
+		var limit int
+		return withService(ctx, "lrs tenants conflicts", args[1:], nil, func(fs *flag.FlagSet) {
+			fs.StringVar(&id, "id", "", "tenant id")
+			fs.IntVar(&limit, "limit", 100, "most conflicts listed, newest first (1-1000)")
+		}, func(s *Service) error {
+			cs, err := s.RecentConflicts(ctx, id, limit)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "DETECTED\tSTATEMENT ID\tREFUSED FINGERPRINT\tSTORED FINGERPRINT")
+			for _, c := range cs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Detected.Format(time.RFC3339), c.StatementID, c.Fingerprint, c.StoredFingerprint)
+			}
+			return w.Flush()
+		})
 	}
-	return fmt.Errorf("lrs tenants %s: unknown command; want create or list", args[0])
+	return fmt.Errorf("lrs tenants %s: unknown command; want create, list or conflicts", args[0])
 }
 
 // RunCredentials runs `lrs credentials create|list|disable|enable|rotate`.

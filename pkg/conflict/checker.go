@@ -62,6 +62,9 @@ type Config struct {
 	// Lookback is where the tail starts in a partition whose applied offset
 	// the store cannot tell (the store is down at start).
 	Lookback time.Duration
+	// FilterMaxMB bounds the filter of every id acknowledged (2 to 4 bytes
+	// per statement), which spares new ids the store lookup; 0 turns it off.
+	FilterMaxMB int
 }
 
 // RegisterFlags adds the settings to fs with their defaults.
@@ -70,6 +73,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.LookupTimeout, "conflict-lookup-timeout", 250*time.Millisecond, "how long the store may take to answer for client-chosen ids the conflict index does not hold; past it they are accepted as new and the store-writer dead-letters a real conflict")
 	fs.IntVar(&c.MaxEntries, "conflict-index-max", 1_000_000, "most statements the conflict index holds while the store lags (about 150 bytes each)")
 	fs.DurationVar(&c.Lookback, "conflict-lookback", 5*time.Minute, "how far back the conflict index starts reading the topic when the store cannot tell what it applied")
+	fs.IntVar(&c.FilterMaxMB, "conflict-filter-max-mb", 256, "most memory (MiB) of the filter of every statement id acknowledged (2 to 4 bytes per statement), which lets new client-chosen ids skip the store lookup; past it more ids are looked up; 0 turns the filter off")
 }
 
 // Validate reports settings that cannot work.
@@ -86,6 +90,9 @@ func (c Config) Validate() error {
 	}
 	if c.Lookback <= 0 {
 		errs = append(errs, fmt.Errorf("conflict lookback %v: want > 0", c.Lookback))
+	}
+	if c.FilterMaxMB < 0 {
+		errs = append(errs, fmt.Errorf("conflict filter max %d MiB: want >= 0", c.FilterMaxMB))
 	}
 	return errors.Join(errs...)
 }
@@ -216,6 +223,9 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 			fp, ok = c.idx.lookup(k)
 		}
 		switch {
+		case !ok && !unchecked && c.idx.absent(k):
+			d.New[i] = true
+			c.checks.WithLabelValues("new").Inc()
 		case !ok:
 			ask = append(ask, store.StatementKey{Tenant: tenant, ID: k.id.String()})
 			askAt = append(askAt, i)

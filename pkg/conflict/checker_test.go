@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,8 +84,15 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
-	h := &harness{t: t, topic: &fakeTopic{}, store: &fakeStore{fps: map[store.StatementKey]string{}}, idx: NewIndex(cfg.MaxEntries)}
+	var seen *Filter
+	if cfg.FilterMaxMB > 0 {
+		seen = NewFilter(cfg.FilterMaxMB << 20)
+	}
+	h := &harness{t: t, topic: &fakeTopic{}, store: &fakeStore{fps: map[store.StatementKey]string{}}, idx: NewIndex(cfg.MaxEntries, seen)}
 	h.idx.start(0, 0, 0)
+	if seen != nil {
+		h.idx.loaded()
+	}
 	c, err := NewChecker(cfg, h.idx, nil, h.topic, h.store, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +119,9 @@ func (h *harness) apply(tenant, id, content string, next int64) {
 	h.store.mu.Lock()
 	h.store.fps[store.StatementKey{Tenant: tenant, ID: id}] = fp(content)
 	h.store.mu.Unlock()
+	if h.idx.seen != nil { // as the scan at start would have
+		h.idx.seen.Add(tenant, uuid.MustParse(id))
+	}
 	h.idx.trim(map[int32]int64{0: next})
 }
 
@@ -140,29 +151,33 @@ func TestCheckAnswers(t *testing.T) {
 		{"same id in another tenant", st(inFlight, "b"), "t2", true, false},
 		{"other tenant's applied id", st(other, "b"), "t1", true, false},
 	}
-	h := newHarness(t, defaults())
-	off := h.publish("t1", true, sid(t, applied, "a"))
-	h.apply("t1", applied, "a", off+1)
-	h.publish("t1", true, sid(t, inFlight, "a"))
-	h.apply("t2", other, "a", off+1)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, err := h.check(tt.tenant, tt.stmt)
-			var ce *ConflictError
-			if tt.wantError {
-				if !errors.As(err, &ce) || ce.ID != tt.stmt.ID {
-					t.Fatalf("Check = %v, %v; want a conflict on %s", d, err, tt.stmt.ID)
+	for _, filterMB := range []int{0, 1} {
+		cfg := defaults()
+		cfg.FilterMaxMB = filterMB
+		h := newHarness(t, cfg)
+		off := h.publish("t1", true, sid(t, applied, "a"))
+		h.apply("t1", applied, "a", off+1)
+		h.publish("t1", true, sid(t, inFlight, "a"))
+		h.apply("t2", other, "a", off+1)
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("filter %d MiB/%s", filterMB, tt.name), func(t *testing.T) {
+				d, err := h.check(tt.tenant, tt.stmt)
+				var ce *ConflictError
+				if tt.wantError {
+					if !errors.As(err, &ce) || ce.ID != tt.stmt.ID {
+						t.Fatalf("Check = %v, %v; want a conflict on %s", d, err, tt.stmt.ID)
+					}
+					return
 				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Check: %v", err)
-			}
-			defer d.Done(false)
-			if d.New[0] != tt.wantNew {
-				t.Fatalf("New = %v, want %v", d.New[0], tt.wantNew)
-			}
-		})
+				if err != nil {
+					t.Fatalf("Check: %v", err)
+				}
+				defer d.Done(false)
+				if d.New[0] != tt.wantNew {
+					t.Fatalf("New = %v, want %v", d.New[0], tt.wantNew)
+				}
+			})
+		}
 	}
 }
 
@@ -328,4 +343,36 @@ func TestIndexBoundsAndHoles(t *testing.T) {
 func counter(t *testing.T, c *Checker, result string) float64 {
 	t.Helper()
 	return testutil.ToFloat64(c.checks.WithLabelValues(result))
+}
+
+// With the filter loaded, new ids are answered without the store; ids it
+// may hold, and every id once records went unread, still ask the store.
+func TestCheckFilterSparesTheStoreLookup(t *testing.T) {
+	cfg := defaults()
+	cfg.FilterMaxMB = 1
+	h := newHarness(t, cfg)
+	applied := uuid.NewString()
+	h.apply("t", applied, "a", 0)
+	for range 100 {
+		d, err := h.check("t", st(uuid.NewString(), "a"))
+		if err != nil || !d.New[0] {
+			t.Fatalf("Check of a new id = %v, %v; want new", d, err)
+		}
+		d.Done(true)
+	}
+	if h.store.calls > 2 { // a false positive or two may ask
+		t.Fatalf("%d store lookups for 100 new ids with the filter loaded", h.store.calls)
+	}
+	if _, err := h.check("t", st(applied, "b")); !errors.As(err, new(*ConflictError)) {
+		t.Fatalf("Check of an applied id with other content = %v, want a conflict from the store", err)
+	}
+	h.idx.skipTo(0, h.topic.end.Add(5)) // records the tail never read
+	calls := h.store.calls
+	d, err := h.check("t", st(uuid.NewString(), "a"))
+	if err != nil || !d.New[0] {
+		t.Fatalf("Check after a gap = %v, %v; want new", d, err)
+	}
+	if h.store.calls != calls+1 {
+		t.Fatalf("after a gap the store was asked %d times for a new id, want once", h.store.calls-calls)
+	}
 }

@@ -21,6 +21,13 @@ type Index struct {
 	parts   map[int32]*partition
 	tenants map[string]string // interned, so that entries share one copy
 	moved   chan struct{}     // closed (and replaced) whenever a partition's next offset advances
+
+	// seen holds every id read and, once seenLoaded, every id the store
+	// held when the tail started: then an id it has not seen is new. A
+	// record the tail could not read (gap) makes "not seen" unprovable.
+	seen       *Filter
+	seenLoaded bool
+	gap        bool
 }
 
 type key struct {
@@ -51,8 +58,32 @@ type partition struct {
 }
 
 // NewIndex returns an index bounded to max entries.
-func NewIndex(max int) *Index {
-	return &Index{max: max, entries: map[key]entry{}, parts: map[int32]*partition{}, tenants: map[string]string{}, moved: make(chan struct{})}
+// seen, if not nil, is the filter of every id acknowledged (see Index.absent).
+func NewIndex(max int, seen *Filter) *Index {
+	return &Index{max: max, entries: map[key]entry{}, parts: map[int32]*partition{}, tenants: map[string]string{}, moved: make(chan struct{}), seen: seen}
+}
+
+// absent reports whether k was certainly never acknowledged, as far as the
+// tail has read: the filter is loaded and nothing went unread.
+func (x *Index) absent(k key) bool {
+	x.mu.Lock()
+	usable := x.seen != nil && x.seenLoaded && !x.gap
+	x.mu.Unlock()
+	return usable && !x.seen.MayContain(k.tenant, k.id)
+}
+
+// unread reports whether records went unread (see absent).
+func (x *Index) unread() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.gap
+}
+
+// loaded marks the filter complete for what the store held at start.
+func (x *Index) loaded() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.seenLoaded = true
 }
 
 // Len is the number of statements indexed.
@@ -68,6 +99,7 @@ func (x *Index) start(p int32, next, applied int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.parts[p] = &partition{next: next, applied: applied, evicted: next}
+	x.gap = x.gap || next > applied
 	x.broadcast()
 }
 
@@ -79,6 +111,11 @@ func (x *Index) add(p int32, off int64, tenant string, ids []stream.StatementID)
 	pt := x.parts[p]
 	if pt == nil || off < pt.next {
 		return // not a partition we read, or a record seen before
+	}
+	if x.seen != nil {
+		for _, sid := range ids {
+			x.seen.Add(tenant, sid.ID)
+		}
 	}
 	if off >= pt.applied {
 		t, ok := x.tenants[tenant]
@@ -107,6 +144,7 @@ func (x *Index) skipTo(p int32, next int64) {
 	if pt := x.parts[p]; pt != nil && next > pt.next {
 		pt.next = next
 		pt.evicted = max(pt.evicted, next)
+		x.gap = true
 		x.broadcast()
 	}
 }

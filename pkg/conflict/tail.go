@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
@@ -21,9 +23,13 @@ type Tail struct {
 	topic   string
 	idx     *Index
 	applied func(ctx context.Context) (map[int32]int64, error)
+	scan    Scan
 	log     *zap.Logger
 	added   chan []int32
 }
+
+// Scan calls fn with the key of every statement the store holds.
+type Scan func(ctx context.Context, fn func(store.StatementKey) error) error
 
 // trimInterval is how often the tail reads the store's applied offsets to
 // drop what the store answers for: the index then holds about a second of
@@ -33,10 +39,11 @@ const trimInterval = 500 * time.Millisecond
 // OpenTail finds where to start in each partition (the store's applied
 // offset, so that everything acknowledged but not applied is indexed) and
 // opens a consuming client with newClient. admin answers the offset
-// queries; applied reads the store's offsets.
+// queries; applied reads the store's offsets; scan (nil when idx has no
+// filter) loads the filter with what the store holds.
 func OpenTail(ctx context.Context, cfg Config, topic string, idx *Index, admin *kgo.Client,
 	newClient func(opts ...kgo.Opt) (*kgo.Client, error),
-	applied func(ctx context.Context) (map[int32]int64, error), log *zap.Logger) (*Tail, error) {
+	applied func(ctx context.Context) (map[int32]int64, error), scan Scan, log *zap.Logger) (*Tail, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -45,6 +52,9 @@ func OpenTail(ctx context.Context, cfg Config, topic string, idx *Index, admin *
 	}
 	if idx == nil || admin == nil || newClient == nil || applied == nil || log == nil {
 		return nil, errors.New("tail needs an index, an admin client, a client factory, the applied offsets and a logger")
+	}
+	if (idx.seen == nil) != (scan == nil) {
+		return nil, errors.New("tail: an index with a filter needs a store scan, and only then")
 	}
 	adm := kadm.NewClient(admin)
 	ends, err := adm.ListEndOffsets(ctx, topic)
@@ -89,7 +99,9 @@ func OpenTail(ctx context.Context, cfg Config, topic string, idx *Index, admin *
 			}
 		}
 		from = min(max(from, first), e.Offset)
-		idx.start(e.Partition, from, done[e.Partition])
+		// Records below the log start are gone for the store-writer too:
+		// only unread records above it and the applied offset are a hole.
+		idx.start(e.Partition, from, max(done[e.Partition], first))
 		at[e.Partition] = kgo.NewOffset().At(from)
 	})
 	cl, err := newClient(
@@ -101,7 +113,7 @@ func OpenTail(ctx context.Context, cfg Config, topic string, idx *Index, admin *
 	if err != nil {
 		return nil, fmt.Errorf("tail client: %w", err)
 	}
-	return &Tail{cl: cl, topic: topic, idx: idx, applied: applied, log: log, added: make(chan []int32, 1)}, nil
+	return &Tail{cl: cl, topic: topic, idx: idx, applied: applied, scan: scan, log: log, added: make(chan []int32, 1)}, nil
 }
 
 // missing is called by waiting requests for partitions the tail does not
@@ -117,6 +129,9 @@ func (t *Tail) missing(parts []int32) {
 func (t *Tail) Run(ctx context.Context) {
 	defer t.cl.Close()
 	go t.trimLoop(ctx)
+	if t.scan != nil {
+		go t.loadFilter(ctx)
+	}
 	var lastErr time.Time
 	for {
 		select {
@@ -151,6 +166,48 @@ func (t *Tail) Run(ctx context.Context) {
 				t.idx.add(r.Partition, r.Offset, tenant, ids)
 			}
 		})
+	}
+}
+
+// loadFilter adds every statement the store holds to the index's filter.
+// It runs after OpenTail read the store's applied offsets, so everything
+// below them is in the store's answer and everything above is read by the
+// tail. A failed scan is retried whole (adding an id twice is harmless);
+// until one succeeds, new ids are looked up in the store.
+func (t *Tail) loadFilter(ctx context.Context) {
+	for {
+		start := time.Now()
+		var n int64
+		err := t.scan(ctx, func(k store.StatementKey) error {
+			id, err := uuid.Parse(k.ID)
+			if err != nil {
+				return nil // not a statement a client id can meet
+			}
+			t.idx.seen.Add(k.Tenant, id)
+			if n++; n%1_000_000 == 0 {
+				t.log.Info("conflict filter: loading the store's statement ids", zap.Int64("statements", n))
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			t.idx.loaded()
+			fields := []zap.Field{zap.Int64("statements", n), zap.Int("bytes", t.idx.seen.Bytes()), zap.Duration("took", time.Since(start))}
+			if t.idx.unread() {
+				t.log.Warn("conflict filter loaded, but records the tail could not read (retention, or a store that could not tell its offsets at start) leave it unusable: new ids are looked up in the store until a restart", fields...)
+			} else {
+				t.log.Info("conflict filter loaded: new client-chosen ids are accepted without a store lookup", fields...)
+			}
+			return
+		}
+		t.log.Warn("conflict filter: store scan failed; new ids are looked up in the store until it succeeds", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
 	}
 }
 

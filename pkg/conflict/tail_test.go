@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
@@ -47,13 +48,15 @@ func TestTailOnTheEmbeddedBroker(t *testing.T) {
 	appliedOff := publish(applied, "a")
 	publish(pending, "a")
 
-	idx := NewIndex(100)
+	idx := NewIndex(100, NewFilter(1<<20))
 	cfg := Config{Wait: time.Second, LookupTimeout: time.Second, MaxEntries: 100, Lookback: time.Minute}
 	storeAt := func(context.Context) (map[int32]int64, error) { return map[int32]int64{0: appliedOff + 1}, nil }
 	tail, err := OpenTail(ctx, cfg, tc.Name, idx, cl,
 		func(opts ...kgo.Opt) (*kgo.Client, error) {
 			return stream.NewClient(b.Addrs(), zap.NewNop(), append(opts, b.ClientOpts()...)...)
-		}, storeAt, zap.NewNop())
+		}, storeAt, func(_ context.Context, fn func(store.StatementKey) error) error {
+			return fn(store.StatementKey{Tenant: "t", ID: applied})
+		}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,5 +84,19 @@ func TestTailOnTheEmbeddedBroker(t *testing.T) {
 	}
 	if idx.hole() {
 		t.Error("a tail started at the applied offsets reports a hole")
+	}
+	// The filter holds the store's statements and the tail's: only an id
+	// that is in neither is certainly new.
+	deadline := time.Now().Add(5 * time.Second)
+	for !idx.absent(key{"t", uuid.New()}) {
+		if time.Now().After(deadline) {
+			t.Fatal("the filter was not loaded within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, id := range []string{applied, pending, later} {
+		if idx.absent(key{"t", uuid.MustParse(id)}) {
+			t.Errorf("%s: the filter says absent", id)
+		}
 	}
 }

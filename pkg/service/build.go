@@ -161,12 +161,17 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 // until ctx ends) and returns the checker reading it.
 func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Client, ends *stream.SharedEndOffsets,
 	applied func(context.Context) (map[int32]int64, error), st store.Store, e env) (*conflict.Checker, error) {
-	idx := conflict.NewIndex(cfg.Conflict.MaxEntries)
+	var seen *conflict.Filter
+	var scan conflict.Scan
+	if cfg.Conflict.FilterMaxMB > 0 {
+		seen, scan = conflict.NewFilter(cfg.Conflict.FilterMaxMB<<20), st.ScanStatementKeys
+	}
+	idx := conflict.NewIndex(cfg.Conflict.MaxEntries, seen)
 	log := e.log.Named("conflict-tail")
 	tail, err := conflict.OpenTail(ctx, cfg.Conflict, cfg.Topic, idx, admin,
 		func(opts ...kgo.Opt) (*kgo.Client, error) {
 			return stream.NewClient(e.brokers, log, append(opts, e.kafka...)...)
-		}, applied, log)
+		}, applied, scan, log)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,17 +16,42 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/tlsutil/tlstest"
 )
 
-// buildBinaries compiles the three services once per test run.
+// binaries is where buildBinaries put the services (TestMain removes it).
+var binaries struct {
+	sync.Mutex
+	dir string
+}
+
+// buildBinaries compiles the three services once per test run: linking
+// them takes seconds each, and several tests run them.
 func buildBinaries(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
+	binaries.Lock()
+	defer binaries.Unlock()
+	if binaries.dir != "" {
+		return binaries.dir
+	}
+	dir, err := os.MkdirTemp("", "lrs-service-test-bin")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, s := range []string{"ingest", "store-writer", "analytics-writer"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "lrs-"+s), "../../services/"+s)
 		if out, err := cmd.CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
 			t.Fatalf("build %s: %v\n%s", s, err, out)
 		}
 	}
+	binaries.dir = dir
 	return dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaries.dir != "" {
+		os.RemoveAll(binaries.dir)
+	}
+	os.Exit(code)
 }
 
 type process struct {

@@ -127,3 +127,25 @@ func statementArray(n int, verb string) string {
 	}
 	return "[" + strings.Join(parts, ",") + "]"
 }
+
+// metric returns the value of the sample named series (name and labels as
+// /metrics prints them) served at addr, or -1 if it is absent.
+func metric(t *testing.T, addr, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", series, err)
+			}
+			return f
+		}
+	}
+	return -1
+}

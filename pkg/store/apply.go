@@ -66,7 +66,7 @@ func plan(stmts []Statement) ([]planned, ApplyResult, error) {
 			if fp == s.Fingerprint {
 				res.Duplicates++
 			} else {
-				res.Conflicts = append(res.Conflicts, Conflict{Statement: s, Reason: reasonConflict})
+				res.Conflicts = append(res.Conflicts, Conflict{Statement: s, Reason: reasonConflict, Existing: fp})
 			}
 			continue
 		}
@@ -93,11 +93,25 @@ func classify(notInserted []planned, existing map[StatementKey]string, res *Appl
 		case fp == p.Fingerprint:
 			res.Duplicates++
 		default:
-			res.Conflicts = append(res.Conflicts, Conflict{Statement: p.Statement, Reason: reasonConflict})
+			res.Conflicts = append(res.Conflicts, Conflict{Statement: p.Statement, Reason: reasonConflict, Existing: fp})
 		}
 	}
 	return nil
 }
+
+// conflictsOfContent are the conflicts to record (see RecentConflicts).
+func conflictsOfContent(cs []Conflict) []Conflict {
+	var out []Conflict
+	for _, c := range cs {
+		if c.Existing != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// maxConflictsListed bounds RecentConflicts.
+const maxConflictsListed = 1000
 
 // refTarget is a statement referred to by a new statement.
 type refTarget struct {
@@ -300,4 +314,30 @@ func mergeOffsets(offsets []Offset) []Offset {
 		out = append(out, o)
 	}
 	return out
+}
+
+// keyRows is what both backends' row iterators offer.
+type keyRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// scanKeys calls fn for each (tenant, id) row and closes rows.
+func scanKeys(rows keyRows, fn func(StatementKey) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		var k StatementKey
+		if err := rows.Scan(&k.Tenant, &k.ID); err != nil {
+			return fmt.Errorf("scan statement keys: %w", err)
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan statement keys: %w", err)
+	}
+	return nil
 }

@@ -312,6 +312,19 @@ func (p *Postgres) applyTx(ctx context.Context, tx pgx.Tx, group string, todo []
 			return err
 		}
 	}
+	if cs := conflictsOfContent(res.Conflicts); len(cs) > 0 {
+		cols := [4][]string{}
+		for _, c := range cs {
+			for i, v := range []string{c.Statement.Tenant, c.Statement.ID, c.Statement.Fingerprint, c.Existing} {
+				cols[i] = append(cols[i], v)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO statement_conflicts (tenant, id, fingerprint, stored_fingerprint)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
+			cols[0], cols[1], cols[2], cols[3]); err != nil {
+			return fmt.Errorf("record conflicts: %w", err)
+		}
+	}
 	if len(offsets) > 0 {
 		topics, parts, next := make([]string, len(offsets)), make([]int32, len(offsets)), make([]int64, len(offsets))
 		for i, o := range offsets {
@@ -435,6 +448,31 @@ func (p *Postgres) AppliedOffsets(ctx context.Context, group, topic string) (map
 	}
 	defer rows.Close()
 	return scanOffsets(rows)
+}
+
+func (p *Postgres) RecentConflicts(ctx context.Context, tenant string, limit int) ([]ConflictRecord, error) {
+	rows, err := p.pool.Query(ctx, `SELECT tenant, id::text, fingerprint, stored_fingerprint, detected_at FROM statement_conflicts
+WHERE tenant = $1 ORDER BY detected_at DESC, id LIMIT $2`, tenant, min(max(limit, 1), maxConflictsListed))
+	if err != nil {
+		return nil, fmt.Errorf("list conflicts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ConflictRecord, error) {
+		var c ConflictRecord
+		err := r.Scan(&c.Tenant, &c.ID, &c.Fingerprint, &c.StoredFingerprint, &c.Detected)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list conflicts: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Postgres) ScanStatementKeys(ctx context.Context, fn func(StatementKey) error) error {
+	rows, err := p.pool.Query(ctx, "SELECT tenant, id::text FROM statements WHERE body IS NOT NULL")
+	if err != nil {
+		return fmt.Errorf("scan statement keys: %w", err)
+	}
+	return scanKeys(rows, fn)
 }
 
 func (p *Postgres) Fingerprints(ctx context.Context, keys []StatementKey) (map[StatementKey]string, error) {

@@ -205,6 +205,13 @@ VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`)
 	if err := applyRefs(ctx, sqliteRefTx{tx}, inserted, filled); err != nil {
 		return err
 	}
+	now := time.Now().UnixMicro()
+	for _, c := range conflictsOfContent(res.Conflicts) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO statement_conflicts (tenant, id, fingerprint, stored_fingerprint, detected_at)
+VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, c.Statement.Tenant, c.Statement.ID, c.Statement.Fingerprint, c.Existing, now); err != nil {
+			return fmt.Errorf("record conflict: %w", err)
+		}
+	}
 	for _, o := range offsets {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset, updated_at)
 VALUES (?, ?, ?, ?, ?)
@@ -237,7 +244,7 @@ func (s *SQLite) fillOrClassify(ctx context.Context, tx *sql.Tx, p planned, ref 
 	case fp.String == p.Fingerprint:
 		res.Duplicates++
 	default:
-		res.Conflicts = append(res.Conflicts, Conflict{Statement: p.Statement, Reason: reasonConflict})
+		res.Conflicts = append(res.Conflicts, Conflict{Statement: p.Statement, Reason: reasonConflict, Existing: fp.String})
 	}
 	return false, nil
 }
@@ -354,6 +361,42 @@ func (s *SQLite) AppliedOffsets(ctx context.Context, group, topic string) (map[i
 // sqliteKeysPerQuery bounds the (tenant, id) pairs of one lookup, well
 // under SQLite's limit on bound parameters.
 const sqliteKeysPerQuery = 400
+
+func (s *SQLite) RecentConflicts(ctx context.Context, tenant string, limit int) ([]ConflictRecord, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT tenant, id, fingerprint, stored_fingerprint, detected_at FROM statement_conflicts
+WHERE tenant = ? ORDER BY detected_at DESC, id LIMIT ?`, tenant, min(max(limit, 1), maxConflictsListed))
+	if err != nil {
+		return nil, fmt.Errorf("list conflicts: %w", err)
+	}
+	defer rows.Close()
+	var out []ConflictRecord
+	for rows.Next() {
+		var c ConflictRecord
+		var us int64
+		if err := rows.Scan(&c.Tenant, &c.ID, &c.Fingerprint, &c.StoredFingerprint, &us); err != nil {
+			return nil, fmt.Errorf("list conflicts: %w", err)
+		}
+		c.Detected = fromMicros(us)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list conflicts: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQLite) ScanStatementKeys(ctx context.Context, fn func(StatementKey) error) error {
+	rows, err := s.r.QueryContext(ctx, "SELECT tenant, id FROM statements WHERE body IS NOT NULL")
+	if err != nil {
+		return fmt.Errorf("scan statement keys: %w", err)
+	}
+	return scanKeys(sqlRows{rows}, fn)
+}
+
+// sqlRows adapts database/sql rows to the pgx-style Close.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
 
 func (s *SQLite) Fingerprints(ctx context.Context, keys []StatementKey) (map[StatementKey]string, error) {
 	out := make(map[StatementKey]string, len(keys))

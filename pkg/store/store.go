@@ -50,6 +50,19 @@ type ApplyResult struct {
 type Conflict struct {
 	Statement Statement
 	Reason    string
+	// Existing is the fingerprint of the statement stored under the id, when
+	// the conflict is one of content (not an unreadable statement).
+	Existing string
+}
+
+// ConflictRecord is a conflict of content the store-writer found: the
+// statement kept (StoredFingerprint) and the one refused (Fingerprint).
+type ConflictRecord struct {
+	Tenant            string
+	ID                string
+	Fingerprint       string
+	StoredFingerprint string
+	Detected          time.Time
 }
 
 // Store is the statement store. Every method is safe for concurrent use.
@@ -78,6 +91,13 @@ type Store interface {
 	// absent from the map; ids are compared case-insensitively and the map
 	// is keyed by the lower-case id.
 	Fingerprints(ctx context.Context, keys []StatementKey) (map[StatementKey]string, error)
+	// ScanStatementKeys calls fn with the key of every statement (voided or
+	// not; placeholders are not statements), in no particular order, ids in
+	// lower case. It reads a consistent snapshot; fn's error stops it.
+	ScanStatementKeys(ctx context.Context, fn func(StatementKey) error) error
+	// RecentConflicts returns the tenant's newest conflicts of content, at
+	// most limit, newest first. ApplyStatements records them.
+	RecentConflicts(ctx context.Context, tenant string, limit int) ([]ConflictRecord, error)
 	// QueryStatements lists statements that are not voided, newest first
 	// unless q.Ascending. See Query for the filters and paging.
 	QueryStatements(ctx context.Context, q Query) (Page, error)

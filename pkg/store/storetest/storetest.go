@@ -35,6 +35,8 @@ func Run(t *testing.T, open Factory) {
 		{"MigrateTwice", testMigrateTwice},
 		{"Idempotency", testIdempotency},
 		{"Fingerprints", testFingerprints},
+		{"ScanStatementKeys", testScanStatementKeys},
+		{"RecentConflicts", testRecentConflicts},
 		{"Offsets", testOffsets},
 		{"VoidingAnyOrder", testVoidingAnyOrder},
 		{"VoidingConcurrent", testVoidingConcurrent},
@@ -248,6 +250,69 @@ func testFingerprints(t *testing.T, open Factory) {
 	}
 	if got, err := s.Fingerprints(ctx(t), nil); err != nil || len(got) != 0 {
 		t.Fatalf("Fingerprints(nil) = %v, %v", got, err)
+	}
+}
+
+func testScanStatementKeys(t *testing.T, open Factory) {
+	s := open(t)
+	a := S("t1", newID(), at(1), basic("ann", "did", "x"))
+	v := S("t1", newID(), at(2), voiding("ann", a.ID))
+	unknown := newID() // a placeholder row, not a statement
+	r := S("t2", newID(), at(3), ref("bob", "liked", unknown))
+	apply(t, s, a, v, r)
+	got := map[store.StatementKey]bool{}
+	err := s.ScanStatementKeys(ctx(t), func(k store.StatementKey) error {
+		got[k] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ScanStatementKeys: %v", err)
+	}
+	want := map[store.StatementKey]bool{{Tenant: "t1", ID: a.ID}: true, {Tenant: "t1", ID: v.ID}: true, {Tenant: "t2", ID: r.ID}: true}
+	if !maps.Equal(got, want) {
+		t.Fatalf("ScanStatementKeys saw %v, want %v", got, want)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err = s.ScanStatementKeys(ctx(t), func(store.StatementKey) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("ScanStatementKeys with a failing fn = %v after %d calls, want stop after 1", err, calls)
+	}
+}
+
+func testRecentConflicts(t *testing.T, open Factory) {
+	s := open(t)
+	a := S("t1", newID(), at(1), basic("ann", "did", "x"))
+	b := S("t1", newID(), at(1), basic("bob", "did", "x"))
+	apply(t, s, a, b)
+	later := S("t1", a.ID, at(2), basic("ann", "failed", "x"))   // a later batch, other content
+	inBatch := S("t1", newID(), at(3), basic("cid", "did", "x")) // and one whose conflict is in its own batch
+	inBatch2 := S("t1", inBatch.ID, at(3), basic("cid", "failed", "x"))
+	for range 2 { // a batch retried after it was applied records nothing twice
+		res := apply(t, s, later, b, inBatch, inBatch2)
+		if len(res.Conflicts) != 2 {
+			t.Fatalf("conflicts %+v, want 2", res.Conflicts)
+		}
+	}
+	got, err := s.RecentConflicts(ctx(t), "t1", 10)
+	if err != nil {
+		t.Fatalf("RecentConflicts: %v", err)
+	}
+	want := map[string][2]string{a.ID: {later.Fingerprint, a.Fingerprint}, inBatch.ID: {inBatch2.Fingerprint, inBatch.Fingerprint}}
+	if len(got) != len(want) {
+		t.Fatalf("RecentConflicts = %+v, want %d records", got, len(want))
+	}
+	for _, c := range got {
+		w, ok := want[c.ID]
+		if !ok || c.Tenant != "t1" || [2]string{c.Fingerprint, c.StoredFingerprint} != w || time.Since(c.Detected) > time.Minute {
+			t.Errorf("conflict %+v, want fingerprint/stored %v", c, w)
+		}
+	}
+	if got, err := s.RecentConflicts(ctx(t), "t1", 1); err != nil || len(got) != 1 {
+		t.Errorf("RecentConflicts with limit 1 = %+v, %v", got, err)
+	}
+	if got, err := s.RecentConflicts(ctx(t), "t2", 10); err != nil || len(got) != 0 {
+		t.Errorf("another tenant's conflicts = %+v, %v", got, err)
 	}
 }
 
