@@ -20,6 +20,16 @@ var alternateHeaders = map[string]string{
 	"if-none-match":            fiber.HeaderIfNoneMatch,
 }
 
+// fromBrowser reports whether a browser sent the request from a page of
+// another origin, or may have (it names an origin).
+func fromBrowser(c *fiber.Ctx) bool {
+	switch c.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return true
+	}
+	return c.Get(fiber.HeaderOrigin) != ""
+}
+
 // alternateSyntax serves xAPI 1.0.3's alternate request syntax, meant for
 // clients that can only send POST (old browsers with cross-origin limits):
 // POST ?method=PUT with the headers, parameters and body as form fields. The
@@ -56,13 +66,18 @@ func (s *Server) alternateSyntax(c *fiber.Ctx) error {
 	req := c.Request()
 	// A browser sends a cross-site form POST without a preflight and adds
 	// the Basic credentials it remembers for this origin: trusting the
-	// Authorization header here would let any web page write as the
-	// browser's user (CSRF). The syntax carries its headers in the form,
-	// and a page on another origin cannot know the secret to put there.
-	req.Header.Del(fiber.HeaderAuthorization)
-	if !hasField(form, "authorization") {
-		c.Set("WWW-Authenticate", `Basic realm="xAPI"`)
-		return newError(fiber.StatusUnauthorized, "alternate request syntax: the credentials go in the Authorization form field (an Authorization header is ignored)")
+	// Authorization header of a browser's request would let any web page
+	// write as the browser's user (CSRF). Browsers mark such requests with
+	// Origin (every cross-origin POST) or Sec-Fetch-Site; a page on another
+	// origin cannot know the secret to put in the form's Authorization
+	// field, which is where the syntax carries its headers. Clients that
+	// are not browsers (the ADL suite among them) may keep the header.
+	if fromBrowser(c) {
+		req.Header.Del(fiber.HeaderAuthorization)
+		if !hasField(form, "authorization") {
+			c.Set("WWW-Authenticate", `Basic realm="xAPI"`)
+			return newError(fiber.StatusUnauthorized, "alternate request syntax from a browser: the credentials go in the Authorization form field (the browser's Authorization header is ignored)")
+		}
 	}
 	params := url.Values{}
 	content := ""

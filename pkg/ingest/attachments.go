@@ -131,6 +131,7 @@ func matchAttachments(prepared []xapi.Prepared, parts []part, v xapi.Version, a 
 		byHash[p.hash] = p
 	}
 	used := map[string]bool{}
+	sentWith := map[string][]string{} // hash -> statements that sent it for a fileUrl attachment
 	for i, st := range prepared {
 		refs, err := attachmentRefs(st.JSON)
 		if err != nil {
@@ -148,6 +149,9 @@ func matchAttachments(prepared []xapi.Prepared, parts []part, v xapi.Version, a 
 				continue
 			}
 			used[h] = true
+			if !needsPart(ref) {
+				sentWith[h] = append(sentWith[h], st.ID)
+			}
 			if ref.UsageType == usageTypeSignature {
 				if err := verifySignature(st, ref, p, v, a); err != nil {
 					return nil, badRequest(fmt.Sprintf("statement %s: signature: %v", st.ID, err))
@@ -160,7 +164,7 @@ func matchAttachments(prepared []xapi.Prepared, parts []part, v xapi.Version, a 
 		if !used[p.hash] {
 			return nil, badRequest(fmt.Sprintf("multipart/mixed: part %s matches no attachment of the statements", p.hash))
 		}
-		out = append(out, store.Attachment{SHA2: p.hash, ContentType: p.contentType, Content: p.content})
+		out = append(out, store.Attachment{SHA2: p.hash, ContentType: p.contentType, Content: p.content, SentWith: sentWith[p.hash]})
 	}
 	return out, nil
 }
@@ -170,23 +174,45 @@ func matchAttachments(prepared []xapi.Prepared, parts []part, v xapi.Version, a 
 func (s *Server) multipartResponse(c *fiber.Ctx, tenant string, body []byte, stmts [][]byte) error {
 	seen := map[string]bool{}
 	var hashes []string
+	var ask []store.AttachmentGrant
 	for _, st := range stmts {
 		refs, err := attachmentRefs(st)
 		if err != nil {
 			return err
 		}
 		for _, r := range refs {
-			// Only an attachment that had to come with its statement (no
-			// fileUrl, or a signature) is served: its sender proved it
-			// holds the content. A fileUrl attachment may name any hash,
-			// and serving the tenant's body of that hash would hand out
-			// another credential's attachment to whoever knows its SHA-256.
-			if !needsPart(r) {
+			h := strings.ToLower(r.SHA2)
+			if h == "" || seen[h] {
 				continue
 			}
-			if h := strings.ToLower(r.SHA2); h != "" && !seen[h] {
+			// An attachment that had to come with its statement (no fileUrl,
+			// or a signature) is served: its sender proved it holds the
+			// content. A fileUrl attachment may name any hash, and serving
+			// the tenant's body of that hash would hand out another
+			// credential's attachment to whoever knows its SHA-256: it is
+			// served only to a statement that sent the body itself.
+			if needsPart(r) {
 				seen[h] = true
 				hashes = append(hashes, h)
+				continue
+			}
+			var id struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(st, &id); err == nil && id.ID != "" {
+				ask = append(ask, store.AttachmentGrant{StatementID: id.ID, SHA2: h})
+			}
+		}
+	}
+	if len(ask) > 0 {
+		ok, err := s.deps.Attachments.Granted(c.UserContext(), tenant, ask)
+		if err != nil {
+			return err
+		}
+		for g := range ok {
+			if !seen[g.SHA2] {
+				seen[g.SHA2] = true
+				hashes = append(hashes, g.SHA2)
 			}
 		}
 	}

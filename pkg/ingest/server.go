@@ -62,6 +62,7 @@ type ConflictChecker interface {
 type AttachmentStore interface {
 	PutAttachments(ctx context.Context, tenant string, atts []store.Attachment) error
 	GetAttachments(ctx context.Context, tenant string, sha2s []string) ([]store.Attachment, error)
+	Granted(ctx context.Context, tenant string, gs []store.AttachmentGrant) (map[store.AttachmentGrant]bool, error)
 }
 
 // Config holds the API's settings.

@@ -195,15 +195,21 @@ func slicesHave(s []string, x string) bool {
 	return false
 }
 
-// Finding 8: the alternate syntax takes its credentials from the form only
-// (a browser adds remembered Basic credentials to a cross-site form POST),
-// and responses are never MIME-sniffed.
+// Finding 8: the alternate syntax from a browser takes its credentials from
+// the form only (a browser adds remembered Basic credentials to a
+// cross-site form POST), and responses are never MIME-sniffed.
 func TestAlternateSyntaxCSRFAndNosniff(t *testing.T) {
 	addr, _ := securityLRS(t)
 	c := newClient(t, addr)
 	form := url.Values{"content": {statement("ana", "completed", "csrf")}, "X-Experience-API-Version": {"1.0.3"}}
-	if r := c.do(http.MethodPost, "/statements?method=POST", "application/x-www-form-urlencoded", []byte(form.Encode())); r.status != http.StatusUnauthorized {
-		t.Fatalf("alternate syntax with the credentials only in the Authorization header: %d %s, want 401", r.status, r.body)
+	for _, hdr := range [][]string{{"Origin", "https://evil.example.com"}, {"Sec-Fetch-Site", "cross-site"}} {
+		if r := c.do(http.MethodPost, "/statements?method=POST", "application/x-www-form-urlencoded", []byte(form.Encode()), hdr...); r.status != http.StatusUnauthorized {
+			t.Fatalf("alternate syntax from a browser (%s) with the credentials only in the Authorization header: %d %s, want 401", hdr[0], r.status, r.body)
+		}
+	}
+	// A client that is not a browser may use the header (xAPI 1.0.3, and the ADL suite, do).
+	if r := c.do(http.MethodPost, "/statements?method=POST", "application/x-www-form-urlencoded", []byte(form.Encode())); r.status != http.StatusOK {
+		t.Fatalf("alternate syntax from a non-browser client with an Authorization header: %d %s, want 200", r.status, r.body)
 	}
 	state := "/activities/state?" + url.Values{"activityId": {"http://example.com/a"}, "agent": {`{"mbox":"mailto:ana@example.com"}`}, "stateId": {"page"}}.Encode()
 	if r := c.do(http.MethodPut, state, "text/html", []byte("<script>alert(1)</script>")); r.status != 204 {
@@ -236,6 +242,20 @@ func TestAttachmentCannotBeProbedByHash(t *testing.T) {
 	r := prober.get("?statementId=" + ids[0] + "&attachments=true")
 	if r.status != 200 || bytes.Contains(r.body, content) {
 		t.Fatalf("prober reads its fileUrl statement with attachments: %d, body holds the owner's content: %v", r.status, bytes.Contains(r.body, content))
+	}
+	// A statement that names a fileUrl and still sends the body (the ADL
+	// suite does) proved it holds the content: it gets the body back.
+	mine := []byte("the prober's own notes, sent along")
+	hm := sha(mine)
+	own := strings.Replace(strings.Replace(att(`"fileUrl":"http://example.com/y",`), h, hm, 1), `"length":27`, fmt.Sprintf(`"length":%d`, len(mine)), 1)
+	body, ct = multipartBody(t, own, map[string][]byte{hm: mine}, "text/plain")
+	r = prober.do(http.MethodPost, "/statements", ct, body)
+	var sent []string
+	if r.status != 200 || json.Unmarshal(r.body, &sent) != nil || len(sent) != 1 {
+		t.Fatalf("multipart POST of a fileUrl attachment with its part: %d %s", r.status, r.body)
+	}
+	if r := prober.get("?statementId=" + sent[0] + "&attachments=true"); r.status != 200 || !bytes.Contains(r.body, mine) {
+		t.Fatalf("a statement that sent its fileUrl attachment's body gets it back: %d, holds it: %v", r.status, bytes.Contains(r.body, mine))
 	}
 }
 

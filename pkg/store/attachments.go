@@ -17,6 +17,15 @@ type Attachment struct {
 	SHA2        string // lower-case hex SHA-256 of Content
 	ContentType string
 	Content     []byte
+	// SentWith are the ids of statements that sent this body although
+	// their attachment names a fileUrl: each gets a grant.
+	SentWith []string
+}
+
+// AttachmentGrant says a statement sent the body of a fileUrl attachment.
+type AttachmentGrant struct {
+	StatementID string
+	SHA2        string
 }
 
 // AttachmentStore keeps attachment bodies. Both backends implement it.
@@ -25,6 +34,8 @@ type AttachmentStore interface {
 	// GetAttachments returns the bodies it has among sha2s (missing ones are
 	// left out).
 	GetAttachments(ctx context.Context, tenant string, sha2s []string) ([]Attachment, error)
+	// Granted returns the grants among gs that PutAttachments recorded.
+	Granted(ctx context.Context, tenant string, gs []AttachmentGrant) (map[AttachmentGrant]bool, error)
 }
 
 var (
@@ -41,6 +52,10 @@ func (p *Postgres) PutAttachments(ctx context.Context, tenant string, atts []Att
 	for _, a := range atts {
 		b.Queue(`INSERT INTO attachments (tenant, sha2, content_type, content) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (tenant, sha2) DO NOTHING`, tenant, strings.ToLower(a.SHA2), a.ContentType, a.Content)
+		for _, id := range a.SentWith {
+			b.Queue(`INSERT INTO attachment_grants (tenant, statement_id, sha2) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+				tenant, strings.ToLower(id), strings.ToLower(a.SHA2))
+		}
 	}
 	if err := p.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("store attachments: %w", err)
@@ -80,6 +95,12 @@ func (s *SQLite) PutAttachments(ctx context.Context, tenant string, atts []Attac
 				ON CONFLICT (tenant, sha2) DO NOTHING`, tenant, strings.ToLower(a.SHA2), a.ContentType, a.Content); err != nil {
 				return fmt.Errorf("store attachment %s: %w", a.SHA2, err)
 			}
+			for _, id := range a.SentWith {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO attachment_grants (tenant, statement_id, sha2) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+					tenant, strings.ToLower(id), strings.ToLower(a.SHA2)); err != nil {
+					return fmt.Errorf("store attachment grant %s: %w", a.SHA2, err)
+				}
+			}
 		}
 		return nil
 	})
@@ -99,6 +120,46 @@ func (s *SQLite) GetAttachments(ctx context.Context, tenant string, sha2s []stri
 			return nil, fmt.Errorf("read attachment %s: %w", h, err)
 		}
 		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (p *Postgres) Granted(ctx context.Context, tenant string, gs []AttachmentGrant) (map[AttachmentGrant]bool, error) {
+	return granted(gs, func(g AttachmentGrant) (bool, error) {
+		var one int
+		err := p.pool.QueryRow(ctx, `SELECT 1 FROM attachment_grants WHERE tenant = $1 AND statement_id = $2 AND sha2 = $3`,
+			tenant, g.StatementID, g.SHA2).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+}
+
+func (s *SQLite) Granted(ctx context.Context, tenant string, gs []AttachmentGrant) (map[AttachmentGrant]bool, error) {
+	return granted(gs, func(g AttachmentGrant) (bool, error) {
+		var one int
+		err := s.r.QueryRowContext(ctx, `SELECT 1 FROM attachment_grants WHERE tenant = ? AND statement_id = ? AND sha2 = ?`,
+			tenant, g.StatementID, g.SHA2).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+}
+
+// granted asks has for each grant (a statement names few attachments).
+func granted(gs []AttachmentGrant, has func(AttachmentGrant) (bool, error)) (map[AttachmentGrant]bool, error) {
+	out := map[AttachmentGrant]bool{}
+	for _, g := range gs {
+		g = AttachmentGrant{StatementID: strings.ToLower(g.StatementID), SHA2: strings.ToLower(g.SHA2)}
+		ok, err := has(g)
+		if err != nil {
+			return nil, fmt.Errorf("read attachment grants: %w", err)
+		}
+		if ok {
+			out[g] = true
+		}
 	}
 	return out, nil
 }
