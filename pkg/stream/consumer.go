@@ -67,6 +67,9 @@ type ConsumerConfig struct {
 	// for the old member's session to time out (e.g. one id per pod of a
 	// StatefulSet).
 	InstanceID string
+	// ClientOpts are added to the consumer's client: the connection's
+	// security (Security.Opts).
+	ClientOpts []kgo.Opt
 }
 
 func (c *ConsumerConfig) defaults() {
@@ -198,7 +201,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, offsets OffsetSource, log *zap.L
 			return in, nil
 		}))
 	}
-	cl, err := NewClient(cfg.Brokers, log, opts...)
+	cl, err := NewClient(cfg.Brokers, log, append(opts, cfg.ClientOpts...)...)
 	if err != nil {
 		return nil, err
 	}

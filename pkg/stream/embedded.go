@@ -1,12 +1,18 @@
 package stream
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 )
 
 // EmbeddedBroker is the in-process Kafka of the single-binary mode: kfake
@@ -14,14 +20,24 @@ import (
 // restart. It is one node without replication; production uses Kafka.
 //
 // kfake keeps the records in segment files and an index entry per record
-// batch (about 90 bytes) in memory, so its memory grows with the log. The
-// log is bounded by bytes per partition (retention bytes) as well as by
-// time, which bounds both the disk and that index.
+// batch in memory, so its memory grows with the log. The log is bounded by
+// bytes per partition (retention bytes) as well as by time, which bounds
+// both the disk and that index.
+//
+// Its port is on loopback, where any local user could connect: it demands
+// SCRAM with a password made for each start and known only to this process,
+// so nothing else reads or writes its topics. Its files are for this OS user
+// only (directories 0700, files 0600).
 type EmbeddedBroker struct {
-	c    *kfake.Cluster
-	stop chan struct{}
-	done chan struct{}
+	c        *kfake.Cluster
+	dir      string
+	password string
+	stop     chan struct{}
+	done     chan struct{}
 }
+
+// embeddedUser is the embedded broker's only SASL account.
+const embeddedUser = "lrs"
 
 // segmentBytes is small so that retention frees the disk in small steps.
 const segmentBytes = 16 << 20
@@ -42,9 +58,24 @@ func StartEmbeddedBroker(dataDir string, port int, maxRecordBytes int32, syncWri
 	if retentionBytes < 0 {
 		return nil, fmt.Errorf("embedded broker retention bytes %d: want 0 (unbounded) or more", retentionBytes)
 	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("broker data dir: %w", err)
 	}
+	// Data dirs made before the broker was private keep their old modes
+	// until tightened.
+	if err := tighten(dataDir); err != nil {
+		return nil, fmt.Errorf("broker data dir: %w", err)
+	}
+	// kfake persists SASL users and would load the previous start's
+	// password over this one's; the account is made anew at every start.
+	if err := os.Remove(filepath.Join(dataDir, "sasl.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("broker data dir: %w", err)
+	}
+	var secret [24]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, fmt.Errorf("embedded broker password: %w", err)
+	}
+	password := hex.EncodeToString(secret[:])
 	bcfg := map[string]string{"message.max.bytes": fmt.Sprint(maxRecordBytes), "log.segment.bytes": fmt.Sprint(segmentBytes)}
 	if retentionBytes > 0 {
 		// A broker-wide default, so it applies to topics created before
@@ -55,6 +86,8 @@ func StartEmbeddedBroker(dataDir string, port int, maxRecordBytes int32, syncWri
 		kfake.Ports(port),
 		kfake.DataDir(dataDir),
 		kfake.ClusterID("streamlrs-embedded"),
+		kfake.EnableSASL(),
+		kfake.Superuser(SASLScramSHA256, embeddedUser, password),
 		kfake.BrokerConfigs(bcfg),
 	}
 	if syncWrites {
@@ -62,9 +95,9 @@ func StartEmbeddedBroker(dataDir string, port int, maxRecordBytes int32, syncWri
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("start embedded broker in %s: %w", cfg.DataDir, err)
+		return nil, fmt.Errorf("start embedded broker in %s: %w", dataDir, err)
 	}
-	b := &EmbeddedBroker{c: c, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &EmbeddedBroker{c: c, dir: dataDir, password: password, stop: make(chan struct{}), done: make(chan struct{})}
 	// kfake's own cleaner runs only for topics with a retention setting of
 	// their own, and hourly; enforcing it here covers every topic.
 	go b.enforceRetention(retentionCheck)
@@ -85,12 +118,44 @@ func (b *EmbeddedBroker) enforceRetention(every time.Duration) {
 	}
 }
 
+// tighten makes dir and everything below it private to this OS user. kfake
+// creates its files 0644 and its directories 0755; inside a 0700 directory
+// nobody else can reach them, and at rest they are 0600 as well.
+func tighten(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o600)
+		if d.IsDir() {
+			mode = 0o700
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		return os.Chmod(path, mode)
+	})
+}
+
 // Addrs are the addresses clients connect to.
 func (b *EmbeddedBroker) Addrs() []string { return b.c.ListenAddrs() }
+
+// Security is what a client of this process needs to connect.
+func (b *EmbeddedBroker) Security() Security {
+	return Security{SASLMechanism: SASLScramSHA256, SASLUser: embeddedUser, SASLPassword: b.password}
+}
+
+// ClientOpts are Security's client options (SCRAM needs no files, so they
+// cannot fail to build).
+func (b *EmbeddedBroker) ClientOpts() []kgo.Opt {
+	opts, _ := b.Security().Opts(zap.NewNop())
+	return opts
+}
 
 // Close flushes the log to disk and stops the broker.
 func (b *EmbeddedBroker) Close() {
 	close(b.stop)
 	<-b.done
 	b.c.Close()
+	_ = tighten(b.dir) // best effort: the directory itself is already 0700
 }

@@ -191,8 +191,12 @@ func (l *lagTracker) check(context.Context) error {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.lastErr != nil && now.Sub(max(l.lastOK, l.started)) >= l.stall {
-		return fmt.Errorf("lag unknown for %s: %w", now.Sub(max(l.lastOK, l.started)).Round(time.Second), l.lastErr)
+	known := l.started
+	if l.lastOK.After(known) {
+		known = l.lastOK
+	}
+	if l.lastErr != nil && now.Sub(known) >= l.stall {
+		return fmt.Errorf("lag unknown for %s: %w", now.Sub(known).Round(time.Second), l.lastErr)
 	}
 	var bad []string
 	for p, pl := range l.parts {
