@@ -2,7 +2,6 @@ package service
 
 import (
 	"database/sql"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -43,10 +42,7 @@ func sqliteIDs(t *testing.T, path, tenant string) map[string]int {
 // LRS_BROKER_SYNC_WRITES on, and restarts it on the same data: every
 // acknowledged statement reaches the store exactly once.
 func TestEmbeddedLRSSurvivesKill9(t *testing.T) {
-	bin := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "lrs"), "../../services/lrs").CombinedOutput(); err != nil {
-		t.Fatalf("build lrs: %v\n%s", err, out)
-	}
+	bin := buildBinaries(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "lrs.db")
 	addr := freeAddr(t)
