@@ -207,6 +207,26 @@ func (c *faultCluster) waitAllReady(d time.Duration) {
 	}
 }
 
+// lagRecords is the sum of lrs_consumer_lag_records on a writer's /metrics.
+func lagRecords(addr string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "lrs_consumer_lag_records{") {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
+}
+
 func readyz(addr string) (int, string) {
 	resp, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
@@ -273,8 +293,8 @@ func exactlyOnce(acked, maybe map[string]bool, got map[string]int) string {
 // consumer's own recovery survives (TestStoreWriterSurvivesKill9 and
 // TestStoreWriterRidesOutPostgresOutage cover killed writers and the
 // writers' side of a database outage), and the store outage ingest must
-// ride out.
-const shortFaults = "broker-kill,broker-pause,writer-kafka-cut,postgres-outage"
+// ride out; the pause and the other phases run with LRS_FAULTS=all.
+const shortFaults = "broker-kill,writer-kafka-cut,postgres-outage"
 
 // faultPhases selects the phases by name: LRS_FAULTS=a,b, "all", or by
 // default shortFaults. nil means all.
@@ -337,7 +357,7 @@ func TestFaults(t *testing.T) {
 	common := []string{
 		"LRS_KAFKA_TOPIC=" + topic, "LRS_KAFKA_PARTITIONS=6", "LRS_LOG_LEVEL=info",
 		"LRS_STORE_GROUP=" + topic + "-store", "LRS_ANALYTICS_GROUP=" + topic + "-analytics",
-		"LRS_KAFKA_SESSION_TIMEOUT=3s", "LRS_STALL_TIMEOUT=15s", "LRS_STORE_RETRY_MAX=1s", "LRS_ANALYTICS_RETRY_MAX=1s",
+		"LRS_KAFKA_SESSION_TIMEOUT=3s", "LRS_STALL_TIMEOUT=3s", "LRS_STORE_RETRY_MAX=1s", "LRS_ANALYTICS_RETRY_MAX=1s",
 		"LRS_ANALYTICS_BATCH_WAIT=100ms", "LRS_PUBLISH_TIMEOUT=5s",
 	}
 	direct := "LRS_KAFKA_BROKERS=" + k.Addr()
@@ -382,6 +402,31 @@ func TestFaults(t *testing.T) {
 		}
 	}
 	unavailable := []string{"503"}
+	// during holds the fault for d while polling cond, and reports an
+	// error if cond never held meanwhile.
+	during := func(d time.Duration, what string, cond func() bool) {
+		seen := false
+		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			seen = seen || cond()
+		}
+		if !seen {
+			t.Errorf("never seen during the %v fault: %s", d, what)
+		}
+	}
+	notReady := func(name string, reasons ...string) func() bool {
+		return func() bool {
+			code, body := readyz(c.admin[name])
+			if code != http.StatusServiceUnavailable {
+				return false
+			}
+			for _, r := range reasons {
+				if strings.Contains(body, r) {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	phases := []phase{
 		{"baseline", nil, func() { hold(time.Second) }},
 		{"kill-store-writer", nil, func() { c.kill("sw0"); hold(time.Second); c.restart("sw0") }},
@@ -389,8 +434,23 @@ func TestFaults(t *testing.T) {
 		{"kill-ingest", []string{"no answer"}, func() { c.kill("ing0"); hold(time.Second); c.restart("ing0"); c.waitAllReady(time.Minute) }},
 		// Ingest needs the store for neither credentials it has verified
 		// nor client-id checks, so a store outage is invisible to writers.
-		{"postgres-outage", nil, func() { pgpx.Down(); hold(outage); pgpx.Up(t) }},
-		{"clickhouse-outage", nil, func() { chpx.Down(); hold(outage); chpx.Up(t) }},
+		// The store-writers cannot write: lag stands, and /readyz says so.
+		// A store-writer started meanwhile waits for the store, saying why.
+		{"postgres-outage", nil, func() {
+			pgpx.Down()
+			storeWriter("sw-late", direct)
+			during(outage, "sw0 not ready (stalled, or lag unknown) and sw-late waiting for the store", func() bool {
+				return notReady("sw0", "consumer stalled", "lag unknown")() && notReady("sw-late", "waiting for the statement store")()
+			})
+			pgpx.Up(t)
+		}},
+		{"clickhouse-outage", nil, func() {
+			chpx.Down()
+			during(outage, "aw0 not ready (stalled) with lag in its metrics", func() bool {
+				return notReady("aw0", "consumer stalled")() && lagRecords(c.admin["aw0"]) > 0
+			})
+			chpx.Up(t)
+		}},
 		{"writer-kafka-cut", nil, func() { k.Proxy().Down(); hold(outage); k.Proxy().Up(t) }},
 		{"rebalance", nil, func() {
 			storeWriter("sw2", direct)

@@ -42,7 +42,9 @@ func sqliteIDs(t *testing.T, path, tenant string) map[string]int {
 // LRS_BROKER_SYNC_WRITES on, and restarts it on the same data: every
 // acknowledged statement reaches the store exactly once.
 func TestEmbeddedLRSSurvivesKill9(t *testing.T) {
+	began := time.Now()
 	bin := buildBinaries(t)
+	t.Logf("built in %v", time.Since(began).Round(100*time.Millisecond))
 	dir := t.TempDir()
 	db := filepath.Join(dir, "lrs.db")
 	addr := freeAddr(t)
@@ -57,9 +59,11 @@ func TestEmbeddedLRSSurvivesKill9(t *testing.T) {
 		_ = p.cmd.Process.Kill()
 		_ = p.cmd.Wait()
 		errs := load.stop()
-		t.Logf("round %d: killed under load; answers other than success: %v", round, errs)
+		restarted := time.Now()
 		p = startProcess(t, bin, "lrs", env)
 		waitReady(t, addr, nil)
+		t.Logf("round %d: killed under load (answers other than success: %v); restarted and ready in %v",
+			round, errs, time.Since(restarted).Round(100*time.Millisecond))
 	}
 	load.start()
 	time.Sleep(2 * time.Second)

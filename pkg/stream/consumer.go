@@ -57,7 +57,8 @@ type ConsumerConfig struct {
 	// SessionTimeout is how long the group waits for a silent member
 	// before giving its partitions away (0: franz-go's 45s).
 	SessionTimeout time.Duration
-	// LagInterval is how often the group's lag is sampled (0: 5s).
+	// LagInterval is how often the group's lag is sampled (0: a quarter
+	// of StallTimeout, at most 5s).
 	LagInterval time.Duration
 	// StallTimeout is how long lag may stand without progress before the
 	// consumer reports itself not ready (0: 60s).
@@ -91,11 +92,13 @@ func (c *ConsumerConfig) defaults() {
 	if c.AttemptTimeout == 0 {
 		c.AttemptTimeout = time.Minute
 	}
-	if c.LagInterval == 0 {
-		c.LagInterval = 5 * time.Second
-	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = time.Minute
+	}
+	if c.LagInterval == 0 {
+		// Several samples per stall timeout, so a stall is seen soon
+		// after the timeout, not up to an interval later.
+		c.LagInterval = min(5*time.Second, max(c.StallTimeout/4, 100*time.Millisecond))
 	}
 }
 
