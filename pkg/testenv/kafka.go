@@ -73,7 +73,9 @@ func StartKafka(t testing.TB) *Kafka {
 			"-Dlog4j2.configurationFile=" + log4j, "-cp", filepath.Join(libs, "*")}}
 	var id [16]byte
 	_, _ = rand.Read(id[:])
-	format := exec.Command(k.java[0], append(k.java[1:], "kafka.tools.StorageTool", "format", "-t", base64.RawURLEncoding.EncodeToString(id[:]), "-c", props)...)
+	format := exec.Command(k.java[0], append(k.java[1:], "kafka.tools.StorageTool", "format",
+		// "=": an id may begin with "-", which would read as a flag.
+		"--cluster-id="+base64.RawURLEncoding.EncodeToString(id[:]), "-c", props)...)
 	if out, err := format.CombinedOutput(); err != nil {
 		t.Fatalf("format Kafka storage: %v\n%s", err, out)
 	}
