@@ -116,7 +116,8 @@ func (k *Kafka) Start() {
 		k.t.Fatalf("start Kafka: %v", err)
 	}
 	k.cmd = cmd
-	k.waitReady(3 * time.Minute)
+	// A JVM on a busy 2-core machine has been seen to need over 3 minutes.
+	k.waitReady(5 * time.Minute)
 }
 
 func (k *Kafka) waitReady(d time.Duration) {
