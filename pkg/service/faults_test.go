@@ -293,8 +293,10 @@ func exactlyOnce(acked, maybe map[string]bool, got map[string]int) string {
 // consumer's own recovery survives (TestStoreWriterSurvivesKill9 and
 // TestStoreWriterRidesOutPostgresOutage cover killed writers and the
 // writers' side of a database outage), and the store outage ingest must
-// ride out; the pause and the other phases run with LRS_FAULTS=all.
-const shortFaults = "broker-kill,writer-kafka-cut,postgres-outage"
+// ride out; the pause and the other phases run with LRS_FAULTS=all. The
+// baseline comes first: it also has both ingest instances verify the
+// load's credential, which a store outage must not then take away.
+const shortFaults = "baseline,broker-kill,writer-kafka-cut,postgres-outage"
 
 // faultPhases selects the phases by name: LRS_FAULTS=a,b, "all", or by
 // default shortFaults. nil means all.
