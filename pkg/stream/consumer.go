@@ -153,6 +153,8 @@ func NewConsumer(cfg ConsumerConfig, h Handler, offsets OffsetSource, log *zap.L
 	}
 	c := &Consumer{cfg: cfg, h: h, log: log.With(zap.String("group", cfg.Group), zap.String("topic", cfg.Topic))}
 	labels := prometheus.Labels{"group": cfg.Group}
+	// Before the client: its group callbacks may run before NewClient returns.
+	c.lag = newLagTracker(cfg.Topic, cfg.StallTimeout, labels)
 	c.metrics = consumerMetrics{
 		records:  prometheus.NewCounter(prometheus.CounterOpts{Name: "lrs_consumer_records_total", Help: "Records written by the consumer.", ConstLabels: labels}),
 		batches:  prometheus.NewCounter(prometheus.CounterOpts{Name: "lrs_consumer_batches_total", Help: "Batches written by the consumer.", ConstLabels: labels}),
@@ -213,7 +215,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, offsets OffsetSource, log *zap.L
 	if offsets != nil {
 		positions = func(ctx context.Context) (map[int32]int64, error) { return offsets.AppliedOffsets(ctx, cfg.Topic) }
 	}
-	c.lag = newLagTracker(cl, cfg.Topic, cfg.StallTimeout, positions, labels)
+	c.lag.connect(cl, positions)
 	if reg != nil {
 		m := c.metrics
 		if err := registerAll(reg, m.records, m.batches, m.failures, m.duration, m.lastDone, c.lag.lag, c.lag.stalled); err != nil {

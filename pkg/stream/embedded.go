@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -34,6 +35,7 @@ type EmbeddedBroker struct {
 	password string
 	stop     chan struct{}
 	done     chan struct{}
+	closing  sync.Once
 }
 
 // embeddedUser is the embedded broker's only SASL account.
@@ -152,10 +154,13 @@ func (b *EmbeddedBroker) ClientOpts() []kgo.Opt {
 	return opts
 }
 
-// Close flushes the log to disk and stops the broker.
+// Close flushes the log to disk and stops the broker; later calls do
+// nothing.
 func (b *EmbeddedBroker) Close() {
-	close(b.stop)
-	<-b.done
-	b.c.Close()
-	_ = tighten(b.dir) // best effort: the directory itself is already 0700
+	b.closing.Do(func() {
+		close(b.stop)
+		<-b.done
+		b.c.Close()
+		_ = tighten(b.dir) // best effort: the directory itself is already 0700
+	})
 }
