@@ -289,14 +289,15 @@ func exactlyOnce(acked, maybe map[string]bool, got map[string]int) string {
 	return fmt.Sprintf("%d of %d acknowledged missing, %d doubled, %d never sent", lost, len(acked), doubled, unknown)
 }
 
-// shortFaults are the phases `make test` runs: the faults that only the
-// consumer's own recovery survives (TestStoreWriterSurvivesKill9 and
+// shortFaults are the phases `make test` runs (its own Kafka's start is
+// most of the time): the broker restart that only the consumer's own
+// recovery survives (TestStoreWriterSurvivesKill9 and
 // TestStoreWriterRidesOutPostgresOutage cover killed writers and the
 // writers' side of a database outage), and the store outage ingest must
 // ride out; the pause and the other phases run with LRS_FAULTS=all. The
 // baseline comes first: it also has both ingest instances verify the
 // load's credential, which a store outage must not then take away.
-const shortFaults = "baseline,broker-kill,writer-kafka-cut,postgres-outage"
+const shortFaults = "baseline,broker-kill,postgres-outage"
 
 // faultPhases selects the phases by name: LRS_FAULTS=a,b, "all", or by
 // default shortFaults. nil means all.
