@@ -129,7 +129,25 @@ type cached struct {
 	p       Principal
 	hash    string    // the stored hash this verification was made against
 	expires time.Time // when the credential must be read again
+	// staleUntil is how long the verification is still trusted while the
+	// credential cannot be read (the store is down): writes go on to
+	// Kafka through a store outage instead of failing with it.
+	staleUntil time.Time
 }
+
+// Stale-while-error: past its ttl, a verified pair is trusted for up to
+// maxStale more while reading its credential fails, and the read is tried
+// again at most every staleRetry meanwhile (not by every request). A
+// credential disabled or rotated during an outage cannot be read either;
+// it stops working once the store answers again.
+const (
+	maxStale   = 15 * time.Minute
+	staleRetry = time.Second
+)
+
+// ErrUnavailable wraps a failure to read a credential that has no usable
+// cached verification (HTTP 503: the client should retry).
+var ErrUnavailable = errors.New("credentials cannot be checked now")
 
 // flight is one verification in progress; requests presenting the same
 // pair meanwhile wait for its result instead of paying the hash again
@@ -248,7 +266,14 @@ func (a *Authenticator) check(ctx context.Context, key, secret string, digest [3
 		return Principal{}, ErrUnauthorized
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("read credential: %w", err)
+		if hit && now.Before(c.staleUntil) {
+			c.expires = now.Add(staleRetry)
+			a.mu.Lock()
+			a.cache[digest] = c
+			a.mu.Unlock()
+			return c.p, nil
+		}
+		return Principal{}, fmt.Errorf("%w: read credential %s: %w", ErrUnavailable, key, err)
 	}
 	graceOpen := cred.PreviousSecretHash != "" && now.Before(cred.PreviousUntil)
 	var hash string
@@ -293,8 +318,13 @@ func (a *Authenticator) check(ctx context.Context, key, secret string, digest [3
 		return Principal{}, ErrUnauthorized
 	}
 	expires := now.Add(a.ttl)
-	if hash == cred.PreviousSecretHash && cred.PreviousUntil.Before(expires) {
-		expires = cred.PreviousUntil
+	staleUntil := expires.Add(maxStale)
+	if hash == cred.PreviousSecretHash {
+		// A previous secret is never trusted past its grace period.
+		if cred.PreviousUntil.Before(expires) {
+			expires = cred.PreviousUntil
+		}
+		staleUntil = expires
 	}
 	p := Principal{Tenant: cred.Tenant, Key: cred.Key, Label: cred.Label, Scopes: cred.Scopes,
 		Authority: cred.Authority, RateLimit: cred.RateLimit}
@@ -302,7 +332,7 @@ func (a *Authenticator) check(ctx context.Context, key, secret string, digest [3
 	if len(a.cache) >= maxCached {
 		clear(a.cache)
 	}
-	a.cache[digest] = cached{p: p, hash: hash, expires: expires}
+	a.cache[digest] = cached{p: p, hash: hash, expires: expires, staleUntil: staleUntil}
 	a.mu.Unlock()
 	return p, nil
 }

@@ -16,7 +16,7 @@ import (
 // The tail starts where the store stopped applying, and indexes every
 // record published after it started, from the record header.
 func TestTailOnTheEmbeddedBroker(t *testing.T) {
-	b, err := stream.StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false)
+	b, err := stream.StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

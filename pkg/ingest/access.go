@@ -60,6 +60,9 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(limited.RetryAfterSeconds()))
 		return newError(fiber.StatusTooManyRequests,
 			fmt.Sprintf("credential %s is over its limit of %d requests per second", p.Key, p.RateLimit))
+	case errors.Is(err, auth.ErrUnavailable):
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return newError(fiber.StatusServiceUnavailable, "credentials cannot be checked now (the store does not answer); retry later")
 	case err != nil:
 		return err
 	}

@@ -2,9 +2,11 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,58 +47,117 @@ func (c closers) run() {
 	}
 }
 
+// waitFor runs attempt until it succeeds or ctx ends, so that a service
+// started while a dependency is down (a database restarting, compose
+// starting everything at once) waits for it instead of exiting into a crash
+// loop. Meanwhile each failure is logged and /readyz reports it under name;
+// the caller registers the real check once attempt succeeded. An attempt
+// that fails with a permanent error is not retried.
+func waitFor(ctx context.Context, e env, name, what string, attempt func(context.Context) error) error {
+	var (
+		mu   sync.Mutex
+		last = errors.New("starting")
+	)
+	e.health.Add(name, func(context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Errorf("waiting for %s: %w", what, last)
+	})
+	backoff := time.Second
+	for n := 1; ; n++ {
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := attempt(actx)
+		cancel()
+		if err == nil {
+			if n > 1 {
+				e.log.Info(what+" is available", zap.Int("attempts", n))
+			}
+			return nil
+		}
+		var p permanent
+		if ctx.Err() != nil || errors.As(err, &p) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		mu.Lock()
+		last = err
+		mu.Unlock()
+		e.log.Warn("waiting for "+what, zap.Int("attempt", n), zap.Duration("retry_in", backoff), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 15*time.Second)
+	}
+}
+
+// permanent marks an error that waiting will not cure.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
 func openStore(ctx context.Context, dsn string, migrate bool, e env) (store.Store, error) {
 	if strings.HasPrefix(dsn, "postgres") {
 		mode, host := postgresTransport(dsn)
 		logTransport(e.log, "PostgreSQL", mode, host)
 	}
-	st, err := store.Open(ctx, dsn)
+	var st store.Store
+	err := waitFor(ctx, e, "store", "the statement store", func(ctx context.Context) error {
+		s, err := store.Open(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		if err := s.Ping(ctx); err != nil {
+			s.Close()
+			return err
+		}
+		if migrate {
+			if err := s.Migrate(ctx); err != nil {
+				s.Close()
+				return fmt.Errorf("migrate store: %w", err)
+			}
+		}
+		st = s
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if migrate {
-		if err := st.Migrate(ctx); err != nil {
-			st.Close()
-			return nil, fmt.Errorf("migrate store: %w", err)
-		}
 	}
 	e.health.Add("store", st.Ping)
 	return st, nil
 }
 
 // connectKafka returns a client once the cluster answers, creating the topics
-// if asked. Retrying here lets a service start before its broker (compose).
-func connectKafka(ctx context.Context, c Common, e env, opts ...kgo.Opt) (*kgo.Client, error) {
+// if asked. It waits as long as it takes: a service may start before its
+// broker. Meanwhile /readyz reports the wait under check, which the caller
+// then takes over. A broker that refuses this client's credentials or
+// certificate is not waited for: that needs an operator.
+func connectKafka(ctx context.Context, check string, c Common, e env, opts ...kgo.Opt) (*kgo.Client, error) {
 	cl, err := stream.NewClient(e.brokers, e.log, append(opts, e.kafka...)...)
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = stream.Ping(pctx, cl)
-		if err == nil && c.CreateTopics {
-			err = stream.EnsureTopics(pctx, cl, c.topic())
+	err = waitFor(ctx, e, check, fmt.Sprintf("Kafka at %v", e.brokers), func(ctx context.Context) error {
+		if err := stream.Ping(ctx, cl); err != nil {
+			if reason, refused := stream.Refused(err); refused {
+				return permanent{fmt.Errorf("refused this client: %s: %w", reason, err)}
+			}
+			return err
 		}
-		cancel()
-		if err == nil {
-			return cl, nil
+		if c.CreateTopics {
+			return stream.EnsureTopics(ctx, cl, c.topic())
 		}
-		if reason, refused := stream.Refused(err); refused {
-			cl.Close()
-			return nil, fmt.Errorf("kafka at %v refused this client: %s: %w", e.brokers, reason, err)
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			cl.Close()
-			return nil, fmt.Errorf("kafka at %v: %w", e.brokers, err)
-		}
-		e.log.Warn("waiting for Kafka", zap.Error(err))
-		time.Sleep(time.Second)
+		return nil
+	})
+	if err != nil {
+		cl.Close()
+		return nil, err
 	}
+	return cl, nil
 }
 
 func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, out io.Writer, cl *closers) (*ingest.Server, error) {
-	kcl, err := connectKafka(ctx, cfg.Common, e, stream.ProducerOpts(cfg.topic(), cfg.PublishTimeout, cfg.Linger)...)
+	kcl, err := connectKafka(ctx, "kafka", cfg.Common, e, stream.ProducerOpts(cfg.topic(), cfg.PublishTimeout, cfg.Linger)...)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +242,7 @@ func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Clie
 
 // buildConsumer wires a consumer group with its dead-letter producer.
 func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, handler func(*stream.DeadLetter) (stream.Handler, stream.OffsetSource, error)) (*stream.Consumer, error) {
-	dcl, err := connectKafka(ctx, cfg.Common, e, stream.ProducerOpts(cfg.topic(), 30*time.Second, 0)...)
+	dcl, err := connectKafka(ctx, "kafka-"+cfg.Group, cfg.Common, e, stream.ProducerOpts(cfg.topic(), 30*time.Second, 0)...)
 	if err != nil {
 		return nil, err
 	}
@@ -197,12 +258,14 @@ func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, ha
 	c, err := stream.NewConsumer(stream.ConsumerConfig{
 		Brokers: e.brokers, Topic: cfg.Topic, Group: cfg.Group,
 		MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax, InstanceID: cfg.InstanceID,
-		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)), ClientOpts: e.kafka,
+		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)), SessionTimeout: cfg.SessionTimeout, StallTimeout: cfg.StallTimeout,
+		ClientOpts: e.kafka,
 	}, h, offsets, e.log.Named(cfg.Group), e.reg)
 	if err != nil {
 		return nil, err
 	}
 	e.health.Add("kafka-"+cfg.Group, func(ctx context.Context) error { return stream.Ping(ctx, c.Client()) })
+	e.health.Add("consumer-"+cfg.Group, c.Ready)
 	return c, nil
 }
 
@@ -216,16 +279,28 @@ func buildStoreWriter(ctx context.Context, cfg WriterConfig, st store.Store, e e
 func buildAnalyticsWriter(ctx context.Context, cfg WriterConfig, e env, cl *closers) (*stream.Consumer, error) {
 	mode, host := clickhouseTransport(cfg.DSN)
 	logTransport(e.log, "ClickHouse", mode, host)
-	ch, err := analytics.Open(ctx, analytics.Config{DSN: cfg.DSN})
+	var ch *analytics.ClickHouse
+	err := waitFor(ctx, e, "clickhouse", "ClickHouse", func(ctx context.Context) error {
+		c, err := analytics.Open(ctx, analytics.Config{DSN: cfg.DSN})
+		if err != nil {
+			return fmt.Errorf("open ClickHouse: %w", err)
+		}
+		if cfg.Migrate {
+			if err := c.Migrate(ctx); err != nil {
+				c.Close()
+				return fmt.Errorf("migrate ClickHouse: %w", err)
+			}
+		} else if err := c.Ping(ctx); err != nil {
+			c.Close()
+			return err
+		}
+		ch = c
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open ClickHouse: %w", err)
+		return nil, err
 	}
 	cl.add(func() { ch.Close() })
-	if cfg.Migrate {
-		if err := ch.Migrate(ctx); err != nil {
-			return nil, fmt.Errorf("migrate ClickHouse: %w", err)
-		}
-	}
 	e.health.Add("clickhouse", ch.Ping)
 	if cfg.RollupInterval > 0 {
 		go refreshRollups(ctx, ch, cfg.RollupInterval, e.log.Named("rollups"))

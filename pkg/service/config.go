@@ -196,6 +196,8 @@ type WriterConfig struct {
 	MaxBatchWait    time.Duration
 	RetryMax        time.Duration
 	InstanceID      string
+	SessionTimeout  time.Duration
+	StallTimeout    time.Duration
 	Lanes           int
 	RollupInterval  time.Duration
 	Migrate         bool
@@ -228,6 +230,8 @@ func (c *WriterConfig) register(fs *flag.FlagSet, kind string, withCommon bool) 
 		fs.DurationVar(&c.RollupInterval, "analytics-rollup-interval", 2*time.Minute, "how often the rollup tables are recomputed for the months that changed (0: never)")
 	}
 	fs.StringVar(&c.InstanceID, "kafka-instance-id", "", "static group membership id, unique per process (a restart then resumes at once)")
+	fs.DurationVar(&c.SessionTimeout, "kafka-session-timeout", 45*time.Second, "how long the group waits for a silent member before giving its partitions to the others")
+	fs.DurationVar(&c.StallTimeout, "stall-timeout", time.Minute, "how long lag may stand without progress before /readyz reports the writer stalled")
 	fs.DurationVar(&c.RetryMax, kind+"-retry-max", 10*time.Second, "longest backoff between write attempts while the sink is down")
 }
 
@@ -241,6 +245,9 @@ func (c WriterConfig) validate(kind string) error {
 	}
 	if c.MaxBatchRecords < 1 || c.MaxBatchBytes < 1 || c.MaxBatchWait < 0 || c.RetryMax <= 0 {
 		errs = append(errs, fmt.Errorf("%s batch and retry settings must be positive", kind))
+	}
+	if c.SessionTimeout < 0 || c.StallTimeout < 0 {
+		errs = append(errs, errors.New("kafka-session-timeout and stall-timeout must not be negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -16,40 +16,58 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/tlsutil/tlstest"
 )
 
-// binaries is where buildBinaries put the services (TestMain removes it).
+// binaries are the services compiled once for the whole test run (in one
+// go build, which compiles them in parallel), in a directory TestMain
+// removes.
 var binaries struct {
-	sync.Mutex
-	dir string
+	once sync.Once
+	dir  string
+	err  error
 }
 
-// buildBinaries compiles the three services once per test run: linking
-// them takes seconds each, and several tests run them.
-func buildBinaries(t *testing.T) string {
-	t.Helper()
-	binaries.Lock()
-	defer binaries.Unlock()
-	if binaries.dir != "" {
-		return binaries.dir
-	}
-	dir, err := os.MkdirTemp("", "lrs-service-test-bin")
+// prebuild starts compiling the services in the background, so that a test
+// can start its servers meanwhile; buildBinaries then waits for it.
+func prebuild() { go binaries.once.Do(compileServices) }
+
+func compileServices() {
+	dir, err := os.MkdirTemp("", "lrs-bin-")
 	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{"ingest", "store-writer", "analytics-writer"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "lrs-"+s), "../../services/"+s)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			os.RemoveAll(dir)
-			t.Fatalf("build %s: %v\n%s", s, err, out)
-		}
+		binaries.err = err
+		return
 	}
 	binaries.dir = dir
-	return dir
+	services := []string{"ingest", "store-writer", "analytics-writer", "lrs"}
+	args := []string{"build", "-o", dir}
+	for _, s := range services {
+		args = append(args, "../../services/"+s)
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		binaries.err = fmt.Errorf("%v\n%s", err, out)
+		return
+	}
+	for _, s := range services[:3] {
+		if err := os.Rename(filepath.Join(dir, s), filepath.Join(dir, "lrs-"+s)); err != nil {
+			binaries.err = err
+			return
+		}
+	}
+}
+
+// buildBinaries returns the directory of the compiled services: lrs-ingest,
+// lrs-store-writer, lrs-analytics-writer and lrs.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	binaries.once.Do(compileServices)
+	if binaries.err != nil {
+		t.Fatalf("build the services: %v", binaries.err)
+	}
+	return binaries.dir
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if binaries.dir != "" {
-		os.RemoveAll(binaries.dir)
+		_ = os.RemoveAll(binaries.dir)
 	}
 	os.Exit(code)
 }

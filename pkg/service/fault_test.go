@@ -85,16 +85,20 @@ func (p *producer) produced() map[string]bool {
 	return out
 }
 
-// storedIDs reads every statement id of the tenant straight from PostgreSQL,
+// storedIDs reads every statement id of the tenant "fault" straight from
+// PostgreSQL, with duplicates if there were any.
+func storedIDs(t *testing.T, dsn string) []string { return tenantIDs(t, dsn, "fault") }
+
+// tenantIDs reads every statement id of tenant straight from PostgreSQL,
 // with duplicates if there were any.
-func storedIDs(t *testing.T, dsn string) []string {
+func tenantIDs(t *testing.T, dsn, tenant string) []string {
 	ctx := testenv.Context(t, 30*time.Second)
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, "SELECT id::text FROM statements WHERE tenant = 'fault' AND fingerprint IS NOT NULL")
+	rows, err := conn.Query(ctx, "SELECT id::text FROM statements WHERE tenant = $1 AND fingerprint IS NOT NULL", tenant)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -231,7 +231,7 @@ func TestLRSConflictAndDuplicate(t *testing.T) {
 }
 
 func TestLRSBrokerDownIs503(t *testing.T) {
-	b, err := stream.StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false)
+	b, err := stream.StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,20 +96,10 @@ func runWriter(ctx context.Context, name, kind string, args []string,
 		return err
 	}
 	defer e.log.Sync()
-	var cl closers
-	defer cl.run()
-	c, err := build(ctx, cfg, e, &cl)
-	if err != nil {
-		return err
-	}
-	return runConsumers(ctx, cfg.HTTPAddr, e, c)
-}
-
-// runConsumers serves the admin endpoints and runs the consumers until ctx
-// is cancelled; each finishes its batch in flight, commits, and leaves.
-func runConsumers(ctx context.Context, httpAddr string, e env, cs ...*stream.Consumer) error {
-	if httpAddr != "" {
-		srv, err := observability.Listen(httpAddr, observability.Handler(e.reg, e.health))
+	// The admin endpoints come first, so that /readyz tells why the writer
+	// is not running yet while it waits for its database or broker.
+	if cfg.HTTPAddr != "" {
+		srv, err := observability.Listen(cfg.HTTPAddr, observability.Handler(e.reg, e.health))
 		if err != nil {
 			return err
 		}
@@ -121,6 +111,23 @@ func runConsumers(ctx context.Context, httpAddr string, e env, cs ...*stream.Con
 		defer srv.Shutdown(context.Background())
 		e.log.Info("admin endpoints listening", zap.String("addr", srv.Addr()))
 	}
+	var cl closers
+	defer cl.run()
+	c, err := build(ctx, cfg, e, &cl)
+	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped while waiting for a dependency: a clean exit.
+			e.log.Info("stopped before the writer started", zap.Error(err))
+			return nil
+		}
+		return err
+	}
+	return runConsumers(ctx, e, c)
+}
+
+// runConsumers runs the consumers until ctx is cancelled; each finishes its
+// batch in flight, commits, and leaves.
+func runConsumers(ctx context.Context, e env, cs ...*stream.Consumer) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -149,7 +156,9 @@ type LRSConfig struct {
 	BrokerDir  string
 	BrokerPort int
 	SyncWrites bool
-	External   bool
+	// RetentionBytes bounds the embedded broker's log (and so its memory).
+	RetentionBytes int64
+	External       bool
 }
 
 // RunLRS runs everything in one process: an embedded broker (unless
@@ -171,6 +180,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		fs.StringVar(&cfg.BrokerDir, "broker-dir", "./data/broker", "data directory of the embedded broker")
 		fs.IntVar(&cfg.BrokerPort, "broker-port", 0, "port of the embedded broker on 127.0.0.1 (0: any free port); it demands a password only this process knows")
 		fs.BoolVar(&cfg.SyncWrites, "broker-sync-writes", false, "fsync every batch in the embedded broker before acknowledging")
+		fs.Int64Var(&cfg.RetentionBytes, "broker-retention-bytes", 1<<30, "most bytes the embedded broker keeps per partition; older records go first, read or not (0: unbounded)")
 		fs.BoolVar(&cfg.External, "external-kafka", false, "use -kafka-brokers instead of the embedded broker")
 	})
 	if err != nil {
@@ -180,8 +190,8 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	if !cfg.External {
 		in.Partitions = 1 // one node, no replication: more partitions buy nothing
 		if in.Retention == 0 {
-			// The embedded broker keeps its log in memory as well as on
-			// disk; the store holds every statement anyway.
+			// The store holds every statement anyway; the log is only the
+			// writers' queue.
 			in.Retention = 72 * time.Hour
 		}
 	}
@@ -191,7 +201,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if !cfg.External {
-		b, err := stream.StartEmbeddedBroker(cfg.BrokerDir, cfg.BrokerPort, int32(in.MaxRecordBytes), cfg.SyncWrites)
+		b, err := stream.StartEmbeddedBroker(cfg.BrokerDir, cfg.BrokerPort, int32(in.MaxRecordBytes), cfg.SyncWrites, cfg.RetentionBytes)
 		if err != nil {
 			return err
 		}
@@ -250,7 +260,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 
 	cctx, stopConsumers := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runConsumers(cctx, "", e, consumers...) }()
+	go func() { done <- runConsumers(cctx, e, consumers...) }()
 	<-ctx.Done()
 	e.log.Info("shutting down: finishing requests in flight, then the writers")
 	sctx, cancel := context.WithTimeout(context.Background(), in.ShutdownTimeout)

@@ -20,7 +20,7 @@ import (
 func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := stream.StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false)
+	b, err := stream.StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,8 @@ type ConsumerConfig struct {
 	// SessionTimeout is how long the group waits for a silent member
 	// before giving its partitions away (0: franz-go's 45s).
 	SessionTimeout time.Duration
-	// LagInterval is how often the group's lag is sampled (0: 5s).
+	// LagInterval is how often the group's lag is sampled (0: a quarter
+	// of StallTimeout, at most 5s).
 	LagInterval time.Duration
 	// StallTimeout is how long lag may stand without progress before the
 	// consumer reports itself not ready (0: 60s).
@@ -91,11 +92,13 @@ func (c *ConsumerConfig) defaults() {
 	if c.AttemptTimeout == 0 {
 		c.AttemptTimeout = time.Minute
 	}
-	if c.LagInterval == 0 {
-		c.LagInterval = 5 * time.Second
-	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = time.Minute
+	}
+	if c.LagInterval == 0 {
+		// Several samples per stall timeout, so a stall is seen soon
+		// after the timeout, not up to an interval later.
+		c.LagInterval = min(5*time.Second, max(c.StallTimeout/4, 100*time.Millisecond))
 	}
 }
 
@@ -150,6 +153,8 @@ func NewConsumer(cfg ConsumerConfig, h Handler, offsets OffsetSource, log *zap.L
 	}
 	c := &Consumer{cfg: cfg, h: h, log: log.With(zap.String("group", cfg.Group), zap.String("topic", cfg.Topic))}
 	labels := prometheus.Labels{"group": cfg.Group}
+	// Before the client: its group callbacks may run before NewClient returns.
+	c.lag = newLagTracker(cfg.Topic, cfg.StallTimeout, labels)
 	c.metrics = consumerMetrics{
 		records:  prometheus.NewCounter(prometheus.CounterOpts{Name: "lrs_consumer_records_total", Help: "Records written by the consumer.", ConstLabels: labels}),
 		batches:  prometheus.NewCounter(prometheus.CounterOpts{Name: "lrs_consumer_batches_total", Help: "Batches written by the consumer.", ConstLabels: labels}),
@@ -210,7 +215,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, offsets OffsetSource, log *zap.L
 	if offsets != nil {
 		positions = func(ctx context.Context) (map[int32]int64, error) { return offsets.AppliedOffsets(ctx, cfg.Topic) }
 	}
-	c.lag = newLagTracker(cl, cfg.Topic, cfg.StallTimeout, positions, labels)
+	c.lag.connect(cl, positions)
 	if reg != nil {
 		m := c.metrics
 		if err := registerAll(reg, m.records, m.batches, m.failures, m.duration, m.lastDone, c.lag.lag, c.lag.stalled); err != nil {

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,8 +18,12 @@ import (
 
 // EmbeddedBroker is the in-process Kafka of the single-binary mode: kfake
 // persisting to a data directory, so acknowledged statements survive a
-// restart. It is one node without replication, and it keeps its log in
-// memory too (bounded by the topic's retention); production uses Kafka.
+// restart. It is one node without replication; production uses Kafka.
+//
+// kfake keeps the records in segment files and an index entry per record
+// batch in memory, so its memory grows with the log. The log is bounded by
+// bytes per partition (retention bytes) as well as by time, which bounds
+// both the disk and that index.
 //
 // Its port is on loopback, where any local user could connect: it demands
 // SCRAM with a password made for each start and known only to this process,
@@ -27,17 +33,32 @@ type EmbeddedBroker struct {
 	c        *kfake.Cluster
 	dir      string
 	password string
+	stop     chan struct{}
+	done     chan struct{}
+	closing  sync.Once
 }
 
 // embeddedUser is the embedded broker's only SASL account.
 const embeddedUser = "lrs"
 
+// segmentBytes is small so that retention frees the disk in small steps.
+const segmentBytes = 16 << 20
+
+// retentionCheck is how often retention is enforced.
+const retentionCheck = 30 * time.Second
+
 // StartEmbeddedBroker listens on 127.0.0.1:port (0 picks a free port) and
 // keeps its log in dataDir. syncWrites fsyncs every batch before the
-// acknowledgement, at a cost in throughput.
-func StartEmbeddedBroker(dataDir string, port int, maxRecordBytes int32, syncWrites bool) (*EmbeddedBroker, error) {
+// acknowledgement, at a cost in throughput; without it a crash of the
+// machine (not only of the process) can lose the last acknowledged
+// batches. retentionBytes bounds each partition's log: the oldest segments
+// go first, whether or not the writers have read them (0: unbounded).
+func StartEmbeddedBroker(dataDir string, port int, maxRecordBytes int32, syncWrites bool, retentionBytes int64) (*EmbeddedBroker, error) {
 	if dataDir == "" {
-		return nil, fmt.Errorf("embedded broker needs a data directory")
+		return nil, errors.New("embedded broker needs a data directory")
+	}
+	if retentionBytes < 0 {
+		return nil, fmt.Errorf("embedded broker retention bytes %d: want 0 (unbounded) or more", retentionBytes)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("broker data dir: %w", err)
@@ -57,15 +78,19 @@ func StartEmbeddedBroker(dataDir string, port int, maxRecordBytes int32, syncWri
 		return nil, fmt.Errorf("embedded broker password: %w", err)
 	}
 	password := hex.EncodeToString(secret[:])
+	bcfg := map[string]string{"message.max.bytes": fmt.Sprint(maxRecordBytes), "log.segment.bytes": fmt.Sprint(segmentBytes)}
+	if retentionBytes > 0 {
+		// A broker-wide default, so it applies to topics created before
+		// the setting existed too.
+		bcfg["log.retention.bytes"] = fmt.Sprint(retentionBytes)
+	}
 	opts := []kfake.Opt{
 		kfake.Ports(port),
 		kfake.DataDir(dataDir),
 		kfake.ClusterID("streamlrs-embedded"),
 		kfake.EnableSASL(),
 		kfake.Superuser(SASLScramSHA256, embeddedUser, password),
-		// Retention is enforced when the log cleaner runs; every 5 minutes
-		// instead of kfake's hourly default keeps memory closer to it.
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(maxRecordBytes), "log.cleaner.backoff.ms": "300000"}),
+		kfake.BrokerConfigs(bcfg),
 	}
 	if syncWrites {
 		opts = append(opts, kfake.SyncWrites())
@@ -74,7 +99,25 @@ func StartEmbeddedBroker(dataDir string, port int, maxRecordBytes int32, syncWri
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker in %s: %w", dataDir, err)
 	}
-	return &EmbeddedBroker{c: c, dir: dataDir, password: password}, nil
+	b := &EmbeddedBroker{c: c, dir: dataDir, password: password, stop: make(chan struct{}), done: make(chan struct{})}
+	// kfake's own cleaner runs only for topics with a retention setting of
+	// their own, and hourly; enforcing it here covers every topic.
+	go b.enforceRetention(retentionCheck)
+	return b, nil
+}
+
+func (b *EmbeddedBroker) enforceRetention(every time.Duration) {
+	defer close(b.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.c.ApplyRetention()
+		}
+	}
 }
 
 // tighten makes dir and everything below it private to this OS user. kfake
@@ -111,8 +154,13 @@ func (b *EmbeddedBroker) ClientOpts() []kgo.Opt {
 	return opts
 }
 
-// Close flushes the log to disk and stops the broker.
+// Close flushes the log to disk and stops the broker; later calls do
+// nothing.
 func (b *EmbeddedBroker) Close() {
-	b.c.Close()
-	_ = tighten(b.dir) // best effort: the directory itself is already 0700
+	b.closing.Do(func() {
+		close(b.stop)
+		<-b.done
+		b.c.Close()
+		_ = tighten(b.dir) // best effort: the directory itself is already 0700
+	})
 }

@@ -48,29 +48,38 @@ type partLag struct {
 	since time.Time
 }
 
-func newLagTracker(cl *kgo.Client, topic string, stall time.Duration, positions positionsFunc, labels prometheus.Labels) *lagTracker {
-	adm := kadm.NewClient(cl)
+// newLagTracker makes a tracker whose partitions can be assigned at once
+// (the consumer's client may be given partitions before NewClient returns);
+// connect gives it the offsets to sample before it runs.
+func newLagTracker(topic string, stall time.Duration, labels prometheus.Labels) *lagTracker {
 	return &lagTracker{
-		topic: topic, stall: stall, positions: positions, now: time.Now,
-		ends: func(ctx context.Context) (map[int32]int64, error) { return EndOffsets(ctx, cl, topic) },
-		starts: func(ctx context.Context) (map[int32]int64, error) {
-			offs, err := adm.ListStartOffsets(ctx, topic)
-			if err != nil {
-				return nil, err
-			}
-			out := map[int32]int64{}
-			offs.Each(func(o kadm.ListedOffset) {
-				if o.Err == nil {
-					out[o.Partition] = o.Offset
-				}
-			})
-			return out, nil
-		},
+		topic: topic, stall: stall, now: time.Now,
 		lag:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lrs_consumer_lag_records", Help: "Records in the partition not yet written by the group (sampled on a timer; every member reports the whole group).", ConstLabels: labels}, []string{"partition"}),
 		stalled: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lrs_consumer_stalled_partitions", Help: "Partitions with lag whose group position has not moved within the stall timeout.", ConstLabels: labels}),
 		parts:   map[int32]*partLag{},
 		owned:   map[int32]bool{},
 		started: time.Now(),
+	}
+}
+
+// connect samples positions against cl's end and start offsets of the
+// topic; it must be called before run.
+func (l *lagTracker) connect(cl *kgo.Client, positions positionsFunc) {
+	adm := kadm.NewClient(cl)
+	l.positions = positions
+	l.ends = func(ctx context.Context) (map[int32]int64, error) { return EndOffsets(ctx, cl, l.topic) }
+	l.starts = func(ctx context.Context) (map[int32]int64, error) {
+		offs, err := adm.ListStartOffsets(ctx, l.topic)
+		if err != nil {
+			return nil, err
+		}
+		out := map[int32]int64{}
+		offs.Each(func(o kadm.ListedOffset) {
+			if o.Err == nil {
+				out[o.Partition] = o.Offset
+			}
+		})
+		return out, nil
 	}
 }
 

@@ -20,7 +20,8 @@ type fakeOffsets struct {
 }
 
 func (f *fakeOffsets) tracker() *lagTracker {
-	l := newLagTracker(nil, "t", time.Minute, func(context.Context) (map[int32]int64, error) { return f.pos, f.err }, prometheus.Labels{"group": "g"})
+	l := newLagTracker("t", time.Minute, prometheus.Labels{"group": "g"})
+	l.positions = func(context.Context) (map[int32]int64, error) { return f.pos, f.err }
 	l.now = func() time.Time { return f.now }
 	l.started = f.now
 	l.ends = func(context.Context) (map[int32]int64, error) { return f.ends, f.err }

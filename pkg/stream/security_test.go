@@ -134,7 +134,7 @@ func TestSecuredKafka(t *testing.T) {
 // files private.
 func TestEmbeddedBrokerIsPrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "broker")
-	b, err := StartEmbeddedBroker(dir, 0, 1<<20, false)
+	b, err := StartEmbeddedBroker(dir, 0, 1<<20, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestEmbeddedBrokerIsPrivate(t *testing.T) {
 	b.Close()
 	// A restart makes a new password; the old one no longer works, the
 	// records are still there.
-	b2, err := StartEmbeddedBroker(dir, 0, 1<<20, false)
+	b2, err := StartEmbeddedBroker(dir, 0, 1<<20, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ var brokerKinds = []struct {
 	start func(t *testing.T) cluster
 }{
 	{"kfake", func(t *testing.T) cluster {
-		b, err := StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false)
+		b, err := StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestConsumerResumesFromSinkOffsets(t *testing.T) {
 
 func TestEmbeddedBrokerKeepsRecordsAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
-	b, err := StartEmbeddedBroker(dir, 0, 1<<20, false)
+	b, err := StartEmbeddedBroker(dir, 0, 1<<20, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestEmbeddedBrokerKeepsRecordsAcrossRestart(t *testing.T) {
 	publish(t, embedded(b), tc, 0, 5)
 	b.Close()
 
-	b2, err := StartEmbeddedBroker(dir, 0, 1<<20, false)
+	b2, err := StartEmbeddedBroker(dir, 0, 1<<20, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -258,6 +258,7 @@ export LRS_TEST_KAFKA_TLS_DIR=$tls
 export LRS_TEST_POSTGRES_DSN='$pg_dsn'
 export LRS_TEST_CLICKHOUSE_DSN=clickhouse://127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT/default
 export LRS_TEST_REQUIRE_SERVERS=1
+export LRS_TEST_KAFKA_LIBS=$KAFKA_LIBS
 EOF
 mv "$dir/env.partial" "$dir/env"
 log "all servers up in $(elapsed "$t0"); environment in $dir/env"
