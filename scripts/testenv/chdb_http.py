@@ -1,0 +1,198 @@
+"""A ClickHouse HTTP front end for chDB, for tests only.
+
+chDB (PyPI `chdb`) is the real ClickHouse engine in-process; it cannot listen
+on a port. This server speaks the part of ClickHouse's HTTP interface that
+clickhouse-go v2 uses over HTTP, so the Go tests reach current releases:
+
+  - POST with the query in the body, or in `query=` with the INSERT data in
+    the body (chunked or not); Native format in and out (`default_format`);
+  - `database=` (the DSN's database), every other URL parameter a setting,
+    `param_*` query parameters;
+  - errors as HTTP 500 with the "Code: N. DB::Exception: ..." text and the
+    X-ClickHouse-Exception-Code header, as the server sends them.
+
+One engine, one session: queries run one at a time under a lock, and the
+settings a request brings are put back afterwards, so requests never see
+each other's settings. `session_id` is accepted and ignored (everything
+shares the one session). No authentication: it binds to loopback only.
+
+Usage: python chdb_http.py --port 48124 --path DATA_DIR
+"""
+
+import argparse
+import http.server
+import os
+import re
+import sys
+import tempfile
+import threading
+import urllib.parse
+
+import chdb
+from chdb import session as chdb_session
+
+# URL parameters that are not settings.
+NOT_SETTINGS = {
+    "query", "database", "default_format", "client_protocol_version", "query_id",
+    "session_id", "session_timeout", "session_check", "quota_key", "user", "password",
+    "compress", "decompress", "wait_end_of_query", "buffer_size",
+}
+
+# clickhouse-go decodes Native blocks according to the revision it reads from
+# this query. chDB writes Native without the custom-serialization flags a
+# server adds for new clients, so the adapter reports a revision from before
+# they existed (54453 < 54454) and the client decodes what chDB writes.
+HELLO = re.compile(r"^\s*SELECT\s+displayName\(\),\s*version\(\),\s*revision\(\),\s*timezone\(\)\s*$", re.I)
+NATIVE_REVISION = 54453
+
+INSERT_NATIVE = re.compile(r"^(\s*INSERT\s+INTO\s+.+?)\s+FORMAT\s+Native\s*$", re.I | re.S)
+ERROR_CODE = re.compile(r"Code: (\d+)\.")
+
+
+def quote(s):
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Engine:
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.sess = chdb_session.Session(path)
+        self.tmp = tempfile.mkdtemp(prefix="insert-", dir=path)
+        self.defaults = {}
+
+    def run(self, sql, fmt="Native"):
+        res = self.sess.query(sql, fmt)
+        # chDB 2.x returns an error object instead of raising.
+        err = getattr(res, "error_message", None)
+        if callable(err):
+            err = err()
+        if err:
+            raise RuntimeError(err)
+        return res.bytes() if hasattr(res, "bytes") else bytes(res)
+
+    def default_of(self, name):
+        if name not in self.defaults:
+            out = self.run("SELECT value FROM system.settings WHERE name = " + quote(name), "TSVRaw")
+            self.defaults[name] = out.decode().rstrip("\n") if out else None
+        return self.defaults[name]
+
+    def execute(self, sql, database, settings, params, data):
+        with self.lock:
+            changed = []
+            try:
+                self.run("USE " + (database or "default").replace("`", ""), "TSV")
+                for k, v in settings.items():
+                    if self.default_of(k) is None:
+                        raise RuntimeError("Code: 115. DB::Exception: Unknown setting %s. (UNKNOWN_SETTING)" % k)
+                    self.run("SET %s = %s" % (k, quote(v)), "TSV")
+                    changed.append(k)
+                for k, v in params.items():
+                    self.run("SET param_%s = %s" % (k, quote(v)), "TSV")
+                if data is not None:
+                    return self.insert(sql, data)
+                if HELLO.match(sql):
+                    sql = "SELECT displayName(), version(), toUInt64(%d), timezone()" % NATIVE_REVISION
+                return self.run(sql)
+            finally:
+                for k in changed:
+                    try:
+                        self.run("SET %s = %s" % (k, quote(self.defaults[k])), "TSV")
+                    except Exception as e:  # the next request must not inherit it
+                        print("chdb_http: cannot restore setting %s: %s" % (k, e), file=sys.stderr)
+
+    def insert(self, sql, data):
+        m = INSERT_NATIVE.match(sql)
+        if not m:
+            raise RuntimeError("Code: 73. DB::Exception: the chDB adapter takes INSERT ... FORMAT Native only. (UNKNOWN_FORMAT)")
+        if not data:
+            return b""
+        fd, name = tempfile.mkstemp(suffix=".native", dir=self.tmp)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            return self.run("%s SELECT * FROM file(%s, 'Native')" % (m.group(1), quote(name)), "TSV") and b""
+        finally:
+            os.unlink(name)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    engine = None
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def reply(self, status, payload, headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        if u.path in ("/ping", "/") and not urllib.parse.parse_qs(u.query).get("query"):
+            self.reply(200, b"Ok.\n")
+            return
+        self.handle_query(b"")
+
+    def do_POST(self):
+        self.handle_query(self.body())
+
+    def handle_query(self, body):
+        u = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
+        one = {k: v[-1] for k, v in q.items()}
+        settings = {k: v for k, v in one.items() if k not in NOT_SETTINGS and not k.startswith("param_")}
+        params = {k[len("param_"):]: v for k, v in one.items() if k.startswith("param_")}
+        if "query" in one:
+            sql, data = one["query"], body
+            if not INSERT_NATIVE.match(sql):
+                sql, data = (sql + "\n" + body.decode()) if body else sql, None
+        else:
+            sql, data = body.decode(), None
+        try:
+            out = self.engine.execute(sql, one.get("database"), settings, params, data)
+        except Exception as e:  # chDB raises its server's exception text
+            msg = str(e)
+            code = ERROR_CODE.search(msg)
+            headers = [("Content-Type", "text/plain; charset=UTF-8")]
+            if code:
+                headers.append(("X-ClickHouse-Exception-Code", code.group(1)))
+            self.reply(500, (msg.strip() + "\n").encode(), headers)
+            return
+        self.reply(200, out, [("Content-Type", "application/octet-stream"),
+                              ("X-ClickHouse-Format", "Native")])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--path", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.path, exist_ok=True)
+    Handler.engine = Engine(args.path)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    srv.daemon_threads = True
+    print("chdb_http: chDB %s (ClickHouse %s) on 127.0.0.1:%d" % (
+        chdb.__version__, Handler.engine.run("SELECT version()", "TSVRaw").decode().strip(), args.port), flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
