@@ -35,6 +35,9 @@ const (
 	// at the newest release.
 	EnvClickHouseLTS    = "LRS_TEST_CLICKHOUSE_LTS_DSN"
 	EnvClickHouseLatest = "LRS_TEST_CLICKHOUSE_LATEST_DSN"
+	// EnvClickHouseChDB=off says the test env was started without the chDB
+	// engines on purpose: their subtests skip, naming it, instead of failing.
+	EnvClickHouseChDB = "LRS_TEST_CLICKHOUSE_CHDB"
 	// EnvRequire turns a missing server into a test failure.
 	EnvRequire = "LRS_TEST_REQUIRE_SERVERS"
 )
@@ -130,6 +133,9 @@ func ForEachClickHouse(t *testing.T, test func(t *testing.T, dsn string)) {
 			name = "ch" + clickHouseVersion(t, env, base)
 		}
 		t.Run(name, func(t *testing.T) {
+			if env != EnvClickHouse && os.Getenv(EnvClickHouseChDB) == "off" {
+				t.Skipf("chDB engines turned off (LRS_TESTENV_CHDB=0): %s not tested", env)
+			}
 			base := lookup(t, env)
 			test(t, freshClickHouseDatabase(t, env, base))
 		})

@@ -130,5 +130,7 @@ install_chdb() {
 
 install_debian_packages
 install_kafka_jars
-install_chdb "$LRS_CHDB_LTS_VERSION"
-install_chdb "$LRS_CHDB_LATEST_VERSION"
+if [[ "$LRS_TESTENV_CHDB" == 1 ]]; then
+	install_chdb "$LRS_CHDB_LTS_VERSION"
+	install_chdb "$LRS_CHDB_LATEST_VERSION"
+fi

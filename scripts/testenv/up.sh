@@ -23,7 +23,10 @@ done
 [[ -f "$KAFKA_LIBS_DONE" ]] || die "no Kafka $LRS_KAFKA_VERSION jars in $KAFKA_LIBS: run install.sh first"
 pgbin="$(pg_bindir)" || die "PostgreSQL server binaries not found: run install.sh first"
 command -v clickhouse-server >/dev/null || die "clickhouse-server not found: run install.sh first"
+chdb_engines=()
+[[ "$LRS_TESTENV_CHDB" == 1 ]] && chdb_engines=(chdb-lts chdb-latest)
 for v in "$LRS_CHDB_LTS_VERSION" "$LRS_CHDB_LATEST_VERSION"; do
+	((${#chdb_engines[@]})) || break
 	[[ -f "$(chdb_venv "$v")/complete" ]] || die "no chDB $v in $(chdb_venv "$v"): run install.sh first"
 done
 
@@ -137,8 +140,10 @@ start_chdb() {
 		>"$d/server.log" 2>&1 </dev/null &
 	echo $! >"$d/pid"
 }
-start_chdb chdb-lts "$LRS_CHDB_LTS_VERSION" "$LRS_TESTENV_CHDB_LTS_PORT"
-start_chdb chdb-latest "$LRS_CHDB_LATEST_VERSION" "$LRS_TESTENV_CHDB_LATEST_PORT"
+if ((${#chdb_engines[@]})); then
+	start_chdb chdb-lts "$LRS_CHDB_LTS_VERSION" "$LRS_TESTENV_CHDB_LTS_PORT"
+	start_chdb chdb-latest "$LRS_CHDB_LATEST_VERSION" "$LRS_TESTENV_CHDB_LATEST_PORT"
+fi
 
 # --- Kafka: format the KRaft metadata log, then start a combined
 # broker+controller. Internal topics get one replica and few partitions, and
@@ -224,7 +229,7 @@ wait_until ClickHouse "$(cat "$ch/pid")" "$ch/log/stdout.log $ch/log/error.log" 
 	clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT 1'
 log "ClickHouse $(clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT version()') ready on 127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT ($(elapsed "$t0"))"
 
-for name in chdb-lts chdb-latest; do
+for name in "${chdb_engines[@]}"; do
 	wait_until "chDB ($name)" "$(cat "$dir/$name/pid")" "$dir/$name/server.log" grep -q 'chdb_http: chDB' "$dir/$name/server.log"
 	log "$(sed -n 's/^chdb_http: //p' "$dir/$name/server.log") ready ($(elapsed "$t0"))"
 done
@@ -241,9 +246,15 @@ cat >"$dir/env.partial" <<EOF
 export LRS_TEST_KAFKA_BROKERS=127.0.0.1:$LRS_TESTENV_KAFKA_PORT
 export LRS_TEST_POSTGRES_DSN='$pg_dsn'
 export LRS_TEST_CLICKHOUSE_DSN=clickhouse://127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT/default
-export LRS_TEST_CLICKHOUSE_LTS_DSN=http://127.0.0.1:$LRS_TESTENV_CHDB_LTS_PORT/default
-export LRS_TEST_CLICKHOUSE_LATEST_DSN=http://127.0.0.1:$LRS_TESTENV_CHDB_LATEST_PORT/default
 export LRS_TEST_REQUIRE_SERVERS=1
 EOF
+if ((${#chdb_engines[@]})); then
+	cat >>"$dir/env.partial" <<EOF
+export LRS_TEST_CLICKHOUSE_LTS_DSN=http://127.0.0.1:$LRS_TESTENV_CHDB_LTS_PORT/default
+export LRS_TEST_CLICKHOUSE_LATEST_DSN=http://127.0.0.1:$LRS_TESTENV_CHDB_LATEST_PORT/default
+EOF
+else
+	echo "export LRS_TEST_CLICKHOUSE_CHDB=off" >>"$dir/env.partial"
+fi
 mv "$dir/env.partial" "$dir/env"
 log "all servers up in $(elapsed "$t0"); environment in $dir/env"
