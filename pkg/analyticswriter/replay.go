@@ -26,9 +26,10 @@ type TopicSource struct {
 	Skipped int
 }
 
-// NewTopicSource opens topic on brokers.
-func NewTopicSource(ctx context.Context, brokers []string, topic string, log *zap.Logger) (*TopicSource, error) {
-	probe, err := stream.NewClient(brokers, log)
+// NewTopicSource opens topic on brokers; opts are added to its clients (the
+// connection's security).
+func NewTopicSource(ctx context.Context, brokers []string, topic string, log *zap.Logger, opts ...kgo.Opt) (*TopicSource, error) {
+	probe, err := stream.NewClient(brokers, log, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func NewTopicSource(ctx context.Context, brokers []string, topic string, log *za
 			done[p] = true
 		}
 	}
-	cl, err := stream.NewClient(brokers, log, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+	cl, err := stream.NewClient(brokers, log, append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))...)
 	if err != nil {
 		return nil, err
 	}

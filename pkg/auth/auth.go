@@ -115,10 +115,14 @@ type Authenticator struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu    sync.Mutex
-	cache map[[32]byte]cached
+	mu       sync.Mutex
+	cache    map[[32]byte]cached
+	inflight map[[32]byte]*flight
 
 	limits limiter
+	// failures throttles wrong secrets checked against slow (PBKDF2)
+	// hashes: per key, and all keys together.
+	failures limiter
 }
 
 type cached struct {
@@ -127,9 +131,44 @@ type cached struct {
 	expires time.Time // when the credential must be read again
 }
 
+// flight is one verification in progress; requests presenting the same
+// pair meanwhile wait for its result instead of paying the hash again
+// (after a cold start, every first request of a busy client arrives at once).
+type flight struct {
+	done chan struct{}
+	p    Principal
+	err  error
+}
+
 // maxCached bounds the cache; it is cleared when full (a cheap defence
 // against a flood of distinct wrong secrets, which are never cached anyway).
 const maxCached = 10_000
+
+// Failed slow verifications allowed per second: per key, and for all keys
+// together. A PBKDF2 costs about 30 ms of a core, so wrong secrets cost at
+// most a few percent of a core however fast they come.
+const (
+	slowFailuresPerKey = 1
+	slowFailuresAll    = 4
+	allKeys            = "\x00all"
+)
+
+// ThrottledError is returned by Authenticate when a key whose stored hash
+// is slow had too many wrong secrets lately (HTTP 429): the pair is not
+// checked at all until RetryAfter.
+type ThrottledError struct {
+	Key        string
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many wrong secrets for credential %s; retry in %v", e.Key, e.RetryAfter)
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up, at least 1.
+func (e *ThrottledError) RetryAfterSeconds() int {
+	return max(1, int(math.Ceil(e.RetryAfter.Seconds())))
+}
 
 // NewAuthenticator verifies against src. A verified pair is trusted for ttl;
 // after that the credential is re-read (cheap: no hashing unless its secret
@@ -143,14 +182,16 @@ func NewAuthenticator(src CredentialSource, ttl time.Duration) (*Authenticator, 
 		return nil, fmt.Errorf("cache ttl %v: want > 0", ttl)
 	}
 	return &Authenticator{src: src, ttl: ttl, now: time.Now, cache: map[[32]byte]cached{},
-		limits: limiter{buckets: map[string]*bucket{}}}, nil
+		inflight: map[[32]byte]*flight{},
+		limits:   limiter{buckets: map[string]*bucket{}}, failures: limiter{buckets: map[string]*bucket{}}}, nil
 }
 
 // Authenticate returns the principal for key and secret, ErrUnauthorized,
-// or a *RateLimitedError (with the principal) when the credential is over
-// its rate limit. Only the first request of a key/secret pair, and the
-// first after a rotation, pays the slow hash; a cached pair costs a SHA-256
-// and a map lookup, plus one credential read per ttl.
+// a *ThrottledError, or a *RateLimitedError (with the principal) when the
+// credential is over its rate limit. Only the first request of a
+// key/secret pair, and the first after a rotation, verifies the secret; a
+// cached pair costs a SHA-256 and a map lookup, plus one credential read
+// per ttl.
 func (a *Authenticator) Authenticate(ctx context.Context, key, secret string) (Principal, error) {
 	p, err := a.verify(ctx, key, secret)
 	if err != nil {
@@ -171,13 +212,37 @@ func (a *Authenticator) verify(ctx context.Context, key, secret string) (Princip
 	now := a.now()
 	a.mu.Lock()
 	c, hit := a.cache[digest]
-	a.mu.Unlock()
 	if hit && now.Before(c.expires) {
+		a.mu.Unlock()
 		return c.p, nil
 	}
+	if f, ok := a.inflight[digest]; ok {
+		a.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.p, f.err
+		case <-ctx.Done():
+			return Principal{}, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	a.inflight[digest] = f
+	a.mu.Unlock()
+
+	f.p, f.err = a.check(ctx, key, secret, digest, c, hit, now)
+	a.mu.Lock()
+	delete(a.inflight, digest)
+	a.mu.Unlock()
+	close(f.done)
+	return f.p, f.err
+}
+
+// check reads the credential and verifies secret against it; c is the
+// expired cache entry of the pair, if hit.
+func (a *Authenticator) check(ctx context.Context, key, secret string, digest [32]byte, c cached, hit bool, now time.Time) (Principal, error) {
 	cred, err := a.src.GetCredential(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		// Pay the hash anyway: an unknown key answers no faster than a
+		// Pay a hash anyway: an unknown key answers no faster than a
 		// wrong secret, so timing does not reveal which keys exist.
 		verifyDummy(secret)
 		return Principal{}, ErrUnauthorized
@@ -185,20 +250,22 @@ func (a *Authenticator) verify(ctx context.Context, key, secret string) (Princip
 	if err != nil {
 		return Principal{}, fmt.Errorf("read credential: %w", err)
 	}
-	if cred.Disabled {
-		a.forget(digest)
-		return Principal{}, ErrUnauthorized
-	}
 	graceOpen := cred.PreviousSecretHash != "" && now.Before(cred.PreviousUntil)
 	var hash string
 	switch {
 	// The same hash as when we verified: the secret is still right, no
-	// need to pay PBKDF2 again; only scopes or authority may have changed.
+	// need to verify again; only scopes or authority may have changed.
 	case hit && c.hash == cred.SecretHash:
 		hash = cred.SecretHash
 	case hit && graceOpen && c.hash == cred.PreviousSecretHash:
 		hash = cred.PreviousSecretHash
 	default:
+		slow := slowHash(cred.SecretHash) || (graceOpen && slowHash(cred.PreviousSecretHash))
+		if slow {
+			if err := a.mayTrySlow(key, now); err != nil {
+				return Principal{}, err
+			}
+		}
 		ok, err := VerifySecret(cred.SecretHash, secret)
 		if err != nil {
 			return Principal{}, fmt.Errorf("credential %s: %w", key, err)
@@ -211,10 +278,19 @@ func (a *Authenticator) verify(ctx context.Context, key, secret string) (Princip
 			}
 			hash = cred.PreviousSecretHash
 		}
+		if slow && ok {
+			a.succeeded(key)
+		}
 		if !ok {
 			a.forget(digest)
 			return Principal{}, ErrUnauthorized
 		}
+	}
+	// Disabled is checked after the secret, so that a disabled key costs
+	// what any other key costs and its answer times the same.
+	if cred.Disabled {
+		a.forget(digest)
+		return Principal{}, ErrUnauthorized
 	}
 	expires := now.Add(a.ttl)
 	if hash == cred.PreviousSecretHash && cred.PreviousUntil.Before(expires) {
@@ -230,6 +306,20 @@ func (a *Authenticator) verify(ctx context.Context, key, secret string) (Princip
 	a.mu.Unlock()
 	return p, nil
 }
+
+// mayTrySlow spends one of the wrong-secret budgets of key and of all keys
+// together before a slow verification, or refuses it while either is used
+// up; a verification that succeeds gives its token back (succeeded).
+// Spending first keeps concurrent wrong secrets from all passing the check
+// before the first of them has failed.
+func (a *Authenticator) mayTrySlow(key string, now time.Time) error {
+	if wait := a.failures.takeAll(now, key, allKeys); wait > 0 {
+		return &ThrottledError{Key: key, RetryAfter: wait}
+	}
+	return nil
+}
+
+func (a *Authenticator) succeeded(key string) { a.failures.refund(key, allKeys) }
 
 // Forget drops every cached verification of key, so that a change made
 // through this instance (disable, rotate) applies to its next request.
@@ -268,6 +358,40 @@ type bucket struct {
 func (l *limiter) take(key string, rate int, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.fill(key, rate, now, true)
+}
+
+// takeAll spends one token of the wrong-secret buckets of key and of all
+// keys, or none and returns how long until both have one.
+func (l *limiter) takeAll(now time.Time, key, all string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buckets) >= maxCached {
+		clear(l.buckets) // a flood of distinct keys must not grow the map without bound
+	}
+	wait := max(l.fill(key, slowFailuresPerKey, now, false), l.fill(all, slowFailuresAll, now, false))
+	if wait > 0 {
+		return wait
+	}
+	l.fill(key, slowFailuresPerKey, now, true)
+	l.fill(all, slowFailuresAll, now, true)
+	return 0
+}
+
+// refund gives back the tokens takeAll spent.
+func (l *limiter) refund(key, all string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, rate := range map[string]int{key: slowFailuresPerKey, all: slowFailuresAll} {
+		if b, ok := l.buckets[k]; ok {
+			b.tokens = min(float64(rate), b.tokens+1)
+		}
+	}
+}
+
+// fill refills key's bucket to now and, if spend, spends a token when one
+// is there; it returns how long until a token is available (0: there is).
+func (l *limiter) fill(key string, rate int, now time.Time, spend bool) time.Duration {
 	r := float64(rate)
 	b, ok := l.buckets[key]
 	if !ok {
@@ -281,7 +405,9 @@ func (l *limiter) take(key string, rate int, now time.Time) time.Duration {
 	// A limit lowered since the bucket filled applies at once.
 	b.tokens = min(b.tokens, r)
 	if b.tokens >= 1 {
-		b.tokens--
+		if spend {
+			b.tokens--
+		}
 		return 0
 	}
 	return time.Duration((1 - b.tokens) / r * float64(time.Second))

@@ -1,7 +1,7 @@
 // Package auth authenticates xAPI clients: credentials (key and secret) of a
-// tenant with xAPI scopes and an authority. Secrets are kept only as salted
-// PBKDF2 hashes; a verified key/secret pair is cached under a digest so that
-// the slow hash is paid once per credential, not once per request.
+// tenant with xAPI scopes and an authority. Secrets are kept only as
+// hashes (see HashSecret); a verified key/secret pair is cached under a
+// digest, so a credential costs one verification per cache ttl.
 package auth
 
 import (
@@ -16,16 +16,30 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 )
 
-// hashIterations makes a stolen hash table expensive to brute-force; the
-// verification cache keeps it off the request path.
+// hashIterations makes a stolen hash of a short, chosen secret expensive
+// to brute-force.
 const hashIterations = 120_000
 
-// HashSecret returns the stored form of secret:
+// MinFastSecret is the shortest secret stored under the fast hash. A
+// generated secret (NewSecret) is 32 characters of 192 random bits: no
+// amount of hashing makes it easier or harder to guess, so a slow hash
+// would only hand a CPU lever to anyone who sends wrong secrets. A shorter,
+// probably chosen, secret (a bootstrap secret typed into a compose file)
+// keeps the slow PBKDF2 hash, which protects it if the store leaks.
+const MinFastSecret = 32
+
+// fastDomain separates these digests from any other SHA-256 use.
+const fastDomain = "streamlrs-credential-secret\x00"
+
+// HashSecret returns the stored form of secret: sha256$<hex> for a secret
+// of at least MinFastSecret characters, else
 // pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>.
 func HashSecret(secret string) (string, error) {
+	if len(secret) >= MinFastSecret {
+		return fastHash(secret), nil
+	}
 	var salt [16]byte
 	if _, err := rand.Read(salt[:]); err != nil {
 		return "", fmt.Errorf("salt: %w", err)
@@ -37,9 +51,25 @@ func HashSecret(secret string) (string, error) {
 	return fmt.Sprintf("pbkdf2-sha256$%d$%x$%x", hashIterations, salt, sum), nil
 }
 
-// VerifySecret reports whether secret matches a HashSecret result, in
-// constant time with respect to the secret.
+func fastHash(secret string) string {
+	sum := sha256.Sum256([]byte(fastDomain + secret))
+	return "sha256$" + hex.EncodeToString(sum[:])
+}
+
+// slowHash reports whether verifying against stored costs a PBKDF2.
+func slowHash(stored string) bool { return strings.HasPrefix(stored, "pbkdf2-sha256$") }
+
+// VerifySecret reports whether secret matches a HashSecret result (either
+// format), in constant time with respect to the secret.
 func VerifySecret(stored, secret string) (bool, error) {
+	if h, ok := strings.CutPrefix(stored, "sha256$"); ok {
+		want, err := hex.DecodeString(h)
+		if err != nil || len(want) != sha256.Size {
+			return false, errors.New("bad hex in secret hash")
+		}
+		got := sha256.Sum256([]byte(fastDomain + secret))
+		return subtle.ConstantTimeCompare(got[:], want) == 1, nil
+	}
 	parts := strings.Split(stored, "$")
 	if len(parts) != 4 || parts[0] != "pbkdf2-sha256" {
 		return false, errors.New("unknown secret hash format")
@@ -82,16 +112,11 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// dummyHash is what an unknown key's secret is checked against.
-var dummyHash = sync.OnceValue(func() string {
-	h, err := HashSecret(NewSecret())
-	if err != nil {
-		panic(fmt.Sprintf("hash a random secret: %v", err)) // only crypto/rand can fail here
-	}
-	return h
-})
+// dummyHash is what an unknown key's secret is checked against: a fast
+// hash, so that unknown keys cost what a (current) credential costs.
+var dummyHash = fastHash(NewSecret())
 
-// verifyDummy costs what VerifySecret of a real credential costs.
+// verifyDummy costs what VerifySecret of a fast-hashed credential costs.
 func verifyDummy(secret string) {
-	_, _ = VerifySecret(dummyHash(), secret)
+	_, _ = VerifySecret(dummyHash, secret)
 }

@@ -44,12 +44,18 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		return newError(fiber.StatusUnauthorized, "missing or malformed HTTP Basic credentials")
 	}
 	p, err := s.deps.Auth.Authenticate(c.UserContext(), key, secret)
-	var limited *auth.RateLimitedError
+	var (
+		limited   *auth.RateLimitedError
+		throttled *auth.ThrottledError
+	)
 	switch {
 	case errors.Is(err, auth.ErrUnauthorized):
 		// The same answer for an unknown key, a wrong secret and a disabled
 		// credential: the caller learns nothing about which keys exist.
 		return newError(fiber.StatusUnauthorized, "unknown key or wrong secret")
+	case errors.As(err, &throttled):
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(throttled.RetryAfterSeconds()))
+		return newError(fiber.StatusTooManyRequests, "too many wrong secrets for this key lately; retry later")
 	case errors.As(err, &limited):
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(limited.RetryAfterSeconds()))
 		return newError(fiber.StatusTooManyRequests,

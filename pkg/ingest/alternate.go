@@ -54,6 +54,16 @@ func (s *Server) alternateSyntax(c *fiber.Ctx) error {
 		return badRequest("alternate request syntax: malformed form body: " + err.Error())
 	}
 	req := c.Request()
+	// A browser sends a cross-site form POST without a preflight and adds
+	// the Basic credentials it remembers for this origin: trusting the
+	// Authorization header here would let any web page write as the
+	// browser's user (CSRF). The syntax carries its headers in the form,
+	// and a page on another origin cannot know the secret to put there.
+	req.Header.Del(fiber.HeaderAuthorization)
+	if !hasField(form, "authorization") {
+		c.Set("WWW-Authenticate", `Basic realm="xAPI"`)
+		return newError(fiber.StatusUnauthorized, "alternate request syntax: the credentials go in the Authorization form field (an Authorization header is ignored)")
+	}
 	params := url.Values{}
 	content := ""
 	hasContent := false
@@ -88,4 +98,14 @@ func (s *Server) alternateSyntax(c *fiber.Ctx) error {
 	s.app.Handler()(c.Context())
 	c.Locals(localRerouted, true)
 	return nil
+}
+
+// hasField reports whether form holds a non-empty field named name, in any case.
+func hasField(form url.Values, name string) bool {
+	for k, vs := range form {
+		if strings.EqualFold(k, name) && len(vs) > 0 && vs[0] != "" {
+			return true
+		}
+	}
+	return false
 }

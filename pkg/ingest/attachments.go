@@ -103,6 +103,12 @@ type attachmentRef struct {
 	FileURL     string `json:"fileUrl"`
 }
 
+// needsPart reports whether an attachment must travel with its statement
+// as a multipart part: it has no fileUrl, or it is a signature.
+func needsPart(ref attachmentRef) bool {
+	return ref.FileURL == "" || ref.UsageType == usageTypeSignature
+}
+
 func attachmentRefs(stmt []byte) ([]attachmentRef, error) {
 	if !bytes.Contains(stmt, []byte(`"attachments"`)) {
 		return nil, nil
@@ -134,7 +140,7 @@ func matchAttachments(prepared []xapi.Prepared, parts []part, v xapi.Version, a 
 			h := strings.ToLower(ref.SHA2)
 			p, ok := byHash[h]
 			if !ok {
-				if ref.FileURL == "" || ref.UsageType == usageTypeSignature {
+				if needsPart(ref) {
 					return nil, &apiError{Status: fiber.StatusBadRequest, Message: fmt.Sprintf(
 						"statement %d attachment %d (sha2 %s) has no fileUrl and no multipart/mixed part carrying it", i, j, h),
 						Fields: []xapi.FieldError{{Pointer: fmt.Sprintf("/%d/attachments/%d/sha2", i, j), Rule: "needs a part with this X-Experience-API-Hash"}}}
@@ -170,6 +176,14 @@ func (s *Server) multipartResponse(c *fiber.Ctx, tenant string, body []byte, stm
 			return err
 		}
 		for _, r := range refs {
+			// Only an attachment that had to come with its statement (no
+			// fileUrl, or a signature) is served: its sender proved it
+			// holds the content. A fileUrl attachment may name any hash,
+			// and serving the tenant's body of that hash would hand out
+			// another credential's attachment to whoever knows its SHA-256.
+			if !needsPart(r) {
+				continue
+			}
 			if h := strings.ToLower(r.SHA2); h != "" && !seen[h] {
 				seen[h] = true
 				hashes = append(hashes, h)

@@ -17,28 +17,25 @@ import (
 // promises. Because an idle topic is trivially caught up, the watermark
 // keeps advancing while nothing is written.
 //
-// Concurrent requests share the work: one end-offsets request to the broker
-// serves every caller that arrived before it was sent (never one that
-// arrived after, which could miss a write acknowledged in between), and one
-// poller reads the store's offsets for all waiting callers.
+// Concurrent requests share the work: end offsets come from a shared
+// fetcher (one broker request per round, see stream.SharedEndOffsets), and
+// one poller reads the store's offsets for all waiting callers.
 type Watermark struct {
-	ends    func(ctx context.Context) (map[int32]int64, error)
+	ends    EndOffsets
 	applied func(ctx context.Context) (map[int32]int64, error)
 	maxWait time.Duration
 	poll    time.Duration
 
-	mu       sync.Mutex
-	through  time.Time // the latest instant known to be fully applied
-	pending  []chan endsResult
-	fetching bool
-	waiters  map[*waiter]struct{}
-	polling  bool
+	mu      sync.Mutex
+	through time.Time // the latest instant known to be fully applied
+	waiters map[*waiter]struct{}
+	polling bool
 }
 
-type endsResult struct {
-	ends map[int32]int64
-	at   time.Time // when the request for them was sent
-	err  error
+// EndOffsets gives the topic's end offsets as of a moment after the call
+// began, and that moment (stream.SharedEndOffsets).
+type EndOffsets interface {
+	Get(ctx context.Context) (map[int32]int64, time.Time, error)
 }
 
 type waiter struct {
@@ -47,7 +44,7 @@ type waiter struct {
 }
 
 // NewWatermark waits at most maxWait per call.
-func NewWatermark(ends, applied func(ctx context.Context) (map[int32]int64, error), maxWait time.Duration) (*Watermark, error) {
+func NewWatermark(ends EndOffsets, applied func(ctx context.Context) (map[int32]int64, error), maxWait time.Duration) (*Watermark, error) {
 	if ends == nil || applied == nil {
 		return nil, errors.New("watermark needs the topic's end offsets and the store's applied offsets")
 	}
@@ -70,11 +67,11 @@ func (w *Watermark) Sync(ctx context.Context) (through time.Time, caughtUp bool,
 func (w *Watermark) SyncWithin(ctx context.Context, maxWait time.Duration) (through time.Time, caughtUp bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, max(maxWait, time.Second))
 	defer cancel()
-	res := w.fetchEnds(ctx)
-	if res.err != nil {
-		return w.last(), false, res.err
+	ends, at, err := w.ends.Get(ctx)
+	if err != nil {
+		return w.last(), false, err
 	}
-	wt := &waiter{ends: res.ends, done: make(chan error, 1)}
+	wt := &waiter{ends: ends, done: make(chan error, 1)}
 	w.mu.Lock()
 	w.waiters[wt] = struct{}{}
 	if !w.polling {
@@ -82,14 +79,14 @@ func (w *Watermark) SyncWithin(ctx context.Context, maxWait time.Duration) (thro
 		go w.pollApplied()
 	}
 	w.mu.Unlock()
-	timer := time.NewTimer(time.Until(res.at.Add(maxWait)))
+	timer := time.NewTimer(time.Until(at.Add(maxWait)))
 	defer timer.Stop()
 	select {
 	case err := <-wt.done:
 		if err != nil {
 			return w.last(), false, err
 		}
-		return w.advance(res.at), true, nil
+		return w.advance(at), true, nil
 	case <-timer.C:
 	case <-ctx.Done():
 		err = ctx.Err()
@@ -101,45 +98,6 @@ func (w *Watermark) SyncWithin(ctx context.Context, maxWait time.Duration) (thro
 		err = nil // the bounded wait ran out: not an error, just not caught up
 	}
 	return w.last(), false, err
-}
-
-// fetchEnds joins the next end-offsets request that starts after the call.
-func (w *Watermark) fetchEnds(ctx context.Context) endsResult {
-	ch := make(chan endsResult, 1)
-	w.mu.Lock()
-	w.pending = append(w.pending, ch)
-	if !w.fetching {
-		w.fetching = true
-		go w.fetchLoop()
-	}
-	w.mu.Unlock()
-	select {
-	case r := <-ch:
-		return r
-	case <-ctx.Done():
-		return endsResult{err: ctx.Err()}
-	}
-}
-
-func (w *Watermark) fetchLoop() {
-	for {
-		w.mu.Lock()
-		batch := w.pending
-		w.pending = nil
-		if len(batch) == 0 {
-			w.fetching = false
-			w.mu.Unlock()
-			return
-		}
-		w.mu.Unlock()
-		at := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ends, err := w.ends(ctx)
-		cancel()
-		for _, ch := range batch {
-			ch <- endsResult{ends: ends, at: at, err: err}
-		}
-	}
 }
 
 // pollApplied reads the store's offsets while anyone waits, and releases

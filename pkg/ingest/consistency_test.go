@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
 // fakeLog is a one-partition topic and a store applying it.
@@ -17,12 +19,15 @@ type fakeLog struct {
 }
 
 func (f *fakeLog) watermark(t *testing.T, wait time.Duration) *Watermark {
-	w, err := NewWatermark(
-		func(context.Context) (map[int32]int64, error) {
-			f.endCalls.Add(1)
-			time.Sleep(time.Millisecond) // a broker round trip
-			return map[int32]int64{0: f.end.Load()}, nil
-		},
+	ends, err := stream.NewSharedEndOffsets(func(context.Context) (map[int32]int64, error) {
+		f.endCalls.Add(1)
+		time.Sleep(time.Millisecond) // a broker round trip
+		return map[int32]int64{0: f.end.Load()}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWatermark(ends,
 		func(context.Context) (map[int32]int64, error) {
 			if f.storeDown.Load() {
 				return nil, errors.New("store down")

@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -50,17 +52,19 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		ae *apiError
 		fe *fiber.Error
 		ve *xapi.ValidationError
+		le *xapi.LimitError
 	)
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &le):
+		ae = newError(http.StatusRequestEntityTooLarge, le.Error())
 	case errors.As(err, &ve):
 		ae = &apiError{Status: http.StatusBadRequest, Message: ve.Error(), Fields: ve.Errors}
 	case errors.As(err, &fe):
-		msg := fe.Message
-		if fe.Code == http.StatusRequestEntityTooLarge {
-			msg = "request body larger than the configured limit"
-		}
-		ae = newError(fe.Code, msg)
+		// Fiber's message may quote the request (fasthttp's parse errors
+		// hold the raw head, Authorization and cookies included): answer
+		// with a fixed text per status instead.
+		ae = newError(fe.Code, fiberErrorMessage(fe.Code))
 	default:
 		s.logAt(c, zapcore.ErrorLevel, "request failed", zap.Error(err))
 		ae = newError(http.StatusInternalServerError, "internal error; see the server log for request "+requestID(c))
@@ -69,6 +73,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		len(c.Response().Header.Peek(headerConsistentThrough)) == 0 {
 		c.Set(headerConsistentThrough, s.deps.Watermark.Last().UTC().Format(timeFormat))
 	}
+	s.corsOnError(c)
 	if ae.Status == http.StatusUnauthorized {
 		c.Set("WWW-Authenticate", `Basic realm="xAPI"`)
 	}
@@ -80,4 +85,69 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		return c.SendStatus(ae.Status)
 	}
 	return c.Status(ae.Status).JSON(body)
+}
+
+func fiberErrorMessage(code int) string {
+	switch code {
+	case http.StatusRequestEntityTooLarge:
+		return "request body larger than the configured limit"
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return "request head larger than the server accepts"
+	case http.StatusBadRequest:
+		return "malformed HTTP request"
+	}
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "request failed"
+}
+
+// corsOnError adds the CORS headers to an xAPI error answered before the
+// CORS middleware ran (413 and 431 come from the HTTP server itself), so
+// that a browser client can read why its request failed.
+func (s *Server) corsOnError(c *fiber.Ctx) {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" || len(c.Response().Header.Peek(fiber.HeaderAccessControlAllowOrigin)) > 0 ||
+		!strings.HasPrefix(c.Path(), s.cfg.Prefix+"/") {
+		return
+	}
+	cc := s.corsConfig()
+	switch {
+	case cc.AllowOrigins == "*":
+		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+	case originAllowed(cc.AllowOrigins, origin):
+		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+		c.Vary(fiber.HeaderOrigin)
+	default:
+		return
+	}
+	c.Set(fiber.HeaderAccessControlExposeHeaders, cc.ExposeHeaders)
+}
+
+func originAllowed(list, origin string) bool {
+	for _, o := range strings.Split(list, ",") {
+		if strings.EqualFold(strings.TrimSpace(o), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// validOrigins checks a CORS origin list: "*" or scheme://host[:port]
+// entries; a typo would otherwise silently lock browser clients out.
+func validOrigins(list string) error {
+	if strings.TrimSpace(list) == "*" {
+		return nil
+	}
+	if strings.TrimSpace(list) == "" {
+		return errors.New("cors origins: empty; want * or a comma-separated list of origins")
+	}
+	for _, o := range strings.Split(list, ",") {
+		o = strings.TrimSpace(o)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return fmt.Errorf("cors origins: %q is not an origin like https://lms.example.com", o)
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
+	"github.com/streamlrs/streamlrs/pkg/conflict"
 	"github.com/streamlrs/streamlrs/pkg/observability"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/stream"
@@ -43,11 +45,16 @@ type Publisher interface {
 	Publish(ctx context.Context, b stream.Batch) (partition int32, offset int64, err error)
 }
 
-// StatementStore is the read side the API serves GETs and conflict checks from.
+// StatementStore is the read side the API serves GETs from.
 type StatementStore interface {
 	GetStatement(ctx context.Context, tenant, id string, voided bool) (store.Statement, error)
-	Fingerprint(ctx context.Context, tenant, id string) (string, error)
 	QueryStatements(ctx context.Context, q store.Query) (store.Page, error)
+}
+
+// ConflictChecker applies the statement comparison rules to client-chosen
+// ids before publishing (conflict.Checker).
+type ConflictChecker interface {
+	Check(ctx context.Context, tenant string, stmts []conflict.Statement) (*conflict.Decision, error)
 }
 
 // AttachmentStore keeps attachment bodies; they are stored before the
@@ -67,15 +74,18 @@ type Config struct {
 	MaxBatchStatements int
 	// PublishTimeout bounds the wait for the broker's acknowledgement.
 	PublishTimeout time.Duration
-	// ConflictWait bounds how long a write with client-chosen ids that the
-	// store does not know waits for the store to catch up, so that a
-	// conflicting id still in flight gets its 409 (0: do not wait; the
-	// store-writer then dead-letters such conflicts).
-	ConflictWait time.Duration
 	// DefaultVersion is the version stated in responses to requests that
 	// name none (errors, /about): deployments whose clients are all 1.0.3
 	// may prefer 1.0.3.
 	DefaultVersion xapi.Version
+	// CORSOrigins are the browser origins allowed to call the xAPI
+	// resources, comma-separated; "*" (the default) allows any.
+	CORSOrigins string
+	// SeparateOps serves /metrics and the admin API on their own app
+	// (OpsApp, ListenOps) instead of beside the xAPI.
+	SeparateOps bool
+	// VoidingPolicy says who may void a statement (see voiding.go).
+	VoidingPolicy VoidingPolicy
 }
 
 // Validate reports settings that cannot work.
@@ -96,6 +106,12 @@ func (c Config) Validate() error {
 	if c.PublishTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("publish timeout %v: want > 0", c.PublishTimeout))
 	}
+	if err := validOrigins(c.CORSOrigins); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.VoidingPolicy.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -105,6 +121,7 @@ type Deps struct {
 	Publisher   Publisher
 	Store       StatementStore
 	Attachments AttachmentStore
+	Conflicts   ConflictChecker
 	Watermark   *Watermark
 	Health      *observability.Health
 	Registry    *prometheus.Registry
@@ -116,6 +133,7 @@ type Server struct {
 	cfg     Config
 	deps    Deps
 	app     *fiber.App
+	ops     *fiber.App // == app unless cfg.SeparateOps
 	log     *zap.Logger
 	metrics metrics
 }
@@ -131,7 +149,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ingest config: %w", err)
 	}
-	if d.Auth == nil || d.Publisher == nil || d.Store == nil || d.Attachments == nil || d.Watermark == nil || d.Health == nil || d.Registry == nil || d.Log == nil {
+	if d.Auth == nil || d.Publisher == nil || d.Store == nil || d.Attachments == nil || d.Conflicts == nil || d.Watermark == nil || d.Health == nil || d.Registry == nil || d.Log == nil {
 		return nil, errors.New("ingest: every dependency is required")
 	}
 	s := &Server{cfg: cfg, deps: d, log: d.Log}
@@ -152,36 +170,54 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("register metric: %w", err)
 		}
 	}
-	s.app = fiber.New(fiber.Config{
-		BodyLimit:             cfg.BodyLimit,
-		ErrorHandler:          s.errorHandler,
-		DisableStartupMessage: true,
-		ReadTimeout:           60 * time.Second,
-		IdleTimeout:           120 * time.Second,
-	})
+	newApp := func() *fiber.App {
+		return fiber.New(fiber.Config{
+			BodyLimit:             cfg.BodyLimit,
+			ErrorHandler:          s.errorHandler,
+			DisableStartupMessage: true,
+			ReadTimeout:           60 * time.Second,
+			IdleTimeout:           120 * time.Second,
+		})
+	}
+	s.app = newApp()
+	s.ops = s.app
+	if cfg.SeparateOps {
+		s.ops = newApp()
+	}
 	s.routes()
 	return s, nil
 }
 
-func (s *Server) routes() {
-	s.app.Use(s.observe)
-	// xAPI content often runs in a browser on another origin (SCORM/cmi5
-	// players): allow it, and let scripts read the xAPI response headers.
-	s.app.Use(cors.New(cors.Config{
-		AllowOrigins:  "*",
+// corsConfig: xAPI content often runs in a browser on another origin
+// (SCORM/cmi5 players): allow the configured origins, and let scripts read
+// the xAPI response headers.
+func (s *Server) corsConfig() cors.Config {
+	return cors.Config{
+		AllowOrigins:  s.cfg.CORSOrigins,
 		AllowMethods:  "GET,HEAD,PUT,POST,DELETE,OPTIONS",
 		AllowHeaders:  "Authorization,Content-Type,X-Experience-API-Version,If-Match,If-None-Match,X-Request-ID,Accept-Language",
 		ExposeHeaders: "ETag,Last-Modified,X-Experience-API-Consistent-Through,X-Experience-API-Version,X-Request-ID,Content-Length",
 		MaxAge:        86400,
-	}))
-	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"alive": true}) })
-	s.app.Get("/readyz", func(c *fiber.Ctx) error {
-		rep, code := s.deps.Health.Report(c.UserContext())
-		return c.Status(code).JSON(rep)
-	})
-	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
+	}
+}
 
-	x := s.app.Group(s.cfg.Prefix)
+func (s *Server) routes() {
+	s.app.Use(s.observe, securityHeaders)
+	if s.ops != s.app {
+		s.ops.Use(s.observe, securityHeaders)
+	}
+	for _, a := range []*fiber.App{s.app, s.ops} {
+		a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"alive": true}) })
+		a.Get("/readyz", func(c *fiber.Ctx) error {
+			rep, code := s.deps.Health.Report(c.UserContext())
+			return c.Status(code).JSON(rep)
+		})
+	}
+	s.ops.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
+
+	// CORS covers the xAPI resources only: a browser page on another
+	// origin has no business reading /metrics or calling /admin.
+	x := s.app.Group(s.cfg.Prefix, cors.New(s.corsConfig()))
 	x.Get("/about", s.about)
 	x.Use(s.alternateSyntax, s.requireVersion, s.authenticate)
 	x.Post("/statements", s.postStatements)
@@ -196,12 +232,39 @@ func (s *Server) routes() {
 // App exposes the Fiber app (tests drive it with app.Test).
 func (s *Server) App() *fiber.App { return s.app }
 
-// Listen binds addr now (so a port clash fails the start), then serves in
-// the background; errors after the start go to the log.
-func (s *Server) Listen(addr string) (net.Addr, error) {
+// OpsApp is where /metrics and the admin API are served: App unless
+// Config.SeparateOps.
+func (s *Server) OpsApp() *fiber.App { return s.ops }
+
+// ListenOps binds addr for OpsApp, like Listen; only with SeparateOps.
+func (s *Server) ListenOps(addr string) (net.Addr, error) {
+	if s.ops == s.app {
+		return nil, errors.New("ingest: ListenOps needs Config.SeparateOps")
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	go func() {
+		if err := s.ops.Listener(ln); err != nil {
+			s.log.Error("ops http server stopped", zap.Error(err))
+		}
+	}()
+	return ln.Addr(), nil
+}
+
+// Listen binds addr now (so a port clash fails the start), then serves
+// plain HTTP in the background; errors after the start go to the log.
+func (s *Server) Listen(addr string) (net.Addr, error) { return s.listen(addr, nil) }
+
+// listen serves HTTPS when tlsCfg is set (ListenTLS).
+func (s *Server) listen(addr string, tlsCfg *tls.Config) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	go func() {
 		if err := s.app.Listener(ln); err != nil {
@@ -214,6 +277,11 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 // Shutdown stops taking requests and waits for those in flight: a POST
 // that is waiting for the broker still gets its answer.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.ops != s.app {
+		if err := s.ops.ShutdownWithContext(ctx); err != nil {
+			return err
+		}
+	}
 	return s.app.ShutdownWithContext(ctx)
 }
 
@@ -239,13 +307,40 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	route := c.Route().Path
-	s.metrics.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-	s.metrics.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+	method := methodLabel(c.Method())
+	s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	s.metrics.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	if route != "/metrics" && route != "/healthz" && route != "/readyz" {
 		s.logAt(c, zapcore.InfoLevel, "request", zap.String("method", c.Method()), zap.String("path", c.Path()),
 			zap.Int("status", status), zap.Duration("took", time.Since(start)))
 	}
 	return nil
+}
+
+// methodLabel is the metrics label of a request method: one of a fixed
+// set of constants. c.Method() points into fasthttp's reused buffer, so a
+// label made from it changes under the registry (a later request on the
+// connection rewrites it) and any client could add series without bound.
+func methodLabel(m string) string {
+	if l, ok := methodLabels[m]; ok {
+		return l
+	}
+	return "OTHER"
+}
+
+var methodLabels = map[string]string{
+	fiber.MethodGet: fiber.MethodGet, fiber.MethodHead: fiber.MethodHead, fiber.MethodPost: fiber.MethodPost,
+	fiber.MethodPut: fiber.MethodPut, fiber.MethodDelete: fiber.MethodDelete, fiber.MethodOptions: fiber.MethodOptions,
+	fiber.MethodPatch: fiber.MethodPatch,
+}
+
+// securityHeaders keeps browsers from reading a response as anything but
+// its declared type (a document stored as text/html is data, not a page of
+// this origin): no MIME sniffing, and no scripts or embedding.
+func securityHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'; sandbox")
+	return c.Next()
 }
 
 type localKey int

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
+	"github.com/streamlrs/streamlrs/pkg/conflict"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 	"github.com/streamlrs/streamlrs/pkg/xapi"
@@ -81,6 +82,7 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 			return id
 		},
 	}
+	assign.MaxStatements = s.cfg.MaxBatchStatements
 	prepared, err := xapi.PrepareStatements(body, version(c), assign)
 	if err != nil {
 		s.metrics.statements.WithLabelValues("rejected").Inc()
@@ -91,6 +93,9 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 		s.metrics.statements.WithLabelValues("rejected").Inc()
 		return nil, err
 	}
+	if err := s.mayVoid(c, p, prepared); err != nil {
+		return nil, err
+	}
 	if len(prepared) > s.cfg.MaxBatchStatements {
 		return nil, newError(fiber.StatusRequestEntityTooLarge,
 			fmt.Sprintf("%d statements in one request; the limit is %d", len(prepared), s.cfg.MaxBatchStatements))
@@ -99,10 +104,12 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 	for i, st := range prepared {
 		ids[i] = st.ID
 	}
-	fresh, err := s.dropKnown(c, p.Tenant, prepared, generated)
+	fresh, decision, err := s.dropKnown(c.UserContext(), p.Tenant, prepared, generated)
 	if err != nil {
 		return nil, err
 	}
+	published := false
+	defer func() { decision.Done(published) }()
 	s.metrics.statements.WithLabelValues("duplicate").Add(float64(len(prepared) - len(fresh)))
 	if len(fresh) == 0 {
 		return ids, nil
@@ -131,70 +138,47 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 		}
 		return nil, newError(fiber.StatusServiceUnavailable, msg)
 	}
+	published = true
 	s.metrics.statements.WithLabelValues("accepted").Add(float64(len(fresh)))
 	s.logAt(c, zapcore.DebugLevel, "published", zap.Int32("partition", part), zap.Int64("offset", off), zap.Int("statements", len(fresh)))
 	return ids, nil
 }
 
-// dropKnown implements the statement comparison rules for ids the client
-// chose: the same statement already stored is accepted again without a
-// second copy, a different one is a 409. An id the store does not know yet
-// may still be in flight (acknowledged a moment ago, not yet applied), so
-// for those ingest waits, at most ConflictWait, for the store to apply what
-// the topic holds, and looks again. Two requests racing with the same id
-// both pass this check; the store-writer then keeps the first and
-// dead-letters the other. So does a conflict arriving while the store lags
-// more than ConflictWait.
-func (s *Server) dropKnown(c *fiber.Ctx, tenant string, prepared []xapi.Prepared, generated map[string]bool) ([]xapi.Prepared, error) {
+// dropKnown applies the statement comparison rules to the ids the client
+// chose (pkg/conflict): the same statement acknowledged before is accepted
+// again without a second copy, a different one is a 409. It returns the
+// statements to publish and the decision to release once the publish ended.
+func (s *Server) dropKnown(ctx context.Context, tenant string, prepared []xapi.Prepared, generated map[string]bool) ([]xapi.Prepared, *conflict.Decision, error) {
 	if len(generated) == len(prepared) {
-		return prepared, nil
+		return prepared, nil, nil
 	}
-	ctx := c.UserContext()
-	unknown, err := s.compareStored(ctx, tenant, prepared, func(id string) bool { return generated[id] })
-	if err != nil || len(unknown) == 0 || s.cfg.ConflictWait <= 0 {
-		return s.keep(prepared, generated, unknown), err
-	}
-	if _, _, err := s.deps.Watermark.SyncWithin(ctx, s.cfg.ConflictWait); err != nil {
-		s.logAt(c, zapcore.WarnLevel, "conflict check without a fresh watermark", zap.Error(err))
-	}
-	still, err := s.compareStored(ctx, tenant, prepared, unknownOnly(unknown))
-	return s.keep(prepared, generated, still), err
-}
-
-// compareStored looks up the client-chosen ids not in skip and returns those
-// the store does not hold; a stored one with other content is a 409.
-func (s *Server) compareStored(ctx context.Context, tenant string, prepared []xapi.Prepared, skip func(string) bool) (map[string]bool, error) {
-	unknown := map[string]bool{}
+	chosen := make([]conflict.Statement, 0, len(prepared)-len(generated))
 	for _, st := range prepared {
-		if skip(st.ID) {
+		if !generated[st.ID] {
+			chosen = append(chosen, conflict.Statement{ID: st.ID, Fingerprint: st.Fingerprint})
+		}
+	}
+	d, err := s.deps.Conflicts.Check(ctx, tenant, chosen)
+	var ce *conflict.ConflictError
+	if errors.As(err, &ce) {
+		return nil, nil, newError(fiber.StatusConflict, ce.Error())
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("conflict check: %w", err)
+	}
+	fresh := make([]xapi.Prepared, 0, len(prepared))
+	j := 0
+	for _, st := range prepared {
+		if generated[st.ID] {
+			fresh = append(fresh, st)
 			continue
 		}
-		fp, err := s.deps.Store.Fingerprint(ctx, tenant, st.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			unknown[st.ID] = true
-		case err != nil:
-			return nil, fmt.Errorf("conflict check for %s: %w", st.ID, err)
-		case fp != st.Fingerprint:
-			return nil, newError(fiber.StatusConflict, "statement "+st.ID+" already exists with different content")
-		}
-	}
-	return unknown, nil
-}
-
-// keep returns the statements to publish: generated ids and unknown ones.
-func (s *Server) keep(prepared []xapi.Prepared, generated, unknown map[string]bool) []xapi.Prepared {
-	fresh := prepared[:0:0]
-	for _, st := range prepared {
-		if generated[st.ID] || unknown[st.ID] {
+		if d.New[j] {
 			fresh = append(fresh, st)
 		}
+		j++
 	}
-	return fresh
-}
-
-func unknownOnly(unknown map[string]bool) func(string) bool {
-	return func(id string) bool { return !unknown[id] }
+	return fresh, d, nil
 }
 
 var getParams = map[string]bool{

@@ -36,7 +36,7 @@ func mountAdmin(srv *ingest.Server, st store.Store, cfg IngestConfig, e env, cha
 	if err != nil {
 		return err
 	}
-	api.Register(srv.App(), adminPrefix)
+	api.Register(srv.OpsApp(), adminPrefix)
 	e.log.Info("admin API enabled", zap.String("prefix", adminPrefix))
 	return nil
 }

@@ -21,6 +21,7 @@ func RunBackfill(ctx context.Context, args []string, out io.Writer) error {
 	var (
 		brokers, topic, dsn, tenant, from, to string
 		batch                                 int
+		kafka                                 KafkaSecurity
 	)
 	err := parse("lrs backfill", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
@@ -30,12 +31,17 @@ func RunBackfill(ctx context.Context, args []string, out io.Writer) error {
 		fs.StringVar(&from, "from", "", "only statements with timestamp >= this RFC 3339 instant")
 		fs.StringVar(&to, "to", "", "only statements with timestamp < this RFC 3339 instant")
 		fs.IntVar(&batch, "batch", 10000, "statements per insert")
+		kafka.register(fs)
 	})
 	if err != nil {
 		return err
 	}
 	if dsn == "" {
 		return errors.New("backfill needs -clickhouse-dsn")
+	}
+	sec, err := kafka.resolve()
+	if err != nil {
+		return err
 	}
 	opts := analytics.BackfillOptions{Tenant: tenant, BatchSize: batch}
 	for _, t := range []struct {
@@ -61,7 +67,11 @@ func RunBackfill(ctx context.Context, args []string, out io.Writer) error {
 	if err := ch.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate ClickHouse: %w", err)
 	}
-	src, err := analyticswriter.NewTopicSource(ctx, config.SplitList(brokers), topic, log)
+	kopts, err := sec.Opts(log)
+	if err != nil {
+		return err
+	}
+	src, err := analyticswriter.NewTopicSource(ctx, config.SplitList(brokers), topic, log, kopts...)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/analyticswriter"
 	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/config"
+	"github.com/streamlrs/streamlrs/pkg/conflict"
 	"github.com/streamlrs/streamlrs/pkg/ingest"
 	"github.com/streamlrs/streamlrs/pkg/observability"
 	"github.com/streamlrs/streamlrs/pkg/store"
@@ -28,6 +30,8 @@ type env struct {
 	reg     *prometheus.Registry
 	health  *observability.Health
 	brokers []string
+	// kafka secures every Kafka client of the process (Common.Kafka).
+	kafka []kgo.Opt
 }
 
 // closers runs cleanups in reverse order of registration.
@@ -42,6 +46,10 @@ func (c closers) run() {
 }
 
 func openStore(ctx context.Context, dsn string, migrate bool, e env) (store.Store, error) {
+	if strings.HasPrefix(dsn, "postgres") {
+		mode, host := postgresTransport(dsn)
+		logTransport(e.log, "PostgreSQL", mode, host)
+	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -59,7 +67,7 @@ func openStore(ctx context.Context, dsn string, migrate bool, e env) (store.Stor
 // connectKafka returns a client once the cluster answers, creating the topics
 // if asked. Retrying here lets a service start before its broker (compose).
 func connectKafka(ctx context.Context, c Common, e env, opts ...kgo.Opt) (*kgo.Client, error) {
-	cl, err := stream.NewClient(e.brokers, e.log, opts...)
+	cl, err := stream.NewClient(e.brokers, e.log, append(opts, e.kafka...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +81,10 @@ func connectKafka(ctx context.Context, c Common, e env, opts ...kgo.Opt) (*kgo.C
 		cancel()
 		if err == nil {
 			return cl, nil
+		}
+		if reason, refused := stream.Refused(err); refused {
+			cl.Close()
+			return nil, fmt.Errorf("kafka at %v refused this client: %s: %w", e.brokers, reason, err)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			cl.Close()
@@ -94,12 +106,18 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	if err != nil {
 		return nil, err
 	}
-	wm, err := ingest.NewWatermark(
-		func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) },
-		func(ctx context.Context) (map[int32]int64, error) {
-			return st.AppliedOffsets(ctx, cfg.StoreGroup, cfg.Topic)
-		},
-		cfg.ReadWait)
+	ends, err := stream.NewSharedEndOffsets(func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) })
+	if err != nil {
+		return nil, err
+	}
+	applied := func(ctx context.Context) (map[int32]int64, error) {
+		return st.AppliedOffsets(ctx, cfg.StoreGroup, cfg.Topic)
+	}
+	wm, err := ingest.NewWatermark(ends, applied, cfg.ReadWait)
+	if err != nil {
+		return nil, err
+	}
+	conflicts, err := buildConflictChecker(ctx, cfg, kcl, ends, applied, st, e)
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +137,9 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 		return nil, fmt.Errorf("store %T keeps no attachments", st)
 	}
 	srv, err := ingest.New(ingest.Config{
-		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout, ConflictWait: cfg.ConflictWait,
-	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
+		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
+		CORSOrigins: cfg.CORSOrigins, SeparateOps: cfg.OpsAddr != "", VoidingPolicy: ingest.VoidingPolicy(cfg.VoidingPolicy),
+	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Conflicts: conflicts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +147,31 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	if err := mountAdmin(srv, st, cfg, e, authn.Forget); err != nil {
 		return nil, err
 	}
+	if cfg.OpsAddr != "" {
+		addr, err := srv.ListenOps(cfg.OpsAddr)
+		if err != nil {
+			return nil, err
+		}
+		e.log.Info("metrics and admin API listening apart from the xAPI", zap.String("addr", addr.String()))
+	}
 	return srv, nil
+}
+
+// buildConflictChecker starts this instance's tail of the topic (it runs
+// until ctx ends) and returns the checker reading it.
+func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Client, ends *stream.SharedEndOffsets,
+	applied func(context.Context) (map[int32]int64, error), st store.Store, e env) (*conflict.Checker, error) {
+	idx := conflict.NewIndex(cfg.Conflict.MaxEntries)
+	log := e.log.Named("conflict-tail")
+	tail, err := conflict.OpenTail(ctx, cfg.Conflict, cfg.Topic, idx, admin,
+		func(opts ...kgo.Opt) (*kgo.Client, error) {
+			return stream.NewClient(e.brokers, log, append(opts, e.kafka...)...)
+		}, applied, log)
+	if err != nil {
+		return nil, err
+	}
+	go tail.Run(ctx)
+	return conflict.NewChecker(cfg.Conflict, idx, tail, ends, st, e.reg)
 }
 
 // buildConsumer wires a consumer group with its dead-letter producer.
@@ -149,7 +192,7 @@ func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, ha
 	c, err := stream.NewConsumer(stream.ConsumerConfig{
 		Brokers: e.brokers, Topic: cfg.Topic, Group: cfg.Group,
 		MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax, InstanceID: cfg.InstanceID,
-		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)),
+		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)), ClientOpts: e.kafka,
 	}, h, offsets, e.log.Named(cfg.Group), e.reg)
 	if err != nil {
 		return nil, err
@@ -166,6 +209,8 @@ func buildStoreWriter(ctx context.Context, cfg WriterConfig, st store.Store, e e
 }
 
 func buildAnalyticsWriter(ctx context.Context, cfg WriterConfig, e env, cl *closers) (*stream.Consumer, error) {
+	mode, host := clickhouseTransport(cfg.DSN)
+	logTransport(e.log, "ClickHouse", mode, host)
 	ch, err := analytics.Open(ctx, analytics.Config{DSN: cfg.DSN})
 	if err != nil {
 		return nil, fmt.Errorf("open ClickHouse: %w", err)
@@ -201,7 +246,16 @@ func newEnv(c Common) (env, error) {
 		go srv.Serve()
 		log.Info("profiles served", zap.String("addr", srv.Addr()))
 	}
-	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers)}, nil
+	sec, err := c.Kafka.resolve()
+	if err != nil {
+		return env{}, err
+	}
+	kopts, err := sec.Opts(log.Named("kafka-tls"))
+	if err != nil {
+		return env{}, err
+	}
+	log.Info("kafka", append(sec.LogFields(), zap.String("brokers", c.Brokers))...)
+	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers), kafka: kopts}, nil
 }
 
 // refreshRollups recomputes the ClickHouse rollup months that received

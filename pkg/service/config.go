@@ -9,9 +9,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/config"
+	"github.com/streamlrs/streamlrs/pkg/conflict"
+	"github.com/streamlrs/streamlrs/pkg/ingest"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
@@ -27,6 +31,7 @@ type Common struct {
 	CreateTopics        bool
 	Retention           time.Duration
 	PprofAddr           string
+	Kafka               KafkaSecurity
 }
 
 func (c *Common) register(fs *flag.FlagSet) {
@@ -41,6 +46,47 @@ func (c *Common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.CreateTopics, "kafka-create-topics", true, "create the topics at start when missing")
 	fs.DurationVar(&c.Retention, "kafka-retention", 0, "retention of the topics when a service creates them (0: the broker's default; lrs with its embedded broker: 72h)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
+	c.Kafka.register(fs)
+}
+
+// KafkaSecurity is the TLS and SASL settings towards Kafka, the same flags
+// in every command that talks to the brokers.
+type KafkaSecurity struct {
+	stream.Security
+	// PasswordFile holds the SASL password (Docker and Kubernetes secrets);
+	// it wins over the password setting.
+	PasswordFile string
+}
+
+func (k *KafkaSecurity) register(fs *flag.FlagSet) {
+	fs.BoolVar(&k.TLS, "kafka-tls", false, "connect to Kafka over TLS")
+	fs.StringVar(&k.CAFile, "kafka-tls-ca-file", "", "PEM file of the CAs trusted for the brokers' certificates (default: the system's roots)")
+	fs.StringVar(&k.CertFile, "kafka-tls-cert-file", "", "client certificate (PEM) for brokers that require one (mTLS)")
+	fs.StringVar(&k.KeyFile, "kafka-tls-key-file", "", "key (PEM) of the client certificate")
+	fs.StringVar(&k.ServerName, "kafka-tls-server-name", "", "name expected in the brokers' certificates (default: the host in kafka-brokers)")
+	fs.StringVar(&k.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default: no SASL)")
+	fs.StringVar(&k.SASLUser, "kafka-sasl-user", "", "SASL user")
+	// The password itself has no default to show, and a flag would put it
+	// in the process list: the help says to use the variable or the file.
+	fs.StringVar(&k.SASLPassword, "kafka-sasl-password", "", "SASL password; set it through the environment or kafka-sasl-password-file, not on the command line")
+	fs.StringVar(&k.PasswordFile, "kafka-sasl-password-file", "", "file holding the SASL password (trailing newline ignored)")
+}
+
+// resolve reads the password file and returns the settings to connect with.
+func (k KafkaSecurity) resolve() (stream.Security, error) {
+	s := k.Security
+	s.SASLMechanism = strings.ToUpper(strings.TrimSpace(s.SASLMechanism))
+	if k.PasswordFile != "" {
+		b, err := os.ReadFile(k.PasswordFile)
+		if err != nil {
+			return s, fmt.Errorf("kafka-sasl-password-file: %w", err)
+		}
+		s.SASLPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	return s, nil
 }
 
 func (c Common) topic() stream.TopicConfig {
@@ -58,6 +104,9 @@ func (c Common) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown-timeout must be positive"))
 	}
+	if _, err := c.Kafka.resolve(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -72,7 +121,7 @@ type IngestConfig struct {
 	BodyLimit          int
 	MaxBatchStatements int
 	ReadWait           time.Duration
-	ConflictWait       time.Duration
+	Conflict           conflict.Config
 	PublishTimeout     time.Duration
 	AuthCacheTTL       time.Duration
 	BootstrapKey       string
@@ -80,6 +129,11 @@ type IngestConfig struct {
 	Linger             time.Duration
 	DefaultVersion     string
 	AdminToken         string
+	CORSOrigins        string
+	OpsAddr            string
+	VoidingPolicy      string
+	TLSCertFile        string
+	TLSKeyFile         string
 }
 
 func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
@@ -94,7 +148,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
 	fs.IntVar(&c.BodyLimit, "max-body-bytes", 10<<20, "largest request body; larger requests get 413")
 	fs.IntVar(&c.MaxBatchStatements, "max-batch-statements", 1000, "most statements in one POST; more get 413")
 	fs.DurationVar(&c.ReadWait, "read-wait", 2*time.Second, "how long a GET waits for the store to apply what the topic holds")
-	fs.DurationVar(&c.ConflictWait, "conflict-wait", 2*time.Second, "how long a write whose client-chosen ids the store does not know waits for the store, to answer 409 to a conflict still in flight (0: no wait)")
+	c.Conflict.RegisterFlags(fs)
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", 10*time.Second, "how long a POST waits for the broker's acknowledgement (503 after)")
 	fs.DurationVar(&c.AuthCacheTTL, "auth-cache-ttl", 10*time.Second, "how long a verified credential is trusted before it is re-read")
 	fs.StringVar(&c.BootstrapKey, "bootstrap-key", "", "key of the first credential (default: generated and printed once)")
@@ -102,6 +156,11 @@ func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
 	fs.StringVar(&c.DefaultVersion, "xapi-default-version", "2.0.0", "xAPI version stated in responses to requests that name none (1.0.3 or 2.0.0)")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token of the admin API under /admin (tenants, credentials); unset: no admin API")
 	fs.DurationVar(&c.Linger, "kafka-linger", 2*time.Millisecond, "how long the producer waits to batch records")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", "*", "browser origins allowed to call the xAPI resources, comma-separated (https://lms.example.com), or * for any")
+	fs.StringVar(&c.OpsAddr, "ops-addr", "", "listen address of /metrics and the admin API when they must not share the xAPI listener (unset: served beside the xAPI)")
+	fs.StringVar(&c.VoidingPolicy, "voiding-policy", string(ingest.VoidByAuthority), "who may void a statement: authority (its own authority, or a credential with scope all) or tenant (any writer of the tenant)")
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "serve the API over HTTPS with this certificate (PEM, chain included); reloaded when the file changes")
+	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "key (PEM) of tls-cert-file")
 }
 
 func (c IngestConfig) validate() error {
@@ -112,11 +171,17 @@ func (c IngestConfig) validate() error {
 	if c.StoreGroup == "" {
 		errs = append(errs, errors.New("store-group is empty"))
 	}
-	if c.ReadWait < 0 || c.ConflictWait < 0 || c.AuthCacheTTL <= 0 || c.PublishTimeout <= 0 {
+	if c.ReadWait < 0 || c.AuthCacheTTL <= 0 || c.PublishTimeout <= 0 {
 		errs = append(errs, errors.New("read-wait, auth-cache-ttl and publish-timeout must be positive"))
+	}
+	if err := c.Conflict.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.BootstrapKey == "") != (c.BootstrapSecret == "") {
 		errs = append(errs, errors.New("bootstrap-key and bootstrap-secret must be set together"))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("tls-cert-file and tls-key-file must be set together"))
 	}
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/testenv"
+	"github.com/streamlrs/streamlrs/pkg/tlsutil/tlstest"
 )
 
 // buildBinaries compiles the three services once per test run.
@@ -83,20 +84,54 @@ func tail(s string, n int) string {
 }
 
 // TestDistributedServices runs ingest, store-writer and analytics-writer as
-// separate processes against the real Kafka, PostgreSQL and ClickHouse:
-// statements POSTed to ingest are read back from PostgreSQL through the API
-// and counted in ClickHouse.
+// separate processes against the real Kafka (through its SASL_SSL listener:
+// SCRAM-SHA-512, the CA of the test run, the password from a file),
+// PostgreSQL and ClickHouse: statements POSTed to ingest are read back from
+// PostgreSQL through the API and counted in ClickHouse.
 func TestDistributedServices(t *testing.T) {
-	brokers := testenv.KafkaBrokers(t)
+	k := testenv.KafkaSecured(t)
 	pg := testenv.PostgresDSN(t)
 	ch := testenv.ClickHouseDSN(t)
 	bin := buildBinaries(t)
 
 	topic := testenv.UniqueName("xapi")
-	common := []string{
-		"LRS_KAFKA_BROKERS=" + strings.Join(brokers, ","), "LRS_KAFKA_TOPIC=" + topic, "LRS_KAFKA_PARTITIONS=3",
-		"LRS_LOG_FORMAT=json", "LRS_STORE_GROUP=" + topic + "-store", "LRS_ANALYTICS_GROUP=" + topic + "-analytics",
+	secured := []string{
+		"LRS_KAFKA_BROKERS=" + strings.Join(k.SASLBrokers, ","), "LRS_KAFKA_TLS=true", "LRS_KAFKA_TLS_CA_FILE=" + k.CAFile,
+		"LRS_KAFKA_SASL_MECHANISM=SCRAM-SHA-512", "LRS_KAFKA_SASL_USER=" + k.User,
 	}
+	common := append([]string{
+		"LRS_KAFKA_TOPIC=" + topic, "LRS_KAFKA_PARTITIONS=3", "LRS_KAFKA_SASL_PASSWORD_FILE=" + k.PasswordFile,
+		"LRS_LOG_FORMAT=json", "LRS_STORE_GROUP=" + topic + "-store", "LRS_ANALYTICS_GROUP=" + topic + "-analytics",
+	}, secured...)
+
+	// Refused by the broker, a service fails its start at once (well within
+	// the minute it waits for a broker that is merely not up yet) and says
+	// which setting is wrong.
+	stranger := tlstest.NewCA(t, "not the broker's CA")
+	refusals := []struct {
+		name, want string
+		env        []string
+	}{
+		{"wrong password", "SASL user or password", []string{"LRS_KAFKA_SASL_PASSWORD=wrong"}},
+		{"untrusted certificate", "certificate is not trusted", []string{"LRS_KAFKA_SASL_PASSWORD_FILE=" + k.PasswordFile, "LRS_KAFKA_TLS_CA_FILE=" + stranger.CertFile}},
+	}
+	for _, r := range refusals {
+		t.Run(r.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, filepath.Join(bin, "lrs-store-writer"))
+			cmd.Env = append(os.Environ(), append(secured, "LRS_KAFKA_TOPIC="+topic, "LRS_HTTP_ADDR=", "LRS_STORE_DSN=sqlite:"+filepath.Join(t.TempDir(), "lrs.db"))...)
+			cmd.Env = append(cmd.Env, r.env...)
+			out, err := cmd.CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("still running after 45s: a retry loop, not a refusal\n%s", tail(string(out), 2000))
+			}
+			if err == nil || !strings.Contains(string(out), "refused this client") || !strings.Contains(string(out), r.want) {
+				t.Fatalf("exit %v, output does not name the refusal (%q):\n%s", err, r.want, tail(string(out), 2000))
+			}
+		})
+	}
+
 	ingestAddr, swAddr, awAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	sw := startProcess(t, bin, "lrs-store-writer", append(common, "LRS_STORE_DSN="+pg, "LRS_HTTP_ADDR="+swAddr))
 	aw := startProcess(t, bin, "lrs-analytics-writer", append(common, "LRS_CLICKHOUSE_DSN="+ch, "LRS_HTTP_ADDR="+awAddr))
@@ -165,4 +200,16 @@ func TestDistributedServices(t *testing.T) {
 	ing.stop(t)
 	sw.stop(t)
 	aw.stop(t)
+	for _, p := range []*process{ing, sw, aw} {
+		b, err := os.ReadFile(p.log.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), k.Password) {
+			t.Errorf("%s logged the Kafka password", p.name)
+		}
+		if !strings.Contains(string(b), `"kafka_security":"SASL_SSL"`) {
+			t.Errorf("%s did not log its Kafka security", p.name)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -14,9 +15,10 @@ import (
 // ready: the container health check of images that have no shell or curl
 // (`lrs-ingest healthcheck`). It reads the same LRS_HTTP_ADDR as the service.
 func RunHealthcheck(ctx context.Context, args []string, out io.Writer) error {
-	var addr, path string
+	var addr, path, certFile string
 	err := parse("healthcheck", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&addr, "http-addr", "127.0.0.1:8080", "the service's listen address")
+		fs.StringVar(&certFile, "tls-cert-file", "", "set when the service serves HTTPS (the same variable as the service's)")
 		fs.StringVar(&path, "path", "/readyz", "/readyz (dependencies up) or /healthz (alive)")
 	})
 	if err != nil {
@@ -31,11 +33,19 @@ func RunHealthcheck(ctx context.Context, args []string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+path, nil)
+	scheme, hc := "http", http.DefaultClient
+	if certFile != "" {
+		// The service's certificate names its public host, not the loopback
+		// address asked here; the check sends no credentials and reads only
+		// readiness, so it does not verify the certificate.
+		scheme = "https"
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // see above
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+net.JoinHostPort(host, port)+path, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("not answering: %w", err)
 	}

@@ -34,6 +34,7 @@ type client struct {
 	key     string
 	secret  string
 	version string
+	http    *http.Client // nil: http.DefaultClient
 }
 
 func newClient(t *testing.T, addr string) *client {
@@ -71,7 +72,11 @@ func (c *client) do(method, path, contentType string, body []byte, hdr ...string
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := c.http
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -235,7 +235,9 @@ func TestLRSBrokerDownIs503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, _ := startLRS(t, t.TempDir(), "-external-kafka", "-kafka-brokers", strings.Join(b.Addrs(), ","), "-publish-timeout", "2s", "-read-wait", "200ms")
+	sec := b.Security()
+	addr, _ := startLRS(t, t.TempDir(), "-external-kafka", "-kafka-brokers", strings.Join(b.Addrs(), ","), "-publish-timeout", "2s", "-read-wait", "200ms",
+		"-kafka-sasl-mechanism", sec.SASLMechanism, "-kafka-sasl-user", sec.SASLUser, "-kafka-sasl-password", sec.SASLPassword)
 	c := newClient(t, addr)
 	if r := c.post(statement("ana", "completed", "c")); r.status != 200 {
 		t.Fatalf("POST with the broker up: %d %s", r.status, r.body)

@@ -52,11 +52,11 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	addr, err := srv.Listen(cfg.HTTPAddr)
+	base, err := listenAPI(srv, cfg, e.log)
 	if err != nil {
 		return err
 	}
-	e.log.Info("ingest listening", zap.String("addr", addr.String()), zap.String("prefix", cfg.Prefix))
+	e.log.Info("ingest listening", zap.String("url", base+cfg.Prefix))
 	<-ctx.Done()
 	e.log.Info("shutting down: finishing requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -169,7 +169,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		fs.DurationVar(&cfg.Analytics.MaxBatchWait, "analytics-batch-wait", 0, "how long an insert batch may fill")
 		fs.DurationVar(&cfg.Analytics.RollupInterval, "analytics-rollup-interval", 2*time.Minute, "how often the rollup tables are recomputed for the months that changed (0: never)")
 		fs.StringVar(&cfg.BrokerDir, "broker-dir", "./data/broker", "data directory of the embedded broker")
-		fs.IntVar(&cfg.BrokerPort, "broker-port", 0, "port of the embedded broker on 127.0.0.1 (0: any free port)")
+		fs.IntVar(&cfg.BrokerPort, "broker-port", 0, "port of the embedded broker on 127.0.0.1 (0: any free port); it demands a password only this process knows")
 		fs.BoolVar(&cfg.SyncWrites, "broker-sync-writes", false, "fsync every batch in the embedded broker before acknowledging")
 		fs.BoolVar(&cfg.External, "external-kafka", false, "use -kafka-brokers instead of the embedded broker")
 	})
@@ -197,6 +197,8 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer b.Close()
 		in.Brokers = strings.Join(b.Addrs(), ",")
+		// Only this process knows the embedded broker's password.
+		in.Kafka = KafkaSecurity{Security: b.Security()}
 	}
 	if err := errors.Join(in.Common.validate(), in.validate()); err != nil {
 		return err
@@ -240,11 +242,11 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	addr, err := srv.Listen(in.HTTPAddr)
+	base, err := listenAPI(srv, *in, e.log)
 	if err != nil {
 		return err
 	}
-	e.log.Info("LRS ready", zap.String("xapi", "http://"+addr.String()+in.Prefix), zap.String("store", redactDSN(in.StoreDSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
+	e.log.Info("LRS ready", zap.String("xapi", base+in.Prefix), zap.String("store", redactDSN(in.StoreDSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
 
 	cctx, stopConsumers := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -84,9 +84,9 @@ func plan(stmts []Statement) ([]planned, ApplyResult, error) {
 
 // classify counts the statements the backend did not insert, given the
 // fingerprints their ids hold.
-func classify(notInserted []planned, existing map[string]string, res *ApplyResult) error {
+func classify(notInserted []planned, existing map[StatementKey]string, res *ApplyResult) error {
 	for _, p := range notInserted {
-		fp, ok := existing[p.Tenant+"\x00"+p.ID]
+		fp, ok := existing[StatementKey{p.Tenant, p.ID}]
 		switch {
 		case !ok:
 			return fmt.Errorf("statement %s of tenant %s was neither inserted nor found", p.ID, p.Tenant)
@@ -190,20 +190,24 @@ func applyRefs(ctx context.Context, tx refTx, inserted []planned, filled map[str
 	return nil
 }
 
-// effectiveKeys are a new statement's own keys plus those of its target chain.
+// effectiveKeys are the keys a new statement passes to the statements
+// that refer to it: its own (but its authority) plus those of its target
+// chain.
 func (p planned) effectiveKeys(ctx context.Context, tx refTx) ([]indexKey, error) {
+	own := inheritable(p.Keys)
 	if p.Ref == "" {
-		return p.Keys, nil
+		return own, nil
 	}
 	inherited, err := chainKeys(ctx, tx, p.Tenant, p.Ref)
 	if err != nil {
 		return nil, err
 	}
-	return append(append([]indexKey(nil), p.Keys...), inherited...), nil
+	return append(own, inherited...), nil
 }
 
 // chainKeys returns the keys of statement id and of the statements it
-// refers to, recursively; a placeholder contributes nothing (yet).
+// refers to, recursively, but their authorities; a placeholder
+// contributes nothing (yet).
 func chainKeys(ctx context.Context, tx refTx, tenant, id string) ([]indexKey, error) {
 	var keys []indexKey
 	visited := map[string]bool{}
@@ -220,7 +224,7 @@ func chainKeys(ctx context.Context, tx refTx, tenant, id string) ([]indexKey, er
 		if err != nil {
 			return nil, fmt.Errorf("follow StatementRef to %s: %w", id, err)
 		}
-		keys = append(keys, x.Keys...)
+		keys = append(keys, inheritable(x.Keys)...)
 		id = x.Ref
 	}
 	return keys, nil

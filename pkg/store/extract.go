@@ -419,15 +419,26 @@ func authorityKey(authority []byte) (string, error) {
 // statements/read/mine grants for a single statement.
 func HasAuthority(statement, authority []byte) bool {
 	want, err := authorityKey(authority)
-	if err != nil {
-		return false
-	}
+	return err == nil && hasAuthorityKey(statement, want)
+}
+
+// hasAuthorityKey reports whether the statement's own authority has the
+// index key want.
+func hasAuthorityKey(statement []byte, want string) bool {
 	s, err := decodeStatement(statement)
 	if err != nil {
 		return false
 	}
 	id := authorityID(s.Authority)
 	return id != "" && prefixAuthority+id == want
+}
+
+// inheritable drops the authority key from keys passed along a StatementRef:
+// a statement that refers to another matches the other's filters (xAPI
+// "Filter Conditions for StatementRefs"), but it is not the other's
+// authority's statement, and statements/read/mine selects by that key.
+func inheritable(keys []indexKey) []indexKey {
+	return slices.DeleteFunc(slices.Clone(keys), func(k indexKey) bool { return strings.HasPrefix(k.Key, prefixAuthority) })
 }
 
 // agentKey turns the `agent` query parameter into its index key.

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -122,14 +125,16 @@ func TestAgentKey(t *testing.T) {
 	}
 }
 
+var testCursorKey = []byte("0123456789abcdef0123456789abcdef")
+
 func TestCursorRoundTrip(t *testing.T) {
 	l, err := normalize(Query{Tenant: "t", Agent: `{"mbox":"mailto:a@x"}`, RelatedAgents: true, Verb: "http://v",
-		Since: time.UnixMicro(5), Until: time.UnixMicro(9), Limit: 7, Ascending: true})
+		Since: time.UnixMicro(5), Until: time.UnixMicro(9), Limit: 7, Ascending: true}, testCursorKey)
 	if err != nil {
 		t.Fatalf("normalize: %v", err)
 	}
 	l.After = &position{Stored: 8, ID: "00000000-0000-4000-8000-000000000001"}
-	back, err := normalize(Query{Tenant: "t", Cursor: encodeCursor(l)})
+	back, err := normalize(Query{Tenant: "t", Cursor: encodeCursor(l, testCursorKey)}, testCursorKey)
 	if err != nil {
 		t.Fatalf("normalize cursor: %v", err)
 	}
@@ -139,9 +144,68 @@ func TestCursorRoundTrip(t *testing.T) {
 	if l.Keys[0] != (keyFilter{Key: "g:mbox:mailto:a@x"}) || l.Keys[1] != (keyFilter{Key: "v:http://v", Direct: true}) {
 		t.Fatalf("keys = %+v: want the related agent first, then the verb", l.Keys)
 	}
-	if l, _ := normalize(Query{Tenant: "t", Limit: MaxLimit + 1}); l.Limit != MaxLimit {
+	if l, _ := normalize(Query{Tenant: "t", Limit: MaxLimit + 1}, testCursorKey); l.Limit != MaxLimit {
 		t.Fatalf("limit above the maximum = %d, want %d", l.Limit, MaxLimit)
 	}
+}
+
+// TestCursorRefusesWhatTheStoreDidNotMake: a cursor is accepted only as the
+// store signed it; a forged, re-signed-elsewhere, edited or oversized one
+// is an invalid query.
+func TestCursorRefusesWhatTheStoreDidNotMake(t *testing.T) {
+	l := listing{Tenant: "t", Limit: 10, After: &position{Stored: 1, ID: "00000000-0000-4000-8000-000000000001"}}
+	good := encodeCursor(l, testCursorKey)
+	many := l
+	for i := range 5000 {
+		many.Keys = append(many.Keys, keyFilter{Key: fmt.Sprint("v:", i)})
+	}
+	unsigned, _ := json.Marshal(l)
+	payload, _, _ := strings.Cut(good, ".")
+	edited := l
+	edited.Tenant = "other"
+	editedPayload, _, _ := strings.Cut(encodeCursor(edited, testCursorKey), ".")
+	_, sig, _ := strings.Cut(good, ".")
+	for name, c := range map[string]string{
+		"unsigned (the old format)": base64.RawURLEncoding.EncodeToString(unsigned),
+		"no signature":              payload + ".",
+		"another key":               encodeCursor(l, []byte("another key of thirty-two bytes!")),
+		"edited payload":            editedPayload + "." + sig,
+		"thousands of keys":         encodeCursor(many, testCursorKey),
+		"six keys, signed":          encodeCursor(listing{Tenant: "t", Limit: 1, After: l.After, Keys: make([]keyFilter, 6)}, testCursorKey),
+	} {
+		if _, err := decodeCursor(c, testCursorKey); !errors.Is(err, ErrInvalidQuery) {
+			t.Errorf("%s: decodeCursor = %v, want ErrInvalidQuery", name, err)
+		}
+	}
+	if _, err := decodeCursor(good, testCursorKey); err != nil {
+		t.Fatalf("the store's own cursor: %v", err)
+	}
+}
+
+// FuzzDecodeCursor: whatever a client sends as `more`, decoding returns a
+// listing or ErrInvalidQuery, never panics, and accepts only signed cursors.
+func FuzzDecodeCursor(f *testing.F) {
+	l := listing{Tenant: "t", Limit: 10, After: &position{Stored: 1, ID: "00000000-0000-4000-8000-000000000001"},
+		Keys: []keyFilter{{Key: "v:http://v", Direct: true}}}
+	f.Add(encodeCursor(l, testCursorKey))
+	f.Add("")
+	f.Add(".")
+	f.Add("eyJ0IjoidCJ9.AAAA")
+	f.Fuzz(func(t *testing.T, c string) {
+		got, err := decodeCursor(c, testCursorKey)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidQuery) {
+				t.Fatalf("decodeCursor(%q) = %v: want ErrInvalidQuery", c, err)
+			}
+			return
+		}
+		if c != encodeCursor(got, testCursorKey) && !strings.Contains(c, ".") {
+			t.Fatalf("accepted an unsigned cursor %q", c)
+		}
+		if len(got.Keys) > maxCursorKeys || got.Limit > MaxLimit || got.Limit <= 0 {
+			t.Fatalf("accepted an unbounded cursor %+v", got)
+		}
+	})
 }
 
 // BenchmarkPlan is the CPU the store spends per statement before the database.

@@ -17,7 +17,8 @@ import (
 
 // Postgres is the PostgreSQL backend.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	cursor cursorKey
 }
 
 var _ Store = (*Postgres)(nil)
@@ -33,7 +34,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL %s: %w", redact(dsn), err)
 	}
-	return &Postgres{pool: pool}, nil
+	p := &Postgres{pool: pool}
+	p.cursor.load = p.loadCursorKey
+	return p, nil
 }
 
 // migrationLockID serializes Migrate across processes (an arbitrary constant).
@@ -293,7 +296,11 @@ func (p *Postgres) applyTx(ctx context.Context, tx pgx.Tx, group string, todo []
 		}
 		res.Inserted += len(ins)
 		if len(rest) > 0 {
-			existing, err := pgFingerprints(ctx, tx, rest)
+			tenants, ids := make([]string, len(rest)), make([]string, len(rest))
+			for i, s := range rest {
+				tenants[i], ids[i] = s.Tenant, s.ID
+			}
+			existing, err := pgFingerprints(ctx, tx, tenants, ids)
 			if err != nil {
 				return err
 			}
@@ -322,31 +329,38 @@ ON CONFLICT (consumer_group, topic, partition) DO UPDATE
 	return nil
 }
 
-// pgFingerprints reads the fingerprints of the ids of stmts, keyed by tenant
-// NUL id. It runs as its own statement so that it sees rows that a
-// concurrent transaction committed while the insert waited for it.
-func pgFingerprints(ctx context.Context, tx pgx.Tx, stmts []planned) (map[string]string, error) {
-	tenants, ids := make([]string, len(stmts)), make([]string, len(stmts))
-	for i, s := range stmts {
-		tenants[i], ids[i] = s.Tenant, s.ID
+// pgQuerier is what a pool and a transaction have in common.
+type pgQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// pgFingerprints reads the fingerprints of (tenants[i], ids[i]), ids being
+// canonical UUIDs. Inside ApplyStatements it runs as its own statement so
+// that it sees rows that a concurrent transaction committed while the insert
+// waited for it.
+func pgFingerprints(ctx context.Context, q pgQuerier, tenants, ids []string) (map[StatementKey]string, error) {
+	out := make(map[StatementKey]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
 	}
-	rows, err := tx.Query(ctx, `
+	rows, err := q.Query(ctx, `
 SELECT s.tenant, s.id::text, s.fingerprint FROM statements s
 JOIN unnest($1::text[], $2::text[]::uuid[]) AS i(tenant, id) ON s.tenant = i.tenant AND s.id = i.id
 WHERE s.body IS NOT NULL`, tenants, ids)
 	if err != nil {
-		return nil, fmt.Errorf("read existing fingerprints: %w", err)
+		return nil, fmt.Errorf("read fingerprints: %w", err)
 	}
-	out := map[string]string{}
+	defer rows.Close()
 	for rows.Next() {
-		var tenant, id, fp string
-		if err := rows.Scan(&tenant, &id, &fp); err != nil {
-			return nil, fmt.Errorf("read existing fingerprints: %w", err)
+		var k StatementKey
+		var fp string
+		if err := rows.Scan(&k.Tenant, &k.ID, &fp); err != nil {
+			return nil, fmt.Errorf("read fingerprints: %w", err)
 		}
-		out[tenant+"\x00"+id] = fp
+		out[k] = fp
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read existing fingerprints: %w", err)
+		return nil, fmt.Errorf("read fingerprints: %w", err)
 	}
 	return out, nil
 }
@@ -423,18 +437,15 @@ func (p *Postgres) AppliedOffsets(ctx context.Context, group, topic string) (map
 	return scanOffsets(rows)
 }
 
-func (p *Postgres) Fingerprint(ctx context.Context, tenant, id string) (string, error) {
-	var fp string
-	err := p.pool.QueryRow(ctx, `SELECT fingerprint FROM statements
-WHERE tenant = $1 AND id = $2::text::uuid AND body IS NOT NULL`, tenant, id).Scan(&fp)
-	var pgErr *pgconn.PgError
-	if errors.Is(err, pgx.ErrNoRows) || (errors.As(err, &pgErr) && pgErr.Code == "22P02") {
-		return "", fmt.Errorf("statement %s: %w", id, ErrNotFound)
+func (p *Postgres) Fingerprints(ctx context.Context, keys []StatementKey) (map[StatementKey]string, error) {
+	tenants, ids := make([]string, 0, len(keys)), make([]string, 0, len(keys))
+	for _, k := range keys {
+		// A malformed id would fail the whole cast; it cannot be stored anyway.
+		if u, err := uuid.Parse(k.ID); err == nil {
+			tenants, ids = append(tenants, k.Tenant), append(ids, u.String())
+		}
 	}
-	if err != nil {
-		return "", fmt.Errorf("fingerprint of statement %s: %w", id, err)
-	}
-	return fp, nil
+	return pgFingerprints(ctx, p.pool, tenants, ids)
 }
 
 func (p *Postgres) GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error) {
@@ -470,7 +481,11 @@ var pgDialect = dialect{
 }
 
 func (p *Postgres) QueryStatements(ctx context.Context, q Query) (Page, error) {
-	l, err := normalize(q)
+	key, err := p.cursor.get(ctx)
+	if err != nil {
+		return Page{}, err
+	}
+	l, err := normalize(q, key)
 	if err != nil {
 		return Page{}, err
 	}
@@ -488,7 +503,16 @@ func (p *Postgres) QueryStatements(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("query statements: %w", err)
 	}
-	return page(l, out), nil
+	return page(l, out, key), nil
+}
+
+// loadCursorKey stores fresh as the cursor key unless there is one, and
+// returns the stored key.
+func (p *Postgres) loadCursorKey(ctx context.Context, fresh []byte) ([]byte, error) {
+	var key []byte
+	err := p.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value)
+		SELECT value FROM ins UNION ALL SELECT value FROM server_keys WHERE name = $1 LIMIT 1`, cursorKeyName, fresh).Scan(&key)
+	return key, err
 }
 
 func (p *Postgres) CreateTenant(ctx context.Context, t Tenant) error {
@@ -596,7 +620,11 @@ func (p *Postgres) ListCredentials(ctx context.Context, tenant string) ([]Creden
 // ExplainQuery runs q under EXPLAIN (ANALYZE, BUFFERS) and returns the plan,
 // to show which index each filter uses.
 func (p *Postgres) ExplainQuery(ctx context.Context, q Query) (string, error) {
-	l, err := normalize(q)
+	key, err := p.cursor.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	l, err := normalize(q, key)
 	if err != nil {
 		return "", err
 	}

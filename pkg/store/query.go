@@ -1,6 +1,9 @@
 package store
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -8,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -64,21 +68,23 @@ func toMicros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
-// normalize turns a Query into a listing, decoding the cursor if there is one.
-func normalize(q Query) (listing, error) {
+// normalize turns a Query into a listing, decoding the cursor if there is
+// one (signed with key).
+func normalize(q Query, key []byte) (listing, error) {
 	if q.Tenant == "" {
 		return listing{}, fmt.Errorf("%w: no tenant", ErrInvalidQuery)
 	}
 	if q.Cursor != "" {
-		l, err := decodeCursor(q.Cursor)
+		l, err := decodeCursor(q.Cursor, key)
 		if err != nil {
 			return listing{}, err
 		}
 		if l.Tenant != q.Tenant {
 			return listing{}, fmt.Errorf("%w: cursor belongs to another tenant", ErrInvalidQuery)
 		}
-		// A cursor is not signed: one made without the caller's authority
-		// filter must not widen a statements/read/mine listing.
+		// The signature proves the store made the cursor, not for whom: one
+		// made for a wider listing of the tenant must not widen a
+		// statements/read/mine listing.
 		if q.Authority != "" {
 			k, err := authorityKey([]byte(q.Authority))
 			if err != nil {
@@ -129,17 +135,43 @@ func normalize(q Query) (listing, error) {
 	return l, nil
 }
 
-func encodeCursor(l listing) string {
+// Cursors are signed (HMAC-SHA-256 with a key the store keeps, see
+// cursorKey) so that a client can only continue listings the store began:
+// a crafted cursor with thousands of filter keys would otherwise cost
+// seconds of SQL. Unsigned or oversized cursors are refused before any
+// decoding.
+const (
+	maxCursorLen  = 2048 // a real cursor is a few hundred bytes
+	cursorMACSize = 16
+	maxCursorKeys = 5 // registration, agent, activity, verb, authority
+)
+
+func cursorMAC(key []byte, payload string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(payload))
+	return m.Sum(nil)[:cursorMACSize]
+}
+
+func encodeCursor(l listing, key []byte) string {
 	b, err := json.Marshal(l)
 	if err != nil {
 		// A listing holds only strings, ints and bools.
 		panic(fmt.Sprintf("encode cursor: %v", err))
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	payload := base64.RawURLEncoding.EncodeToString(b)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(cursorMAC(key, payload))
 }
 
-func decodeCursor(c string) (listing, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
+func decodeCursor(c string, key []byte) (listing, error) {
+	if len(c) > maxCursorLen {
+		return listing{}, fmt.Errorf("%w: malformed cursor: longer than %d bytes", ErrInvalidQuery, maxCursorLen)
+	}
+	payload, sig, ok := strings.Cut(c, ".")
+	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	if !ok || err != nil || !hmac.Equal(mac, cursorMAC(key, payload)) {
+		return listing{}, fmt.Errorf("%w: malformed cursor: not a cursor this LRS made (use the more link of a listing as it is)", ErrInvalidQuery)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
 		return listing{}, fmt.Errorf("%w: malformed cursor: %v", ErrInvalidQuery, err)
 	}
@@ -147,10 +179,43 @@ func decodeCursor(c string) (listing, error) {
 	if err := json.Unmarshal(b, &l); err != nil {
 		return listing{}, fmt.Errorf("%w: malformed cursor: %v", ErrInvalidQuery, err)
 	}
-	if l.Tenant == "" || l.After == nil || l.Limit <= 0 || l.Limit > MaxLimit {
+	if l.Tenant == "" || l.After == nil || l.Limit <= 0 || l.Limit > MaxLimit || len(l.Keys) > maxCursorKeys {
 		return listing{}, fmt.Errorf("%w: malformed cursor", ErrInvalidQuery)
 	}
 	return l, nil
+}
+
+// cursorKey is the store's cursor signing key, read (or created) once
+// through load: every instance on one store shares it.
+type cursorKey struct {
+	mu   sync.Mutex
+	key  []byte
+	load func(ctx context.Context, fresh []byte) ([]byte, error)
+}
+
+const cursorKeyName = "cursor"
+
+// get returns the key; load is given a random key to store if there is
+// none yet and returns the one stored.
+func (k *cursorKey) get(ctx context.Context) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.key != nil {
+		return k.key, nil
+	}
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("cursor key: %w", err)
+	}
+	key, err := k.load(ctx, fresh)
+	if err != nil {
+		return nil, fmt.Errorf("cursor key: %w", err)
+	}
+	if len(key) < 16 {
+		return nil, fmt.Errorf("cursor key: stored key has %d bytes", len(key))
+	}
+	k.key = key
+	return key, nil
 }
 
 // dialect is what differs between the backends' listing SQL.
@@ -221,14 +286,26 @@ func listSQL(d dialect, l listing) (string, []any) {
 	return b.String(), args
 }
 
-// page cuts the limit+1 rows of a listing into a page and its cursor.
-func page(l listing, rows []Statement) Page {
-	if len(rows) <= l.Limit {
-		return Page{Statements: rows}
+// page cuts the limit+1 rows of a listing into a page and its cursor. In a
+// listing limited to one authority (statements/read/mine) a row is kept
+// only if the statement itself carries that authority: the index is not
+// trusted alone, as stores written before authority keys stopped being
+// inherited through StatementRefs hold such keys on referring statements.
+// Such a page may hold fewer than the limit; its cursor still follows the
+// rows read.
+func page(l listing, rows []Statement, key []byte) Page {
+	var more string
+	if len(rows) > l.Limit {
+		rows = rows[:l.Limit]
+		last := rows[len(rows)-1]
+		next := l
+		next.After = &position{Stored: toMicros(last.Stored), ID: last.ID}
+		more = encodeCursor(next, key)
 	}
-	rows = rows[:l.Limit]
-	last := rows[len(rows)-1]
-	next := l
-	next.After = &position{Stored: toMicros(last.Stored), ID: last.ID}
-	return Page{Statements: rows, More: encodeCursor(next)}
+	for _, k := range l.Keys {
+		if strings.HasPrefix(k.Key, prefixAuthority) {
+			rows = slices.DeleteFunc(rows, func(st Statement) bool { return !hasAuthorityKey(st.JSON, k.Key) })
+		}
+	}
+	return Page{Statements: rows, More: more}
 }

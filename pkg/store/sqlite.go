@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // connection (SQLite allows one writer at a time; queuing in Go is cheaper
 // than busy-waiting in SQLite) and a pool of readers.
 type SQLite struct {
-	w, r *sql.DB
+	w, r   *sql.DB
+	cursor cursorKey
 }
 
 var _ Store = (*SQLite)(nil)
@@ -31,6 +33,14 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open SQLite: path %q is empty or holds '?' or '#'", path)
 	}
+	// Create the file owner-only: it holds every tenant's statements and
+	// the credentials' hashes. SQLite gives its -wal and -shm files the
+	// database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite: %w", err)
+	}
+	f.Close()
 	// synchronous=NORMAL in WAL mode may lose the last transactions on power
 	// loss but never tears one: rows and offsets stay consistent, and the
 	// consumer resumes from the offsets the file holds.
@@ -56,7 +66,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	r.SetMaxOpenConns(sqliteReaders)
 	r.SetMaxIdleConns(sqliteReaders)
-	return &SQLite{w: w, r: r}, nil
+	st := &SQLite{w: w, r: r}
+	st.cursor.load = st.loadCursorKey
+	return st, nil
 }
 
 func (s *SQLite) Migrate(ctx context.Context) error {
@@ -339,17 +351,48 @@ func (s *SQLite) AppliedOffsets(ctx context.Context, group, topic string) (map[i
 	return scanOffsets(rows)
 }
 
-func (s *SQLite) Fingerprint(ctx context.Context, tenant, id string) (string, error) {
-	var fp string
-	err := s.r.QueryRowContext(ctx, `SELECT fingerprint FROM statements
-WHERE tenant = ? AND id = ? AND body IS NOT NULL`, tenant, strings.ToLower(id)).Scan(&fp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("statement %s: %w", id, ErrNotFound)
+// sqliteKeysPerQuery bounds the (tenant, id) pairs of one lookup, well
+// under SQLite's limit on bound parameters.
+const sqliteKeysPerQuery = 400
+
+func (s *SQLite) Fingerprints(ctx context.Context, keys []StatementKey) (map[StatementKey]string, error) {
+	out := make(map[StatementKey]string, len(keys))
+	var q strings.Builder
+	args := make([]any, 0, 2*min(len(keys), sqliteKeysPerQuery))
+	for len(keys) > 0 {
+		n := min(len(keys), sqliteKeysPerQuery)
+		q.Reset()
+		q.WriteString(`SELECT tenant, id, fingerprint FROM statements WHERE body IS NOT NULL AND (tenant, id) IN (VALUES `)
+		args = args[:0]
+		for i, k := range keys[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?)")
+			args = append(args, k.Tenant, strings.ToLower(k.ID))
+		}
+		q.WriteByte(')')
+		keys = keys[n:]
+		rows, err := s.r.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read fingerprints: %w", err)
+		}
+		for rows.Next() {
+			var k StatementKey
+			var fp string
+			if err := rows.Scan(&k.Tenant, &k.ID, &fp); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read fingerprints: %w", err)
+			}
+			out[k] = fp
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read fingerprints: %w", err)
+		}
 	}
-	if err != nil {
-		return "", fmt.Errorf("fingerprint of statement %s: %w", id, err)
-	}
-	return fp, nil
+	return out, nil
 }
 
 func (s *SQLite) GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error) {
@@ -377,7 +420,11 @@ var sqliteDialect = dialect{
 }
 
 func (s *SQLite) QueryStatements(ctx context.Context, q Query) (Page, error) {
-	l, err := normalize(q)
+	key, err := s.cursor.get(ctx)
+	if err != nil {
+		return Page{}, err
+	}
+	l, err := normalize(q, key)
 	if err != nil {
 		return Page{}, err
 	}
@@ -400,7 +447,18 @@ func (s *SQLite) QueryStatements(ctx context.Context, q Query) (Page, error) {
 	if err := rows.Err(); err != nil {
 		return Page{}, fmt.Errorf("query statements: %w", err)
 	}
-	return page(l, out), nil
+	return page(l, out, key), nil
+}
+
+// loadCursorKey stores fresh as the cursor key unless there is one, and
+// returns the stored key (on the writer: the readers are query-only).
+func (s *SQLite) loadCursorKey(ctx context.Context, fresh []byte) ([]byte, error) {
+	if _, err := s.w.ExecContext(ctx, "INSERT OR IGNORE INTO server_keys (name, value) VALUES (?, ?)", cursorKeyName, fresh); err != nil {
+		return nil, err
+	}
+	var key []byte
+	err := s.w.QueryRowContext(ctx, "SELECT value FROM server_keys WHERE name = ?", cursorKeyName).Scan(&key)
+	return key, err
 }
 
 func (s *SQLite) CreateTenant(ctx context.Context, t Tenant) error {
@@ -536,7 +594,11 @@ func (s *SQLite) ListCredentials(ctx context.Context, tenant string) ([]Credenti
 
 // ExplainQuery returns SQLite's EXPLAIN QUERY PLAN of q, one step a line.
 func (s *SQLite) ExplainQuery(ctx context.Context, q Query) (string, error) {
-	l, err := normalize(q)
+	key, err := s.cursor.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	l, err := normalize(q, key)
 	if err != nil {
 		return "", err
 	}

@@ -29,6 +29,9 @@ type Statement struct {
 	Fingerprint string    // hash of the canonical form: same id + same fingerprint = the same statement
 }
 
+// StatementKey names one statement of one tenant.
+type StatementKey struct{ Tenant, ID string }
+
 // Offset is the next offset to consume in one partition.
 type Offset struct {
 	Topic     string
@@ -68,10 +71,13 @@ type Store interface {
 	// GetStatement with voided=false finds a statement that is not voided;
 	// with voided=true one that is voided.
 	GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error)
-	// Fingerprint returns the fingerprint of the statement stored under id,
-	// voided or not, without reading its body: the statement comparison
-	// rules (same id, other content: 409) need nothing more.
-	Fingerprint(ctx context.Context, tenant, id string) (string, error)
+	// Fingerprints returns the fingerprints of the statements stored under
+	// keys, voided or not, in one round trip and without reading bodies: the
+	// statement comparison rules (same id, other content: 409) need nothing
+	// more. Keys the store does not hold (or whose id is not a UUID) are
+	// absent from the map; ids are compared case-insensitively and the map
+	// is keyed by the lower-case id.
+	Fingerprints(ctx context.Context, keys []StatementKey) (map[StatementKey]string, error)
 	// QueryStatements lists statements that are not voided, newest first
 	// unless q.Ascending. See Query for the filters and paging.
 	QueryStatements(ctx context.Context, q Query) (Page, error)

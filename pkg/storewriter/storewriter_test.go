@@ -26,7 +26,7 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	}
 	defer b.Close()
 	tc := stream.TopicConfig{Name: "stmts", Partitions: 2, ReplicationFactor: 1, MaxRecordBytes: 1 << 20}
-	cl, err := stream.NewClient(b.Addrs(), zap.NewNop(), stream.ProducerOpts(tc, 10*time.Second, 0)...)
+	cl, err := stream.NewClient(b.Addrs(), zap.NewNop(), append(stream.ProducerOpts(tc, 10*time.Second, 0), b.ClientOpts()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := stream.NewConsumer(stream.ConsumerConfig{Brokers: b.Addrs(), Topic: tc.Name, Group: "writer"}, w, w, zap.NewNop(), nil)
+	c, err := stream.NewConsumer(stream.ConsumerConfig{Brokers: b.Addrs(), ClientOpts: b.ClientOpts(), Topic: tc.Name, Group: "writer"}, w, w, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +99,11 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if fp, err := st.Fingerprint(ctx, "t", id); err != nil || fp != "first" {
+	if fp, err := st.Fingerprints(ctx, []store.StatementKey{{Tenant: "t", ID: id}}); err != nil || fp[store.StatementKey{Tenant: "t", ID: id}] != "first" {
 		t.Fatalf("stored fingerprint %q, %v; want the first statement's", fp, err)
 	}
 
-	rd, err := stream.NewClient(b.Addrs(), zap.NewNop(), kgo.ConsumeTopics(tc.DeadLetterTopic()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	rd, err := stream.NewClient(b.Addrs(), zap.NewNop(), append(b.ClientOpts(), kgo.ConsumeTopics(tc.DeadLetterTopic()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,9 +34,10 @@ type Statement struct {
 	Statement   json.RawMessage `json:"statement"`
 }
 
-// Record encodes b as a Kafka record on topic. The key spreads requests over
-// partitions by their first statement id; the order of statements across
-// requests does not matter to the writers (voiding is order-independent).
+// Record encodes b as a Kafka record on topic. The key names the request by
+// its first statement id (the producer's partitioner ignores it); the order
+// of statements across requests does not matter to the writers (voiding is
+// order-independent).
 func (b Batch) Record(topic string) (*kgo.Record, error) {
 	if b.Tenant == "" {
 		return nil, errors.New("batch without tenant")
@@ -48,7 +49,7 @@ func (b Batch) Record(topic string) (*kgo.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}
-	return &kgo.Record{
+	rec := &kgo.Record{
 		Topic: topic,
 		Key:   []byte(b.Tenant + "/" + b.Statements[0].ID),
 		Value: v,
@@ -56,7 +57,11 @@ func (b Batch) Record(topic string) (*kgo.Record, error) {
 			{Key: FormatHeader, Value: []byte(FormatBatchV1)},
 			{Key: TenantHeader, Value: []byte(b.Tenant)},
 		},
-	}, nil
+	}
+	if ids, ok := b.idsHeader(); ok {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: IDsHeader, Value: ids})
+	}
+	return rec, nil
 }
 
 // encode writes the same JSON as json.Marshal(b) without re-validating and

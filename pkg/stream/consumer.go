@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,11 +54,22 @@ type ConsumerConfig struct {
 	RetryMin, RetryMax time.Duration
 	// AttemptTimeout bounds one Handle call.
 	AttemptTimeout time.Duration
+	// SessionTimeout is how long the group waits for a silent member
+	// before giving its partitions away (0: franz-go's 45s).
+	SessionTimeout time.Duration
+	// LagInterval is how often the group's lag is sampled (0: 5s).
+	LagInterval time.Duration
+	// StallTimeout is how long lag may stand without progress before the
+	// consumer reports itself not ready (0: 60s).
+	StallTimeout time.Duration
 	// InstanceID makes the member static (KIP-345): a restarted process
 	// with the same id takes its partitions back at once, without waiting
 	// for the old member's session to time out (e.g. one id per pod of a
 	// StatefulSet).
 	InstanceID string
+	// ClientOpts are added to the consumer's client: the connection's
+	// security (Security.Opts).
+	ClientOpts []kgo.Opt
 }
 
 func (c *ConsumerConfig) defaults() {
@@ -81,6 +91,12 @@ func (c *ConsumerConfig) defaults() {
 	if c.AttemptTimeout == 0 {
 		c.AttemptTimeout = time.Minute
 	}
+	if c.LagInterval == 0 {
+		c.LagInterval = 5 * time.Second
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = time.Minute
+	}
 }
 
 func (c ConsumerConfig) validate() error {
@@ -94,7 +110,7 @@ func (c ConsumerConfig) validate() error {
 	if c.Group == "" {
 		errs = append(errs, errors.New("no consumer group"))
 	}
-	if c.MaxBatchRecords < 1 || c.MaxBatchBytes < 1 || c.RetryMin <= 0 || c.RetryMax < c.RetryMin || c.AttemptTimeout <= 0 || c.MaxBatchWait < 0 {
+	if c.MaxBatchRecords < 1 || c.MaxBatchBytes < 1 || c.RetryMin <= 0 || c.RetryMax < c.RetryMin || c.AttemptTimeout <= 0 || c.MaxBatchWait < 0 || c.SessionTimeout < 0 || c.LagInterval < 0 || c.StallTimeout < 0 {
 		errs = append(errs, errors.New("batch and retry settings must be positive (retry max >= retry min)"))
 	}
 	return errors.Join(errs...)
@@ -103,13 +119,16 @@ func (c ConsumerConfig) validate() error {
 // Consumer runs a consumer group loop: poll a batch, hand it to the handler
 // (retrying with backoff while the sink is down), commit, repeat. Rebalances
 // are blocked while a batch is in flight (BlockRebalanceOnPoll), so a revoked
-// partition never has uncommitted work and nothing is buffered across one.
+// partition never has uncommitted work and nothing is buffered across one;
+// they are allowed whenever no records are held, which is what lets the
+// group rejoin after a broker outage, an eviction or a network cut.
 type Consumer struct {
 	cfg     ConsumerConfig
 	cl      *kgo.Client
 	h       Handler
 	log     *zap.Logger
 	metrics consumerMetrics
+	lag     *lagTracker
 }
 
 type consumerMetrics struct {
@@ -117,7 +136,6 @@ type consumerMetrics struct {
 	batches  prometheus.Counter
 	failures prometheus.Counter
 	duration prometheus.Histogram
-	lag      *prometheus.GaugeVec
 	lastDone prometheus.Gauge
 }
 
@@ -137,14 +155,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, offsets OffsetSource, log *zap.L
 		batches:  prometheus.NewCounter(prometheus.CounterOpts{Name: "lrs_consumer_batches_total", Help: "Batches written by the consumer.", ConstLabels: labels}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "lrs_consumer_write_failures_total", Help: "Failed write attempts (each is retried).", ConstLabels: labels}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lrs_consumer_batch_duration_seconds", Help: "Time to write one batch, retries included.", ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
-		lag:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lrs_consumer_lag_records", Help: "Records in the partition not yet written by the consumer.", ConstLabels: labels}, []string{"partition"}),
 		lastDone: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lrs_consumer_last_batch_timestamp_seconds", Help: "When the consumer last finished a batch.", ConstLabels: labels}),
-	}
-	if reg != nil {
-		m := c.metrics
-		if err := registerAll(reg, m.records, m.batches, m.failures, m.duration, m.lag, m.lastDone); err != nil {
-			return nil, err
-		}
 	}
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(cfg.Group),
@@ -159,13 +170,19 @@ func NewConsumer(cfg ConsumerConfig, h Handler, offsets OffsetSource, log *zap.L
 		kgo.RebalanceTimeout(cfg.AttemptTimeout + cfg.RetryMax + 30*time.Second),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 			c.log.Info("partitions assigned", zap.Any("partitions", assigned))
+			c.lag.assign(assigned[cfg.Topic], true)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 			c.log.Info("partitions revoked", zap.Any("partitions", revoked))
+			c.lag.assign(revoked[cfg.Topic], false)
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 			c.log.Warn("partitions lost", zap.Any("partitions", lost))
+			c.lag.assign(lost[cfg.Topic], false)
 		}),
+	}
+	if cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(cfg.SessionTimeout), kgo.HeartbeatInterval(max(cfg.SessionTimeout/10, 100*time.Millisecond)))
 	}
 	if cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
@@ -184,21 +201,40 @@ func NewConsumer(cfg ConsumerConfig, h Handler, offsets OffsetSource, log *zap.L
 			return in, nil
 		}))
 	}
-	cl, err := NewClient(cfg.Brokers, log, opts...)
+	cl, err := NewClient(cfg.Brokers, log, append(opts, cfg.ClientOpts...)...)
 	if err != nil {
 		return nil, err
 	}
 	c.cl = cl
+	positions := committedPositions(cl, cfg.Group, cfg.Topic)
+	if offsets != nil {
+		positions = func(ctx context.Context) (map[int32]int64, error) { return offsets.AppliedOffsets(ctx, cfg.Topic) }
+	}
+	c.lag = newLagTracker(cl, cfg.Topic, cfg.StallTimeout, positions, labels)
+	if reg != nil {
+		m := c.metrics
+		if err := registerAll(reg, m.records, m.batches, m.failures, m.duration, m.lastDone, c.lag.lag, c.lag.stalled); err != nil {
+			cl.Close()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
 // Client is the consumer's Kafka client (for readiness checks).
 func (c *Consumer) Client() *kgo.Client { return c.cl }
 
+// Ready reports an error while the consumer is stalled: lag stands and its
+// partitions have not moved within the stall timeout.
+func (c *Consumer) Ready(ctx context.Context) error { return c.lag.check(ctx) }
+
 // Run consumes until ctx is cancelled. The batch in flight at that moment is
 // finished (or, if its sink is down, handed back uncommitted), then the
 // consumer commits and leaves the group.
 func (c *Consumer) Run(ctx context.Context) error {
+	lctx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go c.lag.run(lctx, c.cfg.LagInterval)
 	defer func() {
 		// Leaving the group waits for a rebalance, which a polled but
 		// unreleased batch would block forever.
@@ -206,7 +242,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.cl.Close()
 	}()
 	for {
-		recs, hwm, err := c.poll(ctx)
+		recs, err := c.poll(ctx)
 		if err != nil {
 			return err
 		}
@@ -218,7 +254,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				c.log.Warn("stopping with a batch unwritten; it will be consumed again", zap.Int("records", len(recs)), zap.Error(err))
 				return nil
 			}
-			c.report(recs, hwm)
+			c.report(recs)
 		}
 		c.cl.AllowRebalance()
 		if ctx.Err() != nil {
@@ -228,12 +264,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // poll gathers up to MaxBatchRecords, waiting up to MaxBatchWait after the
-// first record. It returns each partition's high watermark for lag.
-func (c *Consumer) poll(ctx context.Context) ([]*kgo.Record, map[int32]int64, error) {
+// first record.
+func (c *Consumer) poll(ctx context.Context) ([]*kgo.Record, error) {
 	var (
 		recs     []*kgo.Record
 		size     int
-		hwm      = map[int32]int64{}
 		deadline time.Time
 	)
 	for len(recs) < c.cfg.MaxBatchRecords && size < c.cfg.MaxBatchBytes {
@@ -248,7 +283,7 @@ func (c *Consumer) poll(ctx context.Context) ([]*kgo.Record, map[int32]int64, er
 		fetches := c.cl.PollRecords(pctx, c.cfg.MaxBatchRecords-len(recs))
 		cancel()
 		if fetches.IsClientClosed() {
-			return nil, nil, errors.New("kafka client closed")
+			return nil, errors.New("kafka client closed")
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
@@ -256,22 +291,26 @@ func (c *Consumer) poll(ctx context.Context) ([]*kgo.Record, map[int32]int64, er
 			}
 		})
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) > 0 {
-				hwm[p.Partition] = p.HighWatermark
-			}
 			recs = append(recs, p.Records...)
 			for _, r := range p.Records {
 				size += len(r.Value)
 			}
 		})
-		if len(recs) > 0 && deadline.IsZero() {
+		if len(recs) == 0 {
+			// Every poll that returns, even with only an error (the group
+			// lost its coordinator, a fetch failed), blocks rebalances
+			// until allowed. Nothing is held now, so allow them: else the
+			// group's rejoin after a broker outage waits for records that
+			// only the rejoin can bring, forever.
+			c.cl.AllowRebalance()
+		} else if deadline.IsZero() {
 			deadline = time.Now().Add(c.cfg.MaxBatchWait)
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return recs, hwm, nil
+	return recs, nil
 }
 
 // write hands recs to the handler until it succeeds, then commits. While the
@@ -310,16 +349,8 @@ func (c *Consumer) write(ctx context.Context, recs []*kgo.Record) error {
 	return nil
 }
 
-func (c *Consumer) report(recs []*kgo.Record, hwm map[int32]int64) {
-	last := map[int32]int64{}
-	for _, r := range recs {
-		if r.Offset >= last[r.Partition] {
-			last[r.Partition] = r.Offset
-		}
-	}
-	for p, h := range hwm {
-		c.metrics.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(max(h-last[p]-1, 0)))
-	}
+func (c *Consumer) report(recs []*kgo.Record) {
+	c.lag.progressed(recs)
 	c.metrics.records.Add(float64(len(recs)))
 	c.metrics.batches.Inc()
 	c.metrics.lastDone.SetToCurrentTime()

@@ -59,7 +59,13 @@ func NewDeadLetter(cl *kgo.Client, topic, group string, reg prometheus.Registere
 // failed) with the reason and the source position, and returns once the
 // broker has it: only then may the source offset be committed.
 func (d *DeadLetter) Send(ctx context.Context, src *kgo.Record, value []byte, kind, reason string) error {
-	headers := append([]kgo.RecordHeader{}, src.Headers...)
+	headers := make([]kgo.RecordHeader, 0, len(src.Headers)+5)
+	for _, h := range src.Headers {
+		// The ids header describes the whole source record, not value.
+		if h.Key != IDsHeader {
+			headers = append(headers, h)
+		}
+	}
 	headers = append(headers,
 		kgo.RecordHeader{Key: DeadLetterReasonHeader, Value: []byte(reason)},
 		kgo.RecordHeader{Key: DeadLetterGroupHeader, Value: []byte(d.group)},

@@ -17,27 +17,36 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
+// cluster is where a test connects: brokers, and the options that
+// authenticate to them.
+type cluster struct {
+	brokers []string
+	opts    []kgo.Opt
+}
+
+func embedded(b *EmbeddedBroker) cluster { return cluster{b.Addrs(), b.ClientOpts()} }
+
 // brokerKinds runs a test against the embedded kfake broker and against the
 // real Kafka that `make test` starts.
 var brokerKinds = []struct {
 	name  string
-	start func(t *testing.T) []string
+	start func(t *testing.T) cluster
 }{
-	{"kfake", func(t *testing.T) []string {
+	{"kfake", func(t *testing.T) cluster {
 		b, err := StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(b.Close)
-		return b.Addrs()
+		return embedded(b)
 	}},
-	{"kafka", func(t *testing.T) []string { return testenv.KafkaBrokers(t) }},
+	{"kafka", func(t *testing.T) cluster { return cluster{brokers: testenv.KafkaBrokers(t)} }},
 }
 
-func testTopic(t *testing.T, brokers []string) TopicConfig {
+func testTopic(t *testing.T, k cluster) TopicConfig {
 	t.Helper()
 	tc := TopicConfig{Name: testenv.UniqueName("stmts"), Partitions: 3, ReplicationFactor: 1, MaxRecordBytes: 1 << 20}
-	cl, err := NewClient(brokers, zap.NewNop())
+	cl, err := NewClient(k.brokers, zap.NewNop(), k.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,9 +57,9 @@ func testTopic(t *testing.T, brokers []string) TopicConfig {
 	return tc
 }
 
-func publish(t *testing.T, brokers []string, tc TopicConfig, from, n int) {
+func publish(t *testing.T, k cluster, tc TopicConfig, from, n int) {
 	t.Helper()
-	cl, err := NewClient(brokers, zap.NewNop(), ProducerOpts(tc, 10*time.Second, 0)...)
+	cl, err := NewClient(k.brokers, zap.NewNop(), append(ProducerOpts(tc, 10*time.Second, 0), k.opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +148,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestConsumerDeliversEveryRecordOnceAcrossRestart(t *testing.T) {
 	for _, bk := range brokerKinds {
 		t.Run(bk.name, func(t *testing.T) {
-			brokers := bk.start(t)
-			tc := testTopic(t, brokers)
-			cfg := ConsumerConfig{Brokers: brokers, Topic: tc.Name, Group: testenv.UniqueName("g"), MaxBatchWait: 20 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
-			publish(t, brokers, tc, 0, 50)
+			k := bk.start(t)
+			tc := testTopic(t, k)
+			cfg := ConsumerConfig{Brokers: k.brokers, ClientOpts: k.opts, Topic: tc.Name, Group: testenv.UniqueName("g"), MaxBatchWait: 20 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
+			publish(t, k, tc, 0, 50)
 			// The sink is down for the first three attempts: the consumer
 			// must retry the same records, not skip them.
 			c := &collector{failures: 3, ids: map[string]int{}, offsets: map[int32]int64{}}
@@ -151,7 +160,7 @@ func TestConsumerDeliversEveryRecordOnceAcrossRestart(t *testing.T) {
 			stop()
 			// A new member of the same group resumes after the commit.
 			c2 := &collector{ids: map[string]int{}, offsets: map[int32]int64{}}
-			publish(t, brokers, tc, 50, 20)
+			publish(t, k, tc, 50, 20)
 			stop2 := runConsumer(t, cfg, c2, nil)
 			waitFor(t, "20 new statements", func() bool { d, _ := c2.count(); return d == 20 })
 			time.Sleep(200 * time.Millisecond)
@@ -176,20 +185,20 @@ func (f fixedOffsets) AppliedOffsets(context.Context, string) (map[int32]int64, 
 func TestConsumerResumesFromSinkOffsets(t *testing.T) {
 	for _, bk := range brokerKinds {
 		t.Run(bk.name, func(t *testing.T) {
-			brokers := bk.start(t)
-			tc := testTopic(t, brokers)
+			k := bk.start(t)
+			tc := testTopic(t, k)
 			tc.Partitions = 1
 			tc.Name = testenv.UniqueName("one")
-			cl, _ := NewClient(brokers, zap.NewNop())
+			cl, _ := NewClient(k.brokers, zap.NewNop(), k.opts...)
 			if err := EnsureTopics(testenv.Context(t, 30*time.Second), cl, tc); err != nil {
 				t.Fatal(err)
 			}
 			cl.Close()
-			publish(t, brokers, tc, 0, 10)
+			publish(t, k, tc, 0, 10)
 			// The sink says it applied offsets 0..6 already (e.g. it crashed
 			// after its transaction but before the Kafka commit).
 			c := &collector{ids: map[string]int{}, offsets: map[int32]int64{}}
-			stop := runConsumer(t, ConsumerConfig{Brokers: brokers, Topic: tc.Name, Group: testenv.UniqueName("g")}, c, fixedOffsets{0: 7})
+			stop := runConsumer(t, ConsumerConfig{Brokers: k.brokers, ClientOpts: k.opts, Topic: tc.Name, Group: testenv.UniqueName("g")}, c, fixedOffsets{0: 7})
 			waitFor(t, "3 statements", func() bool { d, _ := c.count(); return d == 3 })
 			time.Sleep(200 * time.Millisecond)
 			stop()
@@ -206,9 +215,8 @@ func TestEmbeddedBrokerKeepsRecordsAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	brokers := b.Addrs()
-	tc := testTopic(t, brokers)
-	publish(t, brokers, tc, 0, 5)
+	tc := testTopic(t, embedded(b))
+	publish(t, embedded(b), tc, 0, 5)
 	b.Close()
 
 	b2, err := StartEmbeddedBroker(dir, 0, 1<<20, false)
@@ -217,7 +225,7 @@ func TestEmbeddedBrokerKeepsRecordsAcrossRestart(t *testing.T) {
 	}
 	defer b2.Close()
 	c := &collector{ids: map[string]int{}, offsets: map[int32]int64{}}
-	stop := runConsumer(t, ConsumerConfig{Brokers: b2.Addrs(), Topic: tc.Name, Group: "g"}, c, nil)
+	stop := runConsumer(t, ConsumerConfig{Brokers: b2.Addrs(), ClientOpts: b2.ClientOpts(), Topic: tc.Name, Group: "g"}, c, nil)
 	waitFor(t, "5 statements after restart", func() bool { d, _ := c.count(); return d == 5 })
 	stop()
 }

@@ -38,6 +38,14 @@ const (
 	// EnvClickHouseChDB=off says the test env was started without the chDB
 	// engines on purpose: their subtests skip, naming it, instead of failing.
 	EnvClickHouseChDB = "LRS_TEST_CLICKHOUSE_CHDB"
+	// EnvKafkaSASL holds the brokers' SASL_SSL listener (PLAIN,
+	// SCRAM-SHA-256 and SCRAM-SHA-512 for user "lrs").
+	EnvKafkaSASL = "LRS_TEST_KAFKA_SASL_BROKERS"
+	// EnvKafkaMTLS holds the brokers' SSL listener that requires a client
+	// certificate.
+	EnvKafkaMTLS = "LRS_TEST_KAFKA_MTLS_BROKERS"
+	// EnvKafkaTLSDir holds ca.pem, client.pem, client.key and sasl-password.
+	EnvKafkaTLSDir = "LRS_TEST_KAFKA_TLS_DIR"
 	// EnvRequire turns a missing server into a test failure.
 	EnvRequire = "LRS_TEST_REQUIRE_SERVERS"
 )
@@ -70,6 +78,29 @@ func UniqueName(prefix string) string {
 func KafkaBrokers(t testing.TB) []string {
 	t.Helper()
 	return strings.Split(lookup(t, EnvKafka), ",")
+}
+
+// SecuredKafka is the real broker's TLS and SASL listeners, with the CA and
+// the credentials that scripts/testenv/up.sh made for this run.
+type SecuredKafka struct {
+	SASLBrokers, MTLSBrokers     []string
+	CAFile, CertFile, KeyFile    string
+	User, Password, PasswordFile string
+}
+
+// KafkaSecured returns the secured listeners of the real broker.
+func KafkaSecured(t testing.TB) SecuredKafka {
+	t.Helper()
+	dir := lookup(t, EnvKafkaTLSDir)
+	pw, err := os.ReadFile(dir + "/sasl-password")
+	if err != nil {
+		t.Fatalf("SASL password of the test broker: %v", err)
+	}
+	return SecuredKafka{
+		SASLBrokers: strings.Split(lookup(t, EnvKafkaSASL), ","), MTLSBrokers: strings.Split(lookup(t, EnvKafkaMTLS), ","),
+		CAFile: dir + "/ca.pem", CertFile: dir + "/client.pem", KeyFile: dir + "/client.key",
+		User: "lrs", Password: string(pw), PasswordFile: dir + "/sasl-password",
+	}
 }
 
 // PostgresDSN creates a fresh database on the real PostgreSQL server, drops it

@@ -36,9 +36,28 @@ type node struct {
 // parser's stack small whatever the input.
 const MaxDepth = 64
 
+// MaxNodes bounds the JSON values of one request body. A statement has
+// tens to hundreds; the bound keeps a hostile body of tiny values (a 10 MB
+// `[0,0,...]` is 5 million of them) from costing gigabytes of node and
+// per-statement state before any other limit is looked at.
+const MaxNodes = 1 << 20
+
 type document struct {
 	src   []byte
 	nodes []node
+	// limits for the next parse; zero means none (stored statements).
+	maxRoot, maxNodes int
+}
+
+// LimitError is a request body over a size limit (HTTP 413): too many
+// statements in the array, or too many JSON values.
+type LimitError struct {
+	What  string // "statements" or "JSON values"
+	Limit int
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("the body holds more than %d %s; the limit is %d", e.Limit, e.What, e.Limit)
 }
 
 type syntaxError struct {
@@ -76,6 +95,9 @@ func (d *document) parse(src []byte) error {
 	if err := p.value(0); err != nil {
 		return err
 	}
+	if p.limit != nil {
+		return p.limit
+	}
 	p.ws()
 	if p.pos != len(src) {
 		return p.fail("unexpected data after the JSON value")
@@ -84,9 +106,10 @@ func (d *document) parse(src []byte) error {
 }
 
 type parser struct {
-	d   *document
-	src []byte
-	pos int
+	d     *document
+	src   []byte
+	pos   int
+	limit *LimitError // set when a limit was reached: parsing stops
 }
 
 func (p *parser) fail(msg string) error { return &syntaxError{p.pos, msg} }
@@ -103,11 +126,17 @@ func (p *parser) ws() {
 }
 
 func (p *parser) push(k kind) uint32 {
+	if p.d.maxNodes > 0 && len(p.d.nodes) >= p.d.maxNodes {
+		p.limit = &LimitError{What: "JSON values", Limit: p.d.maxNodes}
+	}
 	p.d.nodes = append(p.d.nodes, node{kind: k, start: uint32(p.pos)})
 	return uint32(len(p.d.nodes) - 1)
 }
 
 func (p *parser) value(depth int) error {
+	if p.limit != nil {
+		return p.limit
+	}
 	if p.pos >= len(p.src) {
 		return p.fail("unexpected end of input")
 	}
@@ -284,6 +313,9 @@ func (p *parser) array(depth int) error {
 		p.pos++
 	} else {
 		for {
+			if depth == 1 && p.d.maxRoot > 0 && int(count) >= p.d.maxRoot {
+				return &LimitError{What: "statements", Limit: p.d.maxRoot}
+			}
 			if err := p.value(depth); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,6 +18,10 @@ type Assign struct {
 	Authority   json.RawMessage // the credential's Agent/Group; replaces/sets "authority"
 	NewID       func() string   // called for statements without an id (lower-case UUID v4)
 	StatementID string          // PUT: the statementId parameter; the statement's id must match it or be absent
+	// MaxStatements bounds the statements of an array (0: no bound). It is
+	// checked while parsing, so a hostile array costs no more than the
+	// bound; past it PrepareStatements returns a *LimitError.
+	MaxStatements int
 }
 
 // Prepared is one validated statement ready to publish and store.
@@ -106,7 +111,12 @@ func PrepareStatements(body []byte, v Version, a Assign) ([]Prepared, error) {
 	st := statePool.Get().(*state)
 	defer st.release()
 
+	st.doc.maxRoot, st.doc.maxNodes = a.MaxStatements, MaxNodes
 	if err := st.doc.parse(body); err != nil {
+		var le *LimitError
+		if errors.As(err, &le) {
+			return nil, le
+		}
 		return nil, &ValidationError{Errors: []FieldError{{Pointer: "", Rule: err.Error()}}}
 	}
 	d := &st.doc

@@ -62,6 +62,13 @@ half_rate() {
 #   batch-max   POSTs of 100 statements, closed loop, 8 clients
 #   post-half   single-statement POSTs, open loop at half the target rate
 #   batch-half  batches of 100, open loop at half the target rate
+#   post-ids    post-max with client-chosen statement ids (what most real
+#               clients send: TinCanJS, xAPIWrapper, cmi5 content, LMS senders)
+#   batch-ids   batch-max with client-chosen ids
+# The client-id scenarios follow the LRS-assigned ones of the same shape in
+# one run, so their ratio is meaningful on a machine whose absolute figures
+# vary from day to day. An unmeasured warm-up run goes first: a freshly
+# started JVM broker costs about twice the CPU for its first seconds.
 # The extra flags (-proc, -clickhouse-dsn) go to every run. Each run first
 # waits until the LRS has worked off the previous run's backlog (-settle),
 # so that it measures its own load. A statement not visible 10 s after its
@@ -73,10 +80,16 @@ scenarios() {
 	local common=(-url "$url" -auth "$BENCH_KEY:$BENCH_SECRET" -duration "$BENCH_DURATION" -warmup "$BENCH_WARMUP"
 		-freshness-rate 20 -freshness-timeout 10s -query-rate 20 -settle 60s -quiet "$@")
 	local out="$BENCH_OUT/$name"
+	log "$name: warm-up (not reported)"
+	"$loadgen" "${common[@]}" -label "$name warm-up" -seed 9 -mode post -concurrency 64 -duration "$BENCH_WARMUP" -out "$BENCH_OUT/warmup-$name.json"
 	log "$name: post-max"
 	"$loadgen" "${common[@]}" -label "$name post-max" -seed 1 -mode post -concurrency 64 -out "$out-1-post-max.json"
 	log "$name: batch-max"
 	"$loadgen" "${common[@]}" -label "$name batch-max" -seed 2 -mode batch -batch 100 -concurrency 8 -out "$out-2-batch-max.json"
+	log "$name: post-ids"
+	"$loadgen" "${common[@]}" -label "$name post-ids" -seed 5 -mode post -ids -concurrency 64 -out "$out-5-post-ids.json"
+	log "$name: batch-ids"
+	"$loadgen" "${common[@]}" -label "$name batch-ids" -seed 6 -mode batch -batch 100 -ids -concurrency 8 -out "$out-6-batch-ids.json"
 	local rate
 	rate="$(half_rate "$out-1-post-max.json" "$BENCH_TARGET_SINGLE")"
 	log "$name: post-half at $rate statements/s"

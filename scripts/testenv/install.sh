@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the real-server tests need and skips whatever is already there,
 # so that a second run costs well under a second:
-#   - Debian packages: Java 17, Maven, PostgreSQL, ClickHouse server and client;
+#   - Debian packages: Java 17, Maven, OpenSSL, PostgreSQL, ClickHouse server and client;
 #   - Apache Kafka broker jars from Maven Central into $LRS_CACHE_DIR;
 #   - chDB (current ClickHouse in-process) from PyPI, one venv per version.
 # It never starts the Debian-managed services: up.sh runs private instances.
@@ -15,6 +15,7 @@ install_debian_packages() {
 	local missing=()
 	command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 	command -v mvn >/dev/null 2>&1 || missing+=(maven)
+	command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 	pg_bindir >/dev/null || missing+=(postgresql)
 	command -v clickhouse-server >/dev/null 2>&1 || missing+=(clickhouse-server)
 	command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)

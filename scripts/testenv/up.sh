@@ -15,7 +15,7 @@ dir="$LRS_TESTENV_DIR"
 [[ ! -e "$dir" ]] || die "$dir exists from an earlier run: run down.sh first"
 
 for port in "$LRS_TESTENV_KAFKA_PORT" "$LRS_TESTENV_KAFKA_CONTROLLER_PORT" "$LRS_TESTENV_POSTGRES_PORT" \
-	"$LRS_TESTENV_CLICKHOUSE_PORT" "$LRS_TESTENV_CLICKHOUSE_HTTP_PORT" \
+	"$LRS_TESTENV_KAFKA_SASL_PORT" "$LRS_TESTENV_KAFKA_MTLS_PORT" "$LRS_TESTENV_CLICKHOUSE_PORT" "$LRS_TESTENV_CLICKHOUSE_HTTP_PORT" \
 	"$LRS_TESTENV_CHDB_LTS_PORT" "$LRS_TESTENV_CHDB_LATEST_PORT"; do
 	port_open 127.0.0.1 "$port" && die "port $port is already taken: $(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)"
 done
@@ -150,15 +150,47 @@ fi
 # the first group join is not delayed, so that tests do not wait on them.
 kafka="$dir/kafka"
 mkdir -p "$kafka/data"
+
+# --- TLS and SASL for Kafka's SASL_SSL listener (PLAIN, SCRAM-SHA-256/512)
+# and its SSL listener that requires a client certificate: a throwaway CA, a
+# broker certificate for 127.0.0.1/localhost and a client certificate, made
+# for this run only. Kafka reads PEM directly.
+tls="$dir/tls"
+mkdir -p "$tls"
+chmod 700 "$tls"
+# make_cert NAME CN EXT issues NAME.pem/NAME.key signed by the CA.
+make_cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/$1.key" -out "$tls/$1.csr" -subj "/CN=$2" &&
+		openssl x509 -req -in "$tls/$1.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+			-extfile <(printf '%s\n' "$3") -out "$tls/$1.pem"
+} >>"$tls/openssl.log" 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 2 \
+	-subj "/CN=streamlrs testenv CA" >>"$tls/openssl.log" 2>&1 || fail "openssl CA" "$tls/openssl.log"
+make_cert broker localhost "subjectAltName=IP:127.0.0.1,DNS:localhost" || fail "openssl broker certificate" "$tls/openssl.log"
+make_cert client lrs-client "extendedKeyUsage=clientAuth" || fail "openssl client certificate" "$tls/openssl.log"
+cat "$tls/broker.key" "$tls/broker.pem" >"$tls/broker-keystore.pem"
+sasl_password="$(openssl rand -hex 16)"
+printf '%s' "$sasl_password" >"$tls/sasl-password"
+chmod 600 "$tls"/*
+
 cat >"$kafka/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$LRS_TESTENV_KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$LRS_TESTENV_KAFKA_PORT,CONTROLLER://127.0.0.1:$LRS_TESTENV_KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$LRS_TESTENV_KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$LRS_TESTENV_KAFKA_PORT,CONTROLLER://127.0.0.1:$LRS_TESTENV_KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$LRS_TESTENV_KAFKA_SASL_PORT,SSL://127.0.0.1:$LRS_TESTENV_KAFKA_MTLS_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$LRS_TESTENV_KAFKA_PORT,SASL_SSL://127.0.0.1:$LRS_TESTENV_KAFKA_SASL_PORT,SSL://127.0.0.1:$LRS_TESTENV_KAFKA_MTLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.pem
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_lrs="$sasl_password";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$kafka/data
 num.partitions=3
 auto.create.topics.enable=true
@@ -190,7 +222,9 @@ kafka_java=(java ${LRS_TESTENV_KAFKA_HEAP:--Xms256m -Xmx512m} -XX:+UseSerialGC -
 	"-Dlog4j2.configurationFile=$kafka/log4j2.properties" -cp "$KAFKA_LIBS/*")
 cluster_id="$("${kafka_java[@]}" kafka.tools.StorageTool random-uuid 2>"$kafka/format.log")" ||
 	fail "Kafka storage tool random-uuid" "$kafka/format.log"
-"${kafka_java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$kafka/server.properties" >>"$kafka/format.log" 2>&1 ||
+# The SCRAM users are created by Kafka's own storage tool, in the metadata log.
+"${kafka_java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$kafka/server.properties" \
+	--add-scram "SCRAM-SHA-256=[name=lrs,password=$sasl_password]" --add-scram "SCRAM-SHA-512=[name=lrs,password=$sasl_password]" >>"$kafka/format.log" 2>&1 ||
 	fail "Kafka storage format" "$kafka/format.log"
 setsid "${kafka_java[@]}" kafka.Kafka "$kafka/server.properties" >"$kafka/stdout.log" 2>&1 </dev/null &
 echo $! >"$kafka/pid"
@@ -240,10 +274,13 @@ kafka_ready() {
 	grep -q 'Kafka Server started' "$kafka/server.log" && port_open 127.0.0.1 "$LRS_TESTENV_KAFKA_PORT"
 }
 wait_until Kafka "$(cat "$kafka/pid")" "$kafka/stdout.log $kafka/server.log" kafka_ready
-log "Kafka $LRS_KAFKA_VERSION ready on 127.0.0.1:$LRS_TESTENV_KAFKA_PORT ($(elapsed "$t0"))"
+log "Kafka $LRS_KAFKA_VERSION ready on 127.0.0.1:$LRS_TESTENV_KAFKA_PORT (SASL_SSL :$LRS_TESTENV_KAFKA_SASL_PORT, mTLS :$LRS_TESTENV_KAFKA_MTLS_PORT) ($(elapsed "$t0"))"
 
 cat >"$dir/env.partial" <<EOF
 export LRS_TEST_KAFKA_BROKERS=127.0.0.1:$LRS_TESTENV_KAFKA_PORT
+export LRS_TEST_KAFKA_SASL_BROKERS=127.0.0.1:$LRS_TESTENV_KAFKA_SASL_PORT
+export LRS_TEST_KAFKA_MTLS_BROKERS=127.0.0.1:$LRS_TESTENV_KAFKA_MTLS_PORT
+export LRS_TEST_KAFKA_TLS_DIR=$tls
 export LRS_TEST_POSTGRES_DSN='$pg_dsn'
 export LRS_TEST_CLICKHOUSE_DSN=clickhouse://127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT/default
 export LRS_TEST_REQUIRE_SERVERS=1

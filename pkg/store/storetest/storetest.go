@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +34,7 @@ func Run(t *testing.T, open Factory) {
 	}{
 		{"MigrateTwice", testMigrateTwice},
 		{"Idempotency", testIdempotency},
+		{"Fingerprints", testFingerprints},
 		{"Offsets", testOffsets},
 		{"VoidingAnyOrder", testVoidingAnyOrder},
 		{"VoidingConcurrent", testVoidingConcurrent},
@@ -211,6 +214,43 @@ func testIdempotency(t *testing.T, open Factory) {
 	}
 }
 
+func testFingerprints(t *testing.T, open Factory) {
+	s := open(t)
+	a := S("t1", newID(), at(1), basic("ann", "did", "x"))
+	v := S("t1", newID(), at(2), voiding("ann", a.ID))
+	// A StatementRef to an unknown id leaves a placeholder row: not a statement.
+	unknown := newID()
+	r := S("t2", newID(), at(3), ref("bob", "liked", unknown))
+	apply(t, s, a, v, r)
+	var keys []store.StatementKey
+	for range 450 { // more than one SQLite query's worth
+		keys = append(keys, store.StatementKey{Tenant: "t1", ID: newID()})
+	}
+	keys = append(keys,
+		store.StatementKey{Tenant: "t1", ID: strings.ToUpper(a.ID)}, // voided, still a statement
+		store.StatementKey{Tenant: "t1", ID: v.ID},
+		store.StatementKey{Tenant: "t2", ID: a.ID}, // another tenant's id
+		store.StatementKey{Tenant: "t2", ID: r.ID},
+		store.StatementKey{Tenant: "t2", ID: unknown},
+		store.StatementKey{Tenant: "t1", ID: "not-a-uuid"},
+	)
+	got, err := s.Fingerprints(ctx(t), keys)
+	if err != nil {
+		t.Fatalf("Fingerprints: %v", err)
+	}
+	want := map[store.StatementKey]string{
+		{Tenant: "t1", ID: a.ID}: a.Fingerprint,
+		{Tenant: "t1", ID: v.ID}: v.Fingerprint,
+		{Tenant: "t2", ID: r.ID}: r.Fingerprint,
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("Fingerprints = %v, want %v", got, want)
+	}
+	if got, err := s.Fingerprints(ctx(t), nil); err != nil || len(got) != 0 {
+		t.Fatalf("Fingerprints(nil) = %v, %v", got, err)
+	}
+}
+
 func testOffsets(t *testing.T, open Factory) {
 	s := open(t)
 	c := ctx(t)
@@ -290,13 +330,10 @@ func testVoidingAnyOrder(t *testing.T, open Factory) {
 				t.Fatalf("voiding statement: found plain=%v voided=%v, want only plain", plain, voided)
 			}
 			// The comparison rules see a statement whether or not it is voided.
-			for _, st := range []store.Statement{target, voider} {
-				if fp, err := s.Fingerprint(ctx(t), "t1", st.ID); err != nil || fp != st.Fingerprint {
-					t.Fatalf("Fingerprint(%s) = %q, %v; want %q", st.ID, fp, err, st.Fingerprint)
-				}
-			}
-			if _, err := s.Fingerprint(ctx(t), "t2", target.ID); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("Fingerprint across tenants: %v, want ErrNotFound", err)
+			fps, err := s.Fingerprints(ctx(t), []store.StatementKey{{Tenant: "t1", ID: target.ID}, {Tenant: "t1", ID: voider.ID}, {Tenant: "t2", ID: target.ID}})
+			want := map[store.StatementKey]string{{Tenant: "t1", ID: target.ID}: target.Fingerprint, {Tenant: "t1", ID: voider.ID}: voider.Fingerprint}
+			if err != nil || !maps.Equal(fps, want) {
+				t.Fatalf("Fingerprints = %v, %v; want %v", fps, err, want)
 			}
 			// Voided statements never appear in listings; the voiding
 			// statement does, also when filtering on the target's fields.

@@ -1,0 +1,399 @@
+// Package conflict applies the xAPI statement comparison rules to statements
+// whose ids the client chose, without waiting for the statement store to
+// catch up: an id acknowledged before with the same content is a duplicate
+// (accepted, not published again), with other content a conflict (409), and
+// otherwise new.
+//
+// Acknowledged means "in the topic", and the store applies the topic
+// asynchronously, so the store alone cannot answer for the last moments.
+// Each ingest instance therefore tails the topic into an Index of what the
+// store may not have applied yet (ids and fingerprints only, from a record
+// header). A check notes the topic's end offsets, waits until the tail has
+// read up to them (milliseconds: no database is involved), answers what the
+// index knows, and asks the store, in one query shared with concurrent
+// requests, only for the rest. Statements in flight on the same instance
+// wait for each other, so a retry racing its original is not published
+// twice.
+//
+// Limits, all of which end with the store-writer keeping the first copy and
+// dead-lettering a conflicting one (reason "conflict"): two requests with
+// one id in flight on different instances at the same moment; a store that
+// cannot be asked (down, slow past the lookup timeout) for an id the index
+// does not hold; an index that evicted entries the store has not applied.
+// These are counted as "unchecked" (lrs_conflict_checks_total).
+package conflict
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamlrs/streamlrs/pkg/store"
+	"github.com/streamlrs/streamlrs/pkg/stream"
+)
+
+// Store answers for the statements the store has applied.
+type Store interface {
+	Fingerprints(ctx context.Context, keys []store.StatementKey) (map[store.StatementKey]string, error)
+}
+
+// EndOffsets gives the topic's end offsets as of a moment after the call
+// began (stream.SharedEndOffsets).
+type EndOffsets interface {
+	Get(ctx context.Context) (map[int32]int64, time.Time, error)
+}
+
+// Config holds the conflict check's settings.
+type Config struct {
+	// Wait bounds the wait for the tail to reach the end offsets a check
+	// began with; past it the check answers with what the index holds.
+	Wait time.Duration
+	// LookupTimeout bounds the store lookup; past it (or when the store
+	// fails) the ids the index does not hold are treated as new, and the
+	// store is not asked again for a second.
+	LookupTimeout time.Duration
+	// MaxEntries bounds the index (about 150 bytes per statement).
+	MaxEntries int
+	// Lookback is where the tail starts in a partition whose applied offset
+	// the store cannot tell (the store is down at start).
+	Lookback time.Duration
+}
+
+// RegisterFlags adds the settings to fs with their defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&c.Wait, "conflict-wait", time.Second, "how long a write with client-chosen ids waits for this instance's tail of the topic to reach the end offsets it began with (milliseconds normally; past it the write is checked against what is known)")
+	fs.DurationVar(&c.LookupTimeout, "conflict-lookup-timeout", 250*time.Millisecond, "how long the store may take to answer for client-chosen ids the conflict index does not hold; past it they are accepted as new and the store-writer dead-letters a real conflict")
+	fs.IntVar(&c.MaxEntries, "conflict-index-max", 1_000_000, "most statements the conflict index holds while the store lags (about 150 bytes each)")
+	fs.DurationVar(&c.Lookback, "conflict-lookback", 5*time.Minute, "how far back the conflict index starts reading the topic when the store cannot tell what it applied")
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Wait < 0 {
+		errs = append(errs, fmt.Errorf("conflict wait %v: want >= 0", c.Wait))
+	}
+	if c.LookupTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("conflict lookup timeout %v: want > 0", c.LookupTimeout))
+	}
+	if c.MaxEntries < 1 {
+		errs = append(errs, fmt.Errorf("conflict index max %d: want at least 1", c.MaxEntries))
+	}
+	if c.Lookback <= 0 {
+		errs = append(errs, fmt.Errorf("conflict lookback %v: want > 0", c.Lookback))
+	}
+	return errors.Join(errs...)
+}
+
+// Statement is a client-chosen id and the fingerprint of its statement.
+type Statement struct {
+	ID          string // UUID
+	Fingerprint string // hex SHA-256
+}
+
+// ConflictError is an id acknowledged before with other content.
+type ConflictError struct{ ID string }
+
+func (e *ConflictError) Error() string {
+	return "statement " + e.ID + " already exists with different content"
+}
+
+// Checker decides about client-chosen ids. It is safe for concurrent use.
+type Checker struct {
+	cfg     Config
+	idx     *Index
+	tail    *Tail // nil in tests that feed the index themselves
+	ends    EndOffsets
+	lookups *lookups
+	checks  *prometheus.CounterVec
+
+	mu      sync.Mutex
+	flights map[key]*flight
+}
+
+// flight is a statement of this instance being published.
+type flight struct {
+	fp   [32]byte
+	done chan struct{}
+	ok   bool // acknowledged; set before done is closed
+}
+
+// NewChecker checks against idx (fed by tail, which may be nil when the
+// caller feeds the index), ends and st.
+func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, st Store, reg prometheus.Registerer) (*Checker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if idx == nil || ends == nil || st == nil {
+		return nil, errors.New("conflict checker needs an index, end offsets and a store")
+	}
+	c := &Checker{cfg: cfg, idx: idx, tail: tail, ends: ends, flights: map[key]*flight{},
+		lookups: &lookups{store: st, timeout: cfg.LookupTimeout},
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lrs_conflict_checks_total",
+			Help: "Client-chosen statement ids checked before publishing, by answer: new, duplicate (same content acknowledged before), conflict (409), unchecked (accepted without a full check: store unreachable, index incomplete or tail late; the store-writer dead-letters a real conflict).",
+		}, []string{"result"}),
+	}
+	if reg != nil {
+		entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lrs_conflict_index_entries",
+			Help: "Statements acknowledged but maybe not yet applied by the store, held by this instance's conflict index.",
+		}, func() float64 { return float64(idx.Len()) })
+		for _, m := range []prometheus.Collector{c.checks, entries, c.lookups.metric()} {
+			if err := reg.Register(m); err != nil {
+				return nil, fmt.Errorf("register metric: %w", err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// Decision is the answer for one request's statements. Its Done must be
+// called once the request's fate is known.
+type Decision struct {
+	// New[i] says statement i must be published; the others are duplicates.
+	New []bool
+	c   *Checker
+	own map[key]*flight
+}
+
+// Done releases the statements of the request to concurrent requests with
+// the same ids: published says whether the broker acknowledged them.
+func (d *Decision) Done(published bool) {
+	if d == nil || d.c == nil {
+		return
+	}
+	d.c.release(d.own, published)
+	d.c = nil
+}
+
+// Check decides for the statements of one request of tenant. A
+// *ConflictError means the request must be refused with 409.
+func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (*Decision, error) {
+	keys := make([]key, len(stmts))
+	fps := make([][32]byte, len(stmts))
+	for i, s := range stmts {
+		sid, err := stream.ParseStatementID(s.ID, s.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		keys[i], fps[i] = key{tenant, sid.ID}, sid.Fingerprint
+	}
+	d := &Decision{New: make([]bool, len(stmts)), c: c, own: map[key]*flight{}}
+	known := map[key][32]byte{} // acknowledged by a request we waited for
+	if err := c.claim(ctx, keys, fps, d.own, known); err != nil {
+		d.Done(false)
+		return nil, err
+	}
+	unchecked := false
+	ends, _, err := c.ends.Get(ctx)
+	if err == nil {
+		wctx, cancel := context.WithTimeout(ctx, c.cfg.Wait)
+		var missing func([]int32)
+		if c.tail != nil {
+			missing = c.tail.missing
+		}
+		err = c.idx.wait(wctx, ends, missing)
+		cancel()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			d.Done(false)
+			return nil, ctx.Err()
+		}
+		unchecked = true // answer with what is known; the store-writer has the last word
+	}
+	var ask []store.StatementKey
+	var askAt []int
+	for i, k := range keys {
+		fp, ok := known[k]
+		if !ok {
+			fp, ok = c.idx.lookup(k)
+		}
+		switch {
+		case !ok:
+			ask = append(ask, store.StatementKey{Tenant: tenant, ID: k.id.String()})
+			askAt = append(askAt, i)
+		case fp == fps[i]:
+			c.checks.WithLabelValues("duplicate").Inc()
+		default:
+			c.checks.WithLabelValues("conflict").Inc()
+			d.Done(false)
+			return nil, &ConflictError{ID: stmts[i].ID}
+		}
+	}
+	if len(ask) > 0 {
+		stored, err := c.lookups.do(ctx, ask)
+		if err != nil && ctx.Err() != nil {
+			d.Done(false)
+			return nil, ctx.Err()
+		}
+		unchecked = unchecked || err != nil || c.idx.hole()
+		for j, sk := range ask {
+			i := askAt[j]
+			fp, ok := stored[sk]
+			switch {
+			case !ok:
+				d.New[i] = true
+				if unchecked {
+					c.checks.WithLabelValues("unchecked").Inc()
+				} else {
+					c.checks.WithLabelValues("new").Inc()
+				}
+			case fp == stmts[i].Fingerprint:
+				c.checks.WithLabelValues("duplicate").Inc()
+			default:
+				c.checks.WithLabelValues("conflict").Inc()
+				d.Done(false)
+				return nil, &ConflictError{ID: stmts[i].ID}
+			}
+		}
+	}
+	return d, nil
+}
+
+// claim registers this request's flights for keys, first waiting for any
+// other request of this instance publishing one of them: if it was
+// acknowledged, known gets its fingerprint.
+func (c *Checker) claim(ctx context.Context, keys []key, fps [][32]byte, own map[key]*flight, known map[key][32]byte) error {
+	for {
+		var other *flight
+		var otherKey key
+		c.mu.Lock()
+		for i, k := range keys {
+			if _, mine := own[k]; mine {
+				continue
+			}
+			if _, ok := known[k]; ok {
+				continue
+			}
+			if f := c.flights[k]; f != nil {
+				other, otherKey = f, k
+				break
+			}
+			f := &flight{fp: fps[i], done: make(chan struct{})}
+			c.flights[k] = f
+			own[k] = f
+		}
+		c.mu.Unlock()
+		if other == nil {
+			return nil
+		}
+		select {
+		case <-other.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if other.ok {
+			known[otherKey] = other.fp
+		}
+	}
+}
+
+func (c *Checker) release(own map[key]*flight, published bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, f := range own {
+		// Only the statements actually published count as acknowledged; a
+		// duplicate was acknowledged before and the index or store knows it.
+		f.ok = published
+		if c.flights[k] == f {
+			delete(c.flights, k)
+		}
+		close(f.done)
+	}
+}
+
+// lookups shares store lookups between concurrent checks: while one query
+// runs, the next collects every waiting request's ids.
+type lookups struct {
+	store    Store
+	timeout  time.Duration
+	duration prometheus.Histogram
+
+	mu        sync.Mutex
+	pending   []*lookupReq
+	running   bool
+	skipUntil time.Time
+}
+
+type lookupReq struct {
+	keys []store.StatementKey
+	done chan lookupResult
+}
+
+type lookupResult struct {
+	found map[store.StatementKey]string
+	err   error
+}
+
+var errStoreSkipped = errors.New("store lookups paused after a failure")
+
+func (l *lookups) metric() prometheus.Collector {
+	l.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "lrs_conflict_lookup_duration_seconds",
+		Help:    "Store lookups of client-chosen ids the conflict index does not hold (one query serves concurrent requests).",
+		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
+	})
+	return l.duration
+}
+
+func (l *lookups) do(ctx context.Context, keys []store.StatementKey) (map[store.StatementKey]string, error) {
+	req := &lookupReq{keys: keys, done: make(chan lookupResult, 1)}
+	l.mu.Lock()
+	if time.Now().Before(l.skipUntil) {
+		l.mu.Unlock()
+		return nil, errStoreSkipped
+	}
+	l.pending = append(l.pending, req)
+	if !l.running {
+		l.running = true
+		go l.loop()
+	}
+	l.mu.Unlock()
+	select {
+	case r := <-req.done:
+		return r.found, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (l *lookups) loop() {
+	for {
+		l.mu.Lock()
+		batch := l.pending
+		l.pending = nil
+		if len(batch) == 0 {
+			l.running = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		var keys []store.StatementKey
+		for _, r := range batch {
+			keys = append(keys, r.keys...)
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+		found, err := l.store.Fingerprints(ctx, keys)
+		cancel()
+		if l.duration != nil {
+			l.duration.Observe(time.Since(start).Seconds())
+		}
+		if err != nil {
+			l.mu.Lock()
+			// A store that is down would cost every request the timeout.
+			l.skipUntil = time.Now().Add(time.Second)
+			l.mu.Unlock()
+		}
+		for _, r := range batch {
+			r.done <- lookupResult{found: found, err: err}
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package conflict
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/stream"
+)
+
+// The tail starts where the store stopped applying, and indexes every
+// record published after it started, from the record header.
+func TestTailOnTheEmbeddedBroker(t *testing.T) {
+	b, err := stream.StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tc := stream.TopicConfig{Name: "statements", Partitions: 1, ReplicationFactor: 1, MaxRecordBytes: 1 << 20}
+	cl, err := stream.NewClient(b.Addrs(), zap.NewNop(), append(stream.ProducerOpts(tc, 10*time.Second, 0), b.ClientOpts()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := stream.EnsureTopics(ctx, cl, tc); err != nil {
+		t.Fatal(err)
+	}
+	p, err := stream.NewProducer(cl, tc.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(id, content string) int64 {
+		_, off, err := p.Publish(ctx, stream.Batch{Tenant: "t", Statements: []stream.Statement{
+			{ID: id, Stored: time.Now(), Fingerprint: fp(content), Statement: []byte(`{"id":"` + id + `"}`)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return off
+	}
+	applied, pending := uuid.NewString(), uuid.NewString()
+	appliedOff := publish(applied, "a")
+	publish(pending, "a")
+
+	idx := NewIndex(100)
+	cfg := Config{Wait: time.Second, LookupTimeout: time.Second, MaxEntries: 100, Lookback: time.Minute}
+	storeAt := func(context.Context) (map[int32]int64, error) { return map[int32]int64{0: appliedOff + 1}, nil }
+	tail, err := OpenTail(ctx, cfg, tc.Name, idx, cl,
+		func(opts ...kgo.Opt) (*kgo.Client, error) {
+			return stream.NewClient(b.Addrs(), zap.NewNop(), append(opts, b.ClientOpts()...)...)
+		}, storeAt, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go tail.Run(tctx)
+
+	later := uuid.NewString()
+	publish(later, "b")
+	ends, err := stream.EndOffsets(ctx, cl, tc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.wait(ctx, ends, tail.missing); err != nil {
+		t.Fatalf("tail did not reach %v: %v", ends, err)
+	}
+	for _, c := range []struct {
+		id, content string
+		want        bool
+	}{{applied, "a", false}, {pending, "a", true}, {later, "b", true}} {
+		got, ok := idx.lookup(key{"t", uuid.MustParse(c.id)})
+		if ok != c.want || (ok && got != sid(t, c.id, c.content).Fingerprint) {
+			t.Errorf("%s: indexed %v (want %v)", c.id, ok, c.want)
+		}
+	}
+	if idx.hole() {
+		t.Error("a tail started at the applied offsets reports a hole")
+	}
+}
