@@ -38,12 +38,46 @@ NOT_SETTINGS = {
     "compress", "decompress", "wait_end_of_query", "buffer_size",
 }
 
-# clickhouse-go decodes Native blocks according to the revision it reads from
-# this query. chDB writes Native without the custom-serialization flags a
-# server adds for new clients, so the adapter reports a revision from before
-# they existed (54453 < 54454) and the client decodes what chDB writes.
+# clickhouse-go decodes every Native block by the revision the server reports
+# in its answer to this query, and decodes that answer itself by its own
+# protocol revision (block info, a custom-serialization flag per column).
+# chDB writes Native as for revision 0 (neither), whatever the client asks
+# for, so the adapter answers the hello itself, encoded the way the client
+# reads it, and reports revision 0: the client then decodes what chDB writes.
 HELLO = re.compile(r"^\s*SELECT\s+displayName\(\),\s*version\(\),\s*revision\(\),\s*timezone\(\)\s*$", re.I)
-NATIVE_REVISION = 54453
+
+
+def uvarint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def native_str(s):
+    b = s.encode()
+    return uvarint(len(b)) + b
+
+
+def hello_block(display_name, version, tz):
+    """One Native block, as a server writes it for a client of revision
+    >= 54454, with the row displayName(), version(), 0, timezone()."""
+    out = bytearray(b"\x01\x00\x02\xff\xff\xff\xff\x00")  # block info: not overflows, bucket -1
+    out += uvarint(4) + uvarint(1)
+    for name, typ, data in (
+        ("displayName()", "String", native_str(display_name)),
+        ("version()", "String", native_str(version)),
+        ("revision()", "UInt32", (0).to_bytes(4, "little")),
+        ("timezone()", "String", native_str(tz)),
+    ):
+        out += native_str(name) + native_str(typ) + b"\x00" + data
+    return bytes(out)
+
 
 INSERT_NATIVE = re.compile(r"^(\s*INSERT\s+INTO\s+.+?)\s+FORMAT\s+Native\s*$", re.I | re.S)
 ERROR_CODE = re.compile(r"Code: (\d+)\.")
@@ -91,7 +125,8 @@ class Engine:
                 if data is not None:
                     return self.insert(sql, data)
                 if HELLO.match(sql):
-                    sql = "SELECT displayName(), version(), toUInt64(%d), timezone()" % NATIVE_REVISION
+                    name, version, tz = self.run("SELECT displayName(), version(), timezone()", "TSVRaw").decode().rstrip("\n").split("\t")
+                    return hello_block(name, version, tz)
                 return self.run(sql)
             finally:
                 for k in changed:
