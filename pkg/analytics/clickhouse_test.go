@@ -217,7 +217,7 @@ func TestVoidingLeavesTheCounts(t *testing.T) {
 	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
 		for _, order := range []string{"target first", "voiding first"} {
 			t.Run(order, func(t *testing.T) {
-				c := openTest(t, dsn, Config{})
+				c := openTest(t, testenv.AnotherClickHouseDatabase(t, dsn), Config{})
 				g := newGenerator(genConfig{seed: 11, tenants: 1, learners: 10, activities: 3, start: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), days: 10})
 				stmts := g.batch(20)
 				target, err := flatten(stmts[4])

@@ -173,6 +173,13 @@ func ForEachClickHouse(t *testing.T, test func(t *testing.T, dsn string)) {
 	}
 }
 
+// AnotherClickHouseDatabase creates one more fresh database on the server of
+// dsn (one from ForEachClickHouse), for subtests that each need their own.
+func AnotherClickHouseDatabase(t testing.TB, dsn string) string {
+	t.Helper()
+	return freshClickHouseDatabase(t, "the engine's DSN", dsn)
+}
+
 var versions sync.Map // DSN → "major.minor"
 
 // clickHouseVersion names an engine by its major.minor version.

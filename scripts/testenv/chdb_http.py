@@ -16,7 +16,8 @@ settings a request brings are put back afterwards, so requests never see
 each other's settings. `session_id` is accepted and ignored (everything
 shares the one session). No authentication: it binds to loopback only.
 
-Usage: python chdb_http.py --port 48124 --path DATA_DIR
+Usage: python chdb_http.py --port 48124 --path DATA_DIR [--log]
+(--log writes every query, its status and its time to stderr.)
 """
 
 import argparse
@@ -26,6 +27,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 import urllib.parse
 
 import chdb
@@ -80,6 +82,7 @@ def hello_block(display_name, version, tz):
 
 
 INSERT_NATIVE = re.compile(r"^(\s*INSERT\s+INTO\s+.+?)\s+FORMAT\s+Native\s*$", re.I | re.S)
+SESSION_CHANGE = re.compile(r"^\s*(SET|USE)\s", re.I)
 ERROR_CODE = re.compile(r"Code: (\d+)\.")
 
 
@@ -92,7 +95,10 @@ class Engine:
         self.lock = threading.Lock()
         self.sess = chdb_session.Session(path)
         self.tmp = tempfile.mkdtemp(prefix="insert-", dir=path)
-        self.defaults = {}
+        self.defaults = {}   # setting -> its default, as system.settings says
+        self.changed = {}    # setting -> value, where the session differs from the default
+        self.database = None  # the session's current database
+        self.hello = None
 
     def run(self, sql, fmt="Native"):
         res = self.sess.query(sql, fmt)
@@ -112,28 +118,43 @@ class Engine:
 
     def execute(self, sql, database, settings, params, data):
         with self.lock:
-            changed = []
-            try:
-                self.run("USE " + (database or "default").replace("`", ""), "TSV")
-                for k, v in settings.items():
-                    if self.default_of(k) is None:
-                        raise RuntimeError("Code: 115. DB::Exception: Unknown setting %s. (UNKNOWN_SETTING)" % k)
-                    self.run("SET %s = %s" % (k, quote(v)), "TSV")
-                    changed.append(k)
-                for k, v in params.items():
-                    self.run("SET param_%s = %s" % (k, quote(v)), "TSV")
-                if data is not None:
-                    return self.insert(sql, data)
-                if HELLO.match(sql):
+            # Each chDB query costs tens of milliseconds, so the session's
+            # database and settings change only where a request differs from
+            # the one before; a setting a request does not bring is put back
+            # to its default, so requests never see each other's settings.
+            database = (database or "default").replace("`", "")
+            if database != self.database:
+                self.database = None
+                self.run("USE `%s`" % database, "TSV")
+                self.database = database
+            for k, v in settings.items():
+                if self.default_of(k) is None:
+                    raise RuntimeError("Code: 115. DB::Exception: Unknown setting %s. (UNKNOWN_SETTING)" % k)
+            for k in [k for k in self.changed if k not in settings]:
+                self.set(k, self.defaults[k])
+            for k, v in settings.items():
+                if self.changed.get(k, self.defaults[k]) != v:
+                    self.set(k, v)
+            for k, v in params.items():
+                self.run("SET param_%s = %s" % (k, quote(v)), "TSV")
+            if data is not None:
+                return self.insert(sql, data)
+            if HELLO.match(sql):
+                if self.hello is None:
                     name, version, tz = self.run("SELECT displayName(), version(), timezone()", "TSVRaw").decode().rstrip("\n").split("\t")
-                    return hello_block(name, version, tz)
-                return self.run(sql)
-            finally:
-                for k in changed:
-                    try:
-                        self.run("SET %s = %s" % (k, quote(self.defaults[k])), "TSV")
-                    except Exception as e:  # the next request must not inherit it
-                        print("chdb_http: cannot restore setting %s: %s" % (k, e), file=sys.stderr)
+                    self.hello = hello_block(name, version, tz)
+                return self.hello
+            if SESSION_CHANGE.match(sql):  # the session is no longer what the caches say
+                self.database, self.changed = None, {}
+                for k in list(self.defaults):
+                    self.set(k, self.defaults[k])
+            return self.run(sql)
+
+    def set(self, name, value):
+        self.changed.pop(name, None)
+        self.run("SET %s = %s" % (name, quote(value)), "TSV")
+        if value != self.defaults[name]:
+            self.changed[name] = value
 
     def insert(self, sql, data):
         m = INSERT_NATIVE.match(sql)
@@ -153,6 +174,7 @@ class Engine:
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     engine = None
+    log_queries = False
 
     def log_message(self, fmt, *args):
         pass
@@ -179,6 +201,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def log_query(self, sql, data, t0, outcome):
+        if self.log_queries:
+            print("chdb_http: %.3fs %s%s: %s" % (time.monotonic() - t0, " ".join(sql.split())[:300],
+                  "" if data is None else " [%d bytes]" % len(data), outcome.splitlines()[0][:300]),
+                  file=sys.stderr, flush=True)
+
     def do_GET(self):
         u = urllib.parse.urlsplit(self.path)
         if u.path in ("/ping", "/") and not urllib.parse.parse_qs(u.query).get("query"):
@@ -201,16 +229,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 sql, data = (sql + "\n" + body.decode()) if body else sql, None
         else:
             sql, data = body.decode(), None
+        t0 = time.monotonic()
         try:
             out = self.engine.execute(sql, one.get("database"), settings, params, data)
         except Exception as e:  # chDB raises its server's exception text
             msg = str(e)
+            self.log_query(sql, data, t0, msg)
             code = ERROR_CODE.search(msg)
             headers = [("Content-Type", "text/plain; charset=UTF-8")]
             if code:
                 headers.append(("X-ClickHouse-Exception-Code", code.group(1)))
             self.reply(500, (msg.strip() + "\n").encode(), headers)
             return
+        self.log_query(sql, data, t0, "ok")
         self.reply(200, out, [("Content-Type", "application/octet-stream"),
                               ("X-ClickHouse-Format", "Native")])
 
@@ -219,7 +250,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--path", required=True)
+    ap.add_argument("--log", action="store_true")
     args = ap.parse_args()
+    Handler.log_queries = args.log
     os.makedirs(args.path, exist_ok=True)
     Handler.engine = Engine(args.path)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
