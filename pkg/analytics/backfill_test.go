@@ -28,7 +28,7 @@ func (s *sliceSource) Next(context.Context) (Statement, error) {
 }
 
 func TestBackfillSelectsAndReplays(t *testing.T) {
-	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
+	testenv.ForEachClickHouseFull(t, func(t *testing.T, dsn string) {
 		c := openTest(t, dsn, Config{})
 		ctx := testenv.Context(t, 5*time.Minute)
 		g := newGenerator(genConfig{seed: 21, tenants: 2, learners: 20, activities: 5,

@@ -126,7 +126,7 @@ func normalize(r row) row {
 }
 
 func TestInsertRowsMatchStatements(t *testing.T) {
-	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
+	testenv.ForEachClickHouseFull(t, func(t *testing.T, dsn string) {
 		c := openTest(t, dsn, Config{})
 		stmts := append([]Statement{{Tenant: "acme", JSON: []byte(fullStatement)}}, newGenerator(genConfig{
 			seed: 7, tenants: 2, learners: 50, activities: 20, start: time.Date(2023, 11, 20, 0, 0, 0, 0, time.UTC), days: 60,

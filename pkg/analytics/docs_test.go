@@ -54,3 +54,33 @@ func TestDocsExampleQueriesRun(t *testing.T) {
 		}
 	})
 }
+
+// TestReaderRoleParses checks schemas/clickhouse/roles/analytics_reader.sql
+// on the engines that have SQL access control. They cannot run it (chDB has
+// one built-in user and no access storage), so each statement goes through
+// the server's parser with formatQuery; 18.16 has neither and is skipped.
+func TestReaderRoleParses(t *testing.T) {
+	b, err := os.ReadFile("../../schemas/clickhouse/roles/analytics_reader.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := splitStatements(string(b))
+	if len(stmts) < 8 {
+		t.Fatalf("analytics_reader.sql has %d statements", len(stmts))
+	}
+	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
+		c, err := Open(testenv.Context(t, time.Minute), Config{DSN: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if queryInt(t, c, "SELECT count() FROM system.functions WHERE name = 'formatQuery'") == 0 {
+			t.Skip("no formatQuery on this server (and no SQL access control before 20.5)")
+		}
+		for _, s := range stmts {
+			if got := queryString(t, c, "SELECT formatQuery(?)", s); got == "" {
+				t.Errorf("formatQuery of %.60q is empty", s)
+			}
+		}
+	})
+}

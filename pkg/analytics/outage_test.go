@@ -10,7 +10,7 @@ import (
 )
 
 func TestOutageLosesAndDoublesNothing(t *testing.T) {
-	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
+	testenv.ForEachClickHouseFull(t, func(t *testing.T, dsn string) {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			t.Fatal(err)

@@ -25,7 +25,7 @@ func assertRollupsMatchViews(t *testing.T, c *ClickHouse) map[string][]string {
 }
 
 func TestRollupRefresh(t *testing.T) {
-	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
+	testenv.ForEachClickHouseFull(t, func(t *testing.T, dsn string) {
 		c := openTest(t, dsn, Config{})
 		c.dirtyMargin = 0
 		ctx := testenv.Context(t, 5*time.Minute)

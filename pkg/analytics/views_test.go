@@ -61,7 +61,7 @@ func snapshotWith(t *testing.T, c *ClickHouse, ctx context.Context, view string)
 }
 
 func TestReplayChangesNoViewResult(t *testing.T) {
-	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
+	testenv.ForEachClickHouseFull(t, func(t *testing.T, dsn string) {
 		c := openTest(t, dsn, Config{})
 		g := newGenerator(genConfig{seed: 5, tenants: 2, learners: 40, activities: 8,
 			start: time.Date(2024, 1, 25, 0, 0, 0, 0, time.UTC), days: 14})

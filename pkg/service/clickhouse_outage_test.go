@@ -17,7 +17,7 @@ import (
 // writes and reads go on, the writer retries and its failures show in its
 // metrics, and once ClickHouse is back it holds every statement exactly once.
 func TestClickHouseOutageDoesNotReachIngest(t *testing.T) {
-	testenv.ForEachClickHouse(t, func(t *testing.T, ch string) {
+	testenv.ForEachClickHouseFull(t, func(t *testing.T, ch string) {
 		brokers := testenv.KafkaBrokers(t)
 		pg := testenv.PostgresDSN(t)
 		bin := buildBinaries(t)

@@ -38,6 +38,9 @@ const (
 	// EnvClickHouseChDB=off says the test env was started without the chDB
 	// engines on purpose: their subtests skip, naming it, instead of failing.
 	EnvClickHouseChDB = "LRS_TEST_CLICKHOUSE_CHDB"
+	// EnvChDBFull=1 runs the ForEachClickHouseFull tests on the chDB
+	// engines too (by hand: several minutes more).
+	EnvChDBFull = "LRS_TEST_CHDB_FULL"
 	// EnvKafkaSASL holds the brokers' SASL_SSL listener (PLAIN,
 	// SCRAM-SHA-256 and SCRAM-SHA-512 for user "lrs").
 	EnvKafkaSASL = "LRS_TEST_KAFKA_SASL_BROKERS"
@@ -154,8 +157,24 @@ var clickHouseEngines = []string{EnvClickHouse, EnvClickHouseLTS, EnvClickHouseL
 // ForEachClickHouse runs test once per ClickHouse engine, as a subtest named
 // by the engine's version ("ch18.16", "ch25.8", ...), each with a fresh
 // database (see ClickHouseDSN). An engine whose variable is unset is skipped,
-// or fails under LRS_TEST_REQUIRE_SERVERS=1.
+// or fails under LRS_TEST_REQUIRE_SERVERS=1. It is for the tests of what
+// differs between releases (migrations, view results, rollups, settings).
 func ForEachClickHouse(t *testing.T, test func(t *testing.T, dsn string)) {
+	t.Helper()
+	forEachClickHouse(t, false, test)
+}
+
+// ForEachClickHouseFull is ForEachClickHouse for tests of volume and
+// pipeline behaviour rather than of SQL a release may treat differently:
+// they run on the chDB engines only with LRS_TEST_CHDB_FULL=1, which keeps
+// `make test` short (each chDB query costs tens of milliseconds), and
+// their chDB subtests skip otherwise, naming the variable.
+func ForEachClickHouseFull(t *testing.T, test func(t *testing.T, dsn string)) {
+	t.Helper()
+	forEachClickHouse(t, os.Getenv(EnvChDBFull) != "1", test)
+}
+
+func forEachClickHouse(t *testing.T, onlyServer bool, test func(t *testing.T, dsn string)) {
 	t.Helper()
 	for _, env := range clickHouseEngines {
 		base := strings.TrimSpace(os.Getenv(env))
@@ -166,6 +185,9 @@ func ForEachClickHouse(t *testing.T, test func(t *testing.T, dsn string)) {
 		t.Run(name, func(t *testing.T) {
 			if env != EnvClickHouse && os.Getenv(EnvClickHouseChDB) == "off" {
 				t.Skipf("chDB engines turned off (LRS_TESTENV_CHDB=0): %s not tested", env)
+			}
+			if env != EnvClickHouse && onlyServer {
+				t.Skipf("not a release-specific test: on chDB only with %s=1", EnvChDBFull)
 			}
 			base := lookup(t, env)
 			test(t, freshClickHouseDatabase(t, env, base))

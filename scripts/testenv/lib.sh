@@ -26,10 +26,9 @@ LRS_TESTENV_CLICKHOUSE_HTTP_PORT="${LRS_TESTENV_CLICKHOUSE_HTTP_PORT:-18123}"
 # Current ClickHouse releases run in-process through chDB (PyPI), one venv
 # per version, behind scripts/testenv/chdb_http.py: 3.7.2 is ClickHouse 25.8
 # (the LTS docker-compose.yml names), 4.4.0 the newest release (26.9).
-# LRS_TESTENV_CHDB=1 installs and starts them. Off by default until the
-# front end has passed one full run (see docs/analytics.md); while off, the
-# chDB subtests skip and say so.
-LRS_TESTENV_CHDB="${LRS_TESTENV_CHDB:-0}"
+# On by default: `make test` fails if they do not start. LRS_TESTENV_CHDB=0
+# leaves them out by hand (their subtests then skip and say so).
+LRS_TESTENV_CHDB="${LRS_TESTENV_CHDB:-1}"
 LRS_CHDB_LTS_VERSION="${LRS_CHDB_LTS_VERSION:-3.7.2}"
 LRS_CHDB_LATEST_VERSION="${LRS_CHDB_LATEST_VERSION:-4.4.0}"
 # Next to the ClickHouse HTTP port unless set, so one override moves them all.

@@ -263,9 +263,18 @@ wait_until ClickHouse "$(cat "$ch/pid")" "$ch/log/stdout.log $ch/log/error.log" 
 	clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT 1'
 log "ClickHouse $(clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT version()') ready on 127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT ($(elapsed "$t0"))"
 
-for name in "${chdb_engines[@]}"; do
-	wait_until "chDB ($name)" "$(cat "$dir/$name/pid")" "$dir/$name/server.log" grep -q 'chdb_http: chDB' "$dir/$name/server.log"
-	log "$(sed -n 's/^chdb_http: //p' "$dir/$name/server.log") ready ($(elapsed "$t0"))"
+# A chDB front end is ready once a query over HTTP gets its answer (the
+# banner alone says the port is bound, not that queries come back).
+chdb_ready() {
+	grep -q 'chdb_http: chDB' "$dir/$1/server.log" &&
+		"$(chdb_venv "$2")/bin/python" -c 'import sys, urllib.request
+sys.exit(urllib.request.urlopen("http://127.0.0.1:%s/?query=SELECT%%201" % sys.argv[1], timeout=30).read() == b"")' "$3"
+}
+for e in "chdb-lts $LRS_CHDB_LTS_VERSION $LRS_TESTENV_CHDB_LTS_PORT" "chdb-latest $LRS_CHDB_LATEST_VERSION $LRS_TESTENV_CHDB_LATEST_PORT"; do
+	((${#chdb_engines[@]})) || break
+	read -r name version port <<<"$e"
+	wait_until "chDB ($name)" "$(cat "$dir/$name/pid")" "$dir/$name/server.log" chdb_ready "$name" "$version" "$port"
+	log "$(sed -n 's/^chdb_http: \(chDB .*\)/\1/p' "$dir/$name/server.log" | head -n 1) ready ($(elapsed "$t0"))"
 done
 
 # The broker logs this line only once both the controller and the broker
