@@ -199,12 +199,14 @@ func TestBackfillSpansManyPartitions(t *testing.T) {
 				t.Fatal(err)
 			}
 			limited := &ClickHouse{conn: c.conn, cfg: cfg}
-			ctx := clickhouseSettings(testenv.Context(t, time.Minute), map[string]any{"max_partitions_per_insert_block": 100})
-			if _, err := limited.Insert(ctx, stmts); err == nil {
+			// Each insert gets its own bound, generous for chDB on a loaded
+			// machine (one minute for both was exceeded under make test).
+			limit := map[string]any{"max_partitions_per_insert_block": 100}
+			if _, err := limited.Insert(clickhouseSettings(testenv.Context(t, 3*time.Minute), limit), stmts); err == nil {
 				t.Fatalf("an insert spanning %d partitions was accepted under a limit of 100", months)
 			}
 			c.cfg.MaxPartitionsPerInsert = 100
-			if _, err := c.Insert(ctx, stmts); err != nil {
+			if _, err := c.Insert(clickhouseSettings(testenv.Context(t, 3*time.Minute), limit), stmts); err != nil {
 				t.Fatalf("split insert under a limit of 100: %v", err)
 			}
 		} else {
