@@ -21,7 +21,7 @@ func TestBackfillReplaysTheTopic(t *testing.T) {
 		tc := stream.TopicConfig{Name: testenv.UniqueName("replay"), Partitions: 3, ReplicationFactor: 1, MaxRecordBytes: 1 << 20}
 		prod := newProducer(t, brokers, tc)
 		defer prod.close()
-		ctx := testenv.Context(t, 2*time.Minute)
+		ctx := testenv.Context(t, 5*time.Minute) // chDB under make test's load needed more than 2
 		for i, ts := range []string{"2025-01-10T10:00:00Z", "2025-02-10T10:00:00Z", "2025-03-10T10:00:00Z"} {
 			for _, tenant := range []string{"t1", "t2"} {
 				b := stream.Batch{Tenant: tenant}
