@@ -53,7 +53,7 @@ func BenchmarkFlatten(b *testing.B) {
 // LRS_BENCH_BATCH statements (default 20000): b.N statements in all.
 func BenchmarkInsert(b *testing.B) {
 	batchSize := envInt(b, "LRS_BENCH_BATCH", 20000)
-	c := openTest(b, Config{InsertConcurrency: envInt(b, "LRS_BENCH_CONCURRENCY", 2)})
+	c := openTest(b, testenv.ClickHouseDSN(b), Config{InsertConcurrency: envInt(b, "LRS_BENCH_CONCURRENCY", 2)})
 	g := benchGenerator(b)
 	ctx := testenv.Context(b, time.Hour)
 	var bytes int64

@@ -65,7 +65,8 @@ func cut(rows []row, n, minRows int) [][]row {
 func (c *ClickHouse) sendAll(ctx context.Context, pieces [][]row) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	sem := make(chan struct{}, c.cfg.InsertConcurrency)
+	// At least one slot: with none, the first send would wait for ever.
+	sem := make(chan struct{}, max(1, c.cfg.InsertConcurrency))
 	var wg sync.WaitGroup
 	for _, p := range pieces {
 		select {

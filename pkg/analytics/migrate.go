@@ -111,6 +111,11 @@ func (c *ClickHouse) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return c.migrate(ctx, migs, server)
+}
+
+// migrate applies migs as on a server of the given version.
+func (c *ClickHouse) migrate(ctx context.Context, migs []migration, server serverVersion) error {
 	if err := c.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations
 		(version UInt32, name String, applied_at DateTime('UTC'))
 		ENGINE = MergeTree ORDER BY version`); err != nil {

@@ -87,7 +87,19 @@ func (c *ClickHouse) refreshMonth(ctx context.Context, table, view string, month
 	if err := c.conn.Exec(ctx, "INSERT INTO "+staging+" SELECT * FROM "+view+" WHERE toYYYYMM(day) = ?", month); err != nil {
 		return fmt.Errorf("compute: %w", err)
 	}
-	if err := c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION %d FROM %s", table, month, staging)); err != nil {
+	// ClickHouse 26.6 and later refuse REPLACE PARTITION from a source with
+	// no rows in it (and 25.8 rejects the setting that allows it), so an
+	// emptied month is dropped instead: dropping a missing partition is a
+	// no-op on every release.
+	var rows uint64
+	if err := c.conn.QueryRow(ctx, "SELECT count() FROM "+staging).Scan(&rows); err != nil {
+		return fmt.Errorf("count staged rows: %w", err)
+	}
+	swap := fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION %d FROM %s", table, month, staging)
+	if rows == 0 {
+		swap = fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", table, month)
+	}
+	if err := c.conn.Exec(ctx, swap); err != nil {
 		return fmt.Errorf("swap in: %w", err)
 	}
 	return nil

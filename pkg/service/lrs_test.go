@@ -255,33 +255,34 @@ func TestLRSBrokerDownIs503(t *testing.T) {
 // TestLRSWithClickHouse runs the all-in-one binary with the analytics-writer
 // on the real ClickHouse: both writers share one process and one registry.
 func TestLRSWithClickHouse(t *testing.T) {
-	ch := testenv.ClickHouseDSN(t)
-	addr, _ := startLRS(t, t.TempDir(), "-clickhouse-dsn", ch, "-analytics-rollup-interval", "500ms")
-	c := newClient(t, addr)
-	if r := c.post(statementArray(10, "completed")); r.status != 200 {
-		t.Fatalf("POST: %d %s", r.status, r.body)
-	}
-	conn := testenv.ClickHouseConn(t, ch)
-	var n uint64
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if err := conn.QueryRow(context.Background(), "SELECT count() FROM statements").Scan(&n); err != nil {
-			t.Fatal(err)
+	testenv.ForEachClickHouse(t, func(t *testing.T, ch string) {
+		addr, _ := startLRS(t, t.TempDir(), "-clickhouse-dsn", ch, "-analytics-rollup-interval", "500ms")
+		c := newClient(t, addr)
+		if r := c.post(statementArray(10, "completed")); r.status != 200 {
+			t.Fatalf("POST: %d %s", r.status, r.body)
 		}
-		if n == 10 {
-			break
+		conn := testenv.ClickHouseConn(t, ch)
+		var n uint64
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if err := conn.QueryRow(context.Background(), "SELECT count() FROM statements").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 10 {
+				break
+			}
 		}
-	}
-	if n != 10 {
-		t.Fatalf("ClickHouse holds %d statements, want 10", n)
-	}
-	// The writer refreshes the rollup tables on its own.
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		if err := conn.QueryRow(context.Background(), "SELECT toUInt64(sum(statements)) FROM rollup_learners_daily WHERE tenant = 'default'").Scan(&n); err != nil {
-			t.Fatal(err)
+		if n != 10 {
+			t.Fatalf("ClickHouse holds %d statements, want 10", n)
 		}
-		if n == 10 {
-			return
+		// The writer refreshes the rollup tables on its own.
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+			if err := conn.QueryRow(context.Background(), "SELECT toUInt64(sum(statements)) FROM rollup_learners_daily WHERE tenant = 'default'").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 10 {
+				return
+			}
 		}
-	}
-	t.Fatalf("rollup_learners_daily counts %d statements, want 10", n)
+		t.Fatalf("rollup_learners_daily counts %d statements, want 10", n)
+	})
 }

@@ -433,60 +433,62 @@ func runInProcess(t *testing.T, run func(ctx context.Context, args []string) err
 // ingest and the analytics-writer as the separate services they are in
 // production, on the real Kafka, PostgreSQL and ClickHouse.
 func TestTenantAndAuthorityInClickHouse(t *testing.T) {
-	brokers, pg, ch := testenv.KafkaBrokers(t), testenv.PostgresDSN(t), testenv.ClickHouseDSN(t)
-	topic := testenv.UniqueName("xapi")
-	common := []string{"-kafka-brokers", strings.Join(brokers, ","), "-kafka-topic", topic, "-kafka-partitions", "1",
-		"-log-format", "console", "-log-level", "warn"}
-	addr, awAddr := freeAddr(t), freeAddr(t)
-	runInProcess(t, func(ctx context.Context, args []string) error { return RunIngest(ctx, args, io.Discard) },
-		append(common, "-http-addr", addr, "-store-dsn", pg, "-admin-token", testAdminToken)...)
-	runInProcess(t, RunAnalyticsWriter, append(common, "-http-addr", awAddr, "-clickhouse-dsn", ch,
-		"-analytics-group", topic+"-analytics", "-analytics-batch-wait", "100ms")...)
-	waitReady(t, addr, nil)
-	waitReady(t, awAddr, nil)
-	adm := adminClient{t: t, base: "http://" + addr + "/admin"}
-	want := map[string]string{} // tenant -> credential key
-	forged := `{"actor":{"mbox":"mailto:ana@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},"object":{"id":"http://example.com/activities/course-1"},` +
-		`"authority":{"objectType":"Agent","mbox":"mailto:forged@example.com"}}`
-	for _, tenant := range []string{"acme", "beta"} {
-		adm.do(http.MethodPost, "/tenants", map[string]string{"id": tenant}, http.StatusCreated, nil)
-		c, cred := adm.credential(addr, admin.NewCredential{Tenant: tenant, Label: tenant + " LMS", Scopes: []string{"statements/write"}})
-		postIDs(t, c, "["+forged+","+statement("bo", "attempted", "course-2")+"]")
-		want[tenant] = cred.Key
-	}
+	testenv.ForEachClickHouse(t, func(t *testing.T, ch string) {
+		brokers, pg := testenv.KafkaBrokers(t), testenv.PostgresDSN(t)
+		topic := testenv.UniqueName("xapi")
+		common := []string{"-kafka-brokers", strings.Join(brokers, ","), "-kafka-topic", topic, "-kafka-partitions", "1",
+			"-log-format", "console", "-log-level", "warn"}
+		addr, awAddr := freeAddr(t), freeAddr(t)
+		runInProcess(t, func(ctx context.Context, args []string) error { return RunIngest(ctx, args, io.Discard) },
+			append(common, "-http-addr", addr, "-store-dsn", pg, "-admin-token", testAdminToken)...)
+		runInProcess(t, RunAnalyticsWriter, append(common, "-http-addr", awAddr, "-clickhouse-dsn", ch,
+			"-analytics-group", topic+"-analytics", "-analytics-batch-wait", "100ms")...)
+		waitReady(t, addr, nil)
+		waitReady(t, awAddr, nil)
+		adm := adminClient{t: t, base: "http://" + addr + "/admin"}
+		want := map[string]string{} // tenant -> credential key
+		forged := `{"actor":{"mbox":"mailto:ana@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},"object":{"id":"http://example.com/activities/course-1"},` +
+			`"authority":{"objectType":"Agent","mbox":"mailto:forged@example.com"}}`
+		for _, tenant := range []string{"acme", "beta"} {
+			adm.do(http.MethodPost, "/tenants", map[string]string{"id": tenant}, http.StatusCreated, nil)
+			c, cred := adm.credential(addr, admin.NewCredential{Tenant: tenant, Label: tenant + " LMS", Scopes: []string{"statements/write"}})
+			postIDs(t, c, "["+forged+","+statement("bo", "attempted", "course-2")+"]")
+			want[tenant] = cred.Key
+		}
 
-	conn := testenv.ClickHouseConn(t, ch)
-	type group struct {
-		tenant, authority string
-		n                 uint64
-	}
-	var got []group
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		rows, err := conn.Query(context.Background(), "SELECT tenant, authority, count() FROM statements GROUP BY tenant, authority ORDER BY tenant")
-		if err != nil {
-			t.Fatalf("query ClickHouse: %v", err)
+		conn := testenv.ClickHouseConn(t, ch)
+		type group struct {
+			tenant, authority string
+			n                 uint64
 		}
-		got = got[:0]
-		for rows.Next() {
-			var g group
-			if err := rows.Scan(&g.tenant, &g.authority, &g.n); err != nil {
-				t.Fatal(err)
+		var got []group
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			rows, err := conn.Query(context.Background(), "SELECT tenant, authority, count() FROM statements GROUP BY tenant, authority ORDER BY tenant")
+			if err != nil {
+				t.Fatalf("query ClickHouse: %v", err)
 			}
-			got = append(got, g)
+			got = got[:0]
+			for rows.Next() {
+				var g group
+				if err := rows.Scan(&g.tenant, &g.authority, &g.n); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, g)
+			}
+			rows.Close()
+			if len(got) == 2 && got[0].n == 2 && got[1].n == 2 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		rows.Close()
-		if len(got) == 2 && got[0].n == 2 && got[1].n == 2 || time.Now().After(deadline) {
-			break
+		if len(got) != 2 {
+			t.Fatalf("ClickHouse groups by tenant and authority: %+v, want one per tenant", got)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if len(got) != 2 {
-		t.Fatalf("ClickHouse groups by tenant and authority: %+v, want one per tenant", got)
-	}
-	for _, g := range got {
-		if g.n != 2 || !strings.Contains(g.authority, want[g.tenant]) || strings.Contains(g.authority, "forged") {
-			t.Errorf("tenant %q: %d rows with authority %q; want 2 with the authority of credential %s", g.tenant, g.n, g.authority, want[g.tenant])
+		for _, g := range got {
+			if g.n != 2 || !strings.Contains(g.authority, want[g.tenant]) || strings.Contains(g.authority, "forged") {
+				t.Errorf("tenant %q: %d rows with authority %q; want 2 with the authority of credential %s", g.tenant, g.n, g.authority, want[g.tenant])
+			}
 		}
-	}
+	})
 }

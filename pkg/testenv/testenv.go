@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,8 +26,21 @@ const (
 	EnvKafka = "LRS_TEST_KAFKA_BROKERS"
 	// EnvPostgres holds a DSN of a superuser able to create databases.
 	EnvPostgres = "LRS_TEST_POSTGRES_DSN"
-	// EnvClickHouse holds a native-protocol DSN (clickhouse://host:port/db).
+	// EnvClickHouse holds a native-protocol DSN (clickhouse://host:port/db)
+	// of the ClickHouse server (Debian's 18.16 under `make test`).
 	EnvClickHouse = "LRS_TEST_CLICKHOUSE_DSN"
+	// EnvClickHouseLTS and EnvClickHouseLatest hold HTTP DSNs
+	// (http://host:port/db) of current ClickHouse releases: chDB (the engine
+	// in-process) behind scripts/testenv/chdb_http.py, at the 25.8 LTS and
+	// at the newest release.
+	EnvClickHouseLTS    = "LRS_TEST_CLICKHOUSE_LTS_DSN"
+	EnvClickHouseLatest = "LRS_TEST_CLICKHOUSE_LATEST_DSN"
+	// EnvClickHouseChDB=off says the test env was started without the chDB
+	// engines on purpose: their subtests skip, naming it, instead of failing.
+	EnvClickHouseChDB = "LRS_TEST_CLICKHOUSE_CHDB"
+	// EnvChDBFull=1 runs the ForEachClickHouseFull tests on the chDB
+	// engines too (by hand: several minutes more).
+	EnvChDBFull = "LRS_TEST_CHDB_FULL"
 	// EnvKafkaSASL holds the brokers' SASL_SSL listener (PLAIN,
 	// SCRAM-SHA-256 and SCRAM-SHA-512 for user "lrs").
 	EnvKafkaSASL = "LRS_TEST_KAFKA_SASL_BROKERS"
@@ -133,10 +147,96 @@ func PostgresDSN(t testing.TB) string {
 // it when the test ends, and returns a DSN pointing at it.
 func ClickHouseDSN(t testing.TB) string {
 	t.Helper()
-	base := lookup(t, EnvClickHouse)
+	return freshClickHouseDatabase(t, EnvClickHouse, lookup(t, EnvClickHouse))
+}
+
+// clickHouseEngines are the ClickHouse releases every ClickHouse test runs
+// on, oldest first.
+var clickHouseEngines = []string{EnvClickHouse, EnvClickHouseLTS, EnvClickHouseLatest}
+
+// ForEachClickHouse runs test once per ClickHouse engine, as a subtest named
+// by the engine's version ("ch18.16", "ch25.8", ...), each with a fresh
+// database (see ClickHouseDSN). An engine whose variable is unset is skipped,
+// or fails under LRS_TEST_REQUIRE_SERVERS=1. It is for the tests of what
+// differs between releases (migrations, view results, rollups, settings).
+func ForEachClickHouse(t *testing.T, test func(t *testing.T, dsn string)) {
+	t.Helper()
+	forEachClickHouse(t, false, test)
+}
+
+// ForEachClickHouseFull is ForEachClickHouse for tests of volume and
+// pipeline behaviour rather than of SQL a release may treat differently:
+// they run on the chDB engines only with LRS_TEST_CHDB_FULL=1, which keeps
+// `make test` short (each chDB query costs tens of milliseconds), and
+// their chDB subtests skip otherwise, naming the variable.
+func ForEachClickHouseFull(t *testing.T, test func(t *testing.T, dsn string)) {
+	t.Helper()
+	forEachClickHouse(t, os.Getenv(EnvChDBFull) != "1", test)
+}
+
+func forEachClickHouse(t *testing.T, onlyServer bool, test func(t *testing.T, dsn string)) {
+	t.Helper()
+	for _, env := range clickHouseEngines {
+		base := strings.TrimSpace(os.Getenv(env))
+		name := env
+		if base != "" {
+			name = "ch" + clickHouseVersion(t, env, base)
+		}
+		t.Run(name, func(t *testing.T) {
+			if env != EnvClickHouse && os.Getenv(EnvClickHouseChDB) == "off" {
+				t.Skipf("chDB engines turned off (LRS_TESTENV_CHDB=0): %s not tested", env)
+			}
+			if env != EnvClickHouse && onlyServer {
+				t.Skipf("not a release-specific test: on chDB only with %s=1", EnvChDBFull)
+			}
+			base := lookup(t, env)
+			test(t, freshClickHouseDatabase(t, env, base))
+		})
+	}
+}
+
+// AnotherClickHouseDatabase creates one more fresh database on the server of
+// dsn (one from ForEachClickHouse), for subtests that each need their own.
+func AnotherClickHouseDatabase(t testing.TB, dsn string) string {
+	t.Helper()
+	return freshClickHouseDatabase(t, "the engine's DSN", dsn)
+}
+
+var versions sync.Map // DSN → "major.minor"
+
+// clickHouseVersion names an engine by its major.minor version.
+func clickHouseVersion(t *testing.T, env, dsn string) string {
+	t.Helper()
+	if v, ok := versions.Load(dsn); ok {
+		return v.(string)
+	}
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("parse %s: %v", env, err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatalf("open ClickHouse %s: %v", dsn, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+		t.Fatalf("ClickHouse %s (%s): version: %v", dsn, env, err)
+	}
+	if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 {
+		v = parts[0] + "." + parts[1]
+	}
+	versions.Store(dsn, v)
+	return v
+}
+
+func freshClickHouseDatabase(t testing.TB, env, base string) string {
+	t.Helper()
 	opts, err := clickhouse.ParseDSN(base)
 	if err != nil {
-		t.Fatalf("parse %s: %v", EnvClickHouse, err)
+		t.Fatalf("parse %s: %v", env, err)
 	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
@@ -164,7 +264,7 @@ func ClickHouseDSN(t testing.TB) string {
 	})
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatalf("parse %s: %v", EnvClickHouse, err)
+		t.Fatalf("parse %s: %v", env, err)
 	}
 	u.Path = "/" + name
 	return u.String()
@@ -178,7 +278,7 @@ func Context(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// ClickHouseConn opens a native connection to dsn, closed when the test ends.
+// ClickHouseConn opens a connection to dsn, closed when the test ends.
 func ClickHouseConn(t testing.TB, dsn string) driver.Conn {
 	t.Helper()
 	opts, err := clickhouse.ParseDSN(dsn)

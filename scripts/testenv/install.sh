@@ -2,7 +2,8 @@
 # Installs what the real-server tests need and skips whatever is already there,
 # so that a second run costs well under a second:
 #   - Debian packages: Java 17, Maven, OpenSSL, PostgreSQL, ClickHouse server and client;
-#   - Apache Kafka broker jars from Maven Central into $LRS_CACHE_DIR.
+#   - Apache Kafka broker jars from Maven Central into $LRS_CACHE_DIR;
+#   - chDB (current ClickHouse in-process) from PyPI, one venv per version.
 # It never starts the Debian-managed services: up.sh runs private instances.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +19,7 @@ install_debian_packages() {
 	pg_bindir >/dev/null || missing+=(postgresql)
 	command -v clickhouse-server >/dev/null 2>&1 || missing+=(clickhouse-server)
 	command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
+	python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 	if ((${#missing[@]} == 0)); then
 		log "Debian packages present"
 		return
@@ -102,5 +104,34 @@ EOF
 	log "Kafka $LRS_KAFKA_VERSION: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars, $(du -sh "$KAFKA_LIBS" | cut -f1)"
 }
 
+# install_chdb VERSION puts chdb==VERSION into its own venv (two versions
+# cannot share one: the package is the engine) and checks that it answers.
+install_chdb() {
+	local version="$1" venv
+	venv="$(chdb_venv "$version")"
+	if [[ -f "$venv/complete" ]]; then
+		log "chDB $version present in $venv"
+		return
+	fi
+	log "installing chDB $version from PyPI into $venv"
+	# A venv's scripts name their folder, so it is built in place; the
+	# complete mark, written last, tells a finished one from a broken one.
+	rm -rf "$venv"
+	mkdir -p "$(dirname "$venv")"
+	python3 -m venv "$venv" >&2 || die "python3 -m venv failed"
+	"$venv/bin/pip" install -q --disable-pip-version-check "chdb==$version" >&2 ||
+		die "pip install chdb==$version failed"
+	local got
+	got="$("$venv/bin/python" -c 'import chdb; print(chdb.__version__, chdb.query("SELECT version()", "TSVRaw").bytes().decode().strip())')" ||
+		die "chDB $version does not run"
+	[[ "$got" == "$version "* ]] || die "chdb==$version reports $got"
+	date -u +%FT%TZ >"$venv/complete"
+	log "chDB $got: $(du -sh "$venv" | cut -f1)"
+}
+
 install_debian_packages
 install_kafka_jars
+if [[ "$LRS_TESTENV_CHDB" == 1 ]]; then
+	install_chdb "$LRS_CHDB_LTS_VERSION"
+	install_chdb "$LRS_CHDB_LATEST_VERSION"
+fi

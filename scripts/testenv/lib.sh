@@ -23,12 +23,26 @@ LRS_TESTENV_KAFKA_MTLS_PORT="${LRS_TESTENV_KAFKA_MTLS_PORT:-$((LRS_TESTENV_KAFKA
 LRS_TESTENV_POSTGRES_PORT="${LRS_TESTENV_POSTGRES_PORT:-15432}"
 LRS_TESTENV_CLICKHOUSE_PORT="${LRS_TESTENV_CLICKHOUSE_PORT:-19000}"
 LRS_TESTENV_CLICKHOUSE_HTTP_PORT="${LRS_TESTENV_CLICKHOUSE_HTTP_PORT:-18123}"
+# Current ClickHouse releases run in-process through chDB (PyPI), one venv
+# per version, behind scripts/testenv/chdb_http.py: 3.7.2 is ClickHouse 25.8
+# (the LTS docker-compose.yml names), 4.4.0 the newest release (26.9).
+# On by default: `make test` fails if they do not start. LRS_TESTENV_CHDB=0
+# leaves them out by hand (their subtests then skip and say so).
+LRS_TESTENV_CHDB="${LRS_TESTENV_CHDB:-1}"
+LRS_CHDB_LTS_VERSION="${LRS_CHDB_LTS_VERSION:-3.7.2}"
+LRS_CHDB_LATEST_VERSION="${LRS_CHDB_LATEST_VERSION:-4.4.0}"
+# Next to the ClickHouse HTTP port unless set, so one override moves them all.
+LRS_TESTENV_CHDB_LTS_PORT="${LRS_TESTENV_CHDB_LTS_PORT:-$((LRS_TESTENV_CLICKHOUSE_HTTP_PORT + 1))}"
+LRS_TESTENV_CHDB_LATEST_PORT="${LRS_TESTENV_CHDB_LATEST_PORT:-$((LRS_TESTENV_CLICKHOUSE_HTTP_PORT + 2))}"
 # Seconds each server gets to answer before up.sh gives up.
 LRS_TESTENV_START_TIMEOUT="${LRS_TESTENV_START_TIMEOUT:-90}"
 
 KAFKA_LIBS="$LRS_CACHE_DIR/kafka/$LRS_KAFKA_VERSION/libs"
 # Written last by install.sh: its presence means the libs folder is complete.
 KAFKA_LIBS_DONE="$LRS_CACHE_DIR/kafka/$LRS_KAFKA_VERSION/complete"
+
+# chdb_venv VERSION prints the venv folder of that chDB version.
+chdb_venv() { printf '%s\n' "$LRS_CACHE_DIR/chdb/$1/venv"; }
 
 log() { printf '[testenv %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

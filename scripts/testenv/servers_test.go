@@ -7,6 +7,7 @@ package testenv_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -132,52 +133,82 @@ func TestPostgres(t *testing.T) {
 	}
 }
 
+// TestClickHouse runs on every engine: Debian's 18.16 over the native
+// protocol and the chDB engines over HTTP through scripts/testenv/chdb_http.py,
+// whose handshake, batch inserts, settings, parameters and errors must look
+// to clickhouse-go as a server's do.
 func TestClickHouse(t *testing.T) {
-	dsn := testenv.ClickHouseDSN(t)
-	ctx := testenv.Context(t, time.Minute)
-	opts, err := clickhouse.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", dsn, err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatalf("open %s: %v", dsn, err)
-	}
-	defer conn.Close()
-
-	var version string
-	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
-		t.Fatalf("server version: %v", err)
-	}
-	t.Logf("ClickHouse %s", version)
-
-	err = conn.Exec(ctx, `CREATE TABLE statements (id String, verb String, stored DateTime)
-		ENGINE = ReplacingMergeTree ORDER BY id`)
-	if err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	// 18.16 needs the explicit column list; current servers accept it too.
-	batch, err := conn.PrepareBatch(ctx, "INSERT INTO statements (id, verb, stored)")
-	if err != nil {
-		t.Fatalf("prepare batch: %v", err)
-	}
-	stored := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	const n = 1000
-	for i := range n {
-		if err := batch.Append(fmt.Sprintf("id-%04d", i), "completed", stored); err != nil {
-			t.Fatalf("append row %d: %v", i, err)
+	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
+		ctx := testenv.Context(t, time.Minute)
+		opts, err := clickhouse.ParseDSN(dsn)
+		if err != nil {
+			t.Fatalf("parse %s: %v", dsn, err)
 		}
-	}
-	if err := batch.Send(); err != nil {
-		t.Fatalf("send batch: %v", err)
-	}
+		conn, err := clickhouse.Open(opts)
+		if err != nil {
+			t.Fatalf("open %s: %v", dsn, err)
+		}
+		defer conn.Close()
 
-	var count uint64
-	var first time.Time
-	if err := conn.QueryRow(ctx, "SELECT count(), min(stored) FROM statements").Scan(&count, &first); err != nil {
-		t.Fatalf("select: %v", err)
-	}
-	if count != n || !first.Equal(stored) {
-		t.Fatalf("got %d rows stored at %s, want %d at %s", count, first, n, stored)
-	}
+		var version string
+		if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+			t.Fatalf("server version: %v", err)
+		}
+		t.Logf("ClickHouse %s", version)
+
+		err = conn.Exec(ctx, `CREATE TABLE statements (id String, verb String, stored DateTime)
+			ENGINE = ReplacingMergeTree ORDER BY id`)
+		if err != nil {
+			t.Fatalf("create table: %v", err)
+		}
+		// 18.16 needs the explicit column list; current servers accept it too.
+		batch, err := conn.PrepareBatch(ctx, "INSERT INTO statements (id, verb, stored)")
+		if err != nil {
+			t.Fatalf("prepare batch: %v", err)
+		}
+		stored := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		const n = 1000
+		for i := range n {
+			if err := batch.Append(fmt.Sprintf("id-%04d", i), "completed", stored); err != nil {
+				t.Fatalf("append row %d: %v", i, err)
+			}
+		}
+		if err := batch.Send(); err != nil {
+			t.Fatalf("send batch: %v", err)
+		}
+
+		var count uint64
+		var first time.Time
+		if err := conn.QueryRow(ctx, "SELECT count(), min(stored) FROM statements").Scan(&count, &first); err != nil {
+			t.Fatalf("select: %v", err)
+		}
+		if count != n || !first.Equal(stored) {
+			t.Fatalf("got %d rows stored at %s, want %d at %s", count, first, n, stored)
+		}
+
+		// A setting of one query must not stay for the next.
+		limited := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_result_rows": 10}))
+		if err := conn.QueryRow(limited, "SELECT count() FROM (SELECT id FROM statements)").Scan(&count); err != nil {
+			t.Fatalf("select under max_result_rows: %v", err)
+		}
+		rows, err := conn.Query(ctx, "SELECT id FROM statements")
+		if err != nil {
+			t.Fatalf("select after a limited query: %v", err)
+		}
+		got := 0
+		for rows.Next() {
+			got++
+		}
+		if err := rows.Err(); err != nil || got != n {
+			t.Fatalf("after a limited query: %d rows, err %v; want %d", got, err, n)
+		}
+		rows.Close()
+
+		// Server errors arrive as exceptions with their code.
+		err = conn.Exec(ctx, "SELECT * FROM no_such_table")
+		var ex *clickhouse.Exception
+		if !errors.As(err, &ex) || ex.Code != 60 {
+			t.Fatalf("select from a missing table: %v, want exception code 60 (UNKNOWN_TABLE)", err)
+		}
+	})
 }

@@ -15,13 +15,20 @@ dir="$LRS_TESTENV_DIR"
 [[ ! -e "$dir" ]] || die "$dir exists from an earlier run: run down.sh first"
 
 for port in "$LRS_TESTENV_KAFKA_PORT" "$LRS_TESTENV_KAFKA_CONTROLLER_PORT" "$LRS_TESTENV_POSTGRES_PORT" \
-	"$LRS_TESTENV_KAFKA_SASL_PORT" "$LRS_TESTENV_KAFKA_MTLS_PORT" "$LRS_TESTENV_CLICKHOUSE_PORT" "$LRS_TESTENV_CLICKHOUSE_HTTP_PORT"; do
+	"$LRS_TESTENV_KAFKA_SASL_PORT" "$LRS_TESTENV_KAFKA_MTLS_PORT" "$LRS_TESTENV_CLICKHOUSE_PORT" "$LRS_TESTENV_CLICKHOUSE_HTTP_PORT" \
+	"$LRS_TESTENV_CHDB_LTS_PORT" "$LRS_TESTENV_CHDB_LATEST_PORT"; do
 	port_open 127.0.0.1 "$port" && die "port $port is already taken: $(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)"
 done
 
 [[ -f "$KAFKA_LIBS_DONE" ]] || die "no Kafka $LRS_KAFKA_VERSION jars in $KAFKA_LIBS: run install.sh first"
 pgbin="$(pg_bindir)" || die "PostgreSQL server binaries not found: run install.sh first"
 command -v clickhouse-server >/dev/null || die "clickhouse-server not found: run install.sh first"
+chdb_engines=()
+[[ "$LRS_TESTENV_CHDB" == 1 ]] && chdb_engines=(chdb-lts chdb-latest)
+for v in "$LRS_CHDB_LTS_VERSION" "$LRS_CHDB_LATEST_VERSION"; do
+	((${#chdb_engines[@]})) || break
+	[[ -f "$(chdb_venv "$v")/complete" ]] || die "no chDB $v in $(chdb_venv "$v"): run install.sh first"
+done
 
 # PostgreSQL refuses to run as root, so its files belong to the postgres user.
 as_pg() {
@@ -123,6 +130,20 @@ cat >"$ch/users.xml" <<'EOF'
 EOF
 setsid clickhouse-server --config-file="$ch/config.xml" >"$ch/log/stdout.log" 2>&1 </dev/null &
 echo $! >"$ch/pid"
+
+# --- Current ClickHouse releases: one chDB engine per version, each in its
+# own process behind the HTTP front end (chDB cannot listen by itself).
+start_chdb() {
+	local name="$1" version="$2" port="$3" d="$dir/$1"
+	mkdir -p "$d"
+	setsid "$(chdb_venv "$version")/bin/python" "$here/chdb_http.py" --port "$port" --path "$d/data" \
+		>"$d/server.log" 2>&1 </dev/null &
+	echo $! >"$d/pid"
+}
+if ((${#chdb_engines[@]})); then
+	start_chdb chdb-lts "$LRS_CHDB_LTS_VERSION" "$LRS_TESTENV_CHDB_LTS_PORT"
+	start_chdb chdb-latest "$LRS_CHDB_LATEST_VERSION" "$LRS_TESTENV_CHDB_LATEST_PORT"
+fi
 
 # --- Kafka: format the KRaft metadata log, then start a combined
 # broker+controller. Internal topics get one replica and few partitions, and
@@ -242,6 +263,20 @@ wait_until ClickHouse "$(cat "$ch/pid")" "$ch/log/stdout.log $ch/log/error.log" 
 	clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT 1'
 log "ClickHouse $(clickhouse-client --host 127.0.0.1 --port "$LRS_TESTENV_CLICKHOUSE_PORT" --query 'SELECT version()') ready on 127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT ($(elapsed "$t0"))"
 
+# A chDB front end is ready once a query over HTTP gets its answer (the
+# banner alone says the port is bound, not that queries come back).
+chdb_ready() {
+	grep -q 'chdb_http: chDB' "$dir/$1/server.log" &&
+		"$(chdb_venv "$2")/bin/python" -c 'import sys, urllib.request
+sys.exit(urllib.request.urlopen("http://127.0.0.1:%s/?query=SELECT%%201" % sys.argv[1], timeout=30).read() == b"")' "$3"
+}
+for e in "chdb-lts $LRS_CHDB_LTS_VERSION $LRS_TESTENV_CHDB_LTS_PORT" "chdb-latest $LRS_CHDB_LATEST_VERSION $LRS_TESTENV_CHDB_LATEST_PORT"; do
+	((${#chdb_engines[@]})) || break
+	read -r name version port <<<"$e"
+	wait_until "chDB ($name)" "$(cat "$dir/$name/pid")" "$dir/$name/server.log" chdb_ready "$name" "$version" "$port"
+	log "$(sed -n 's/^chdb_http: \(chDB .*\)/\1/p' "$dir/$name/server.log" | head -n 1) ready ($(elapsed "$t0"))"
+done
+
 # The broker logs this line only once both the controller and the broker
 # have finished starting; the port check guards against a stale log.
 kafka_ready() {
@@ -260,5 +295,13 @@ export LRS_TEST_CLICKHOUSE_DSN=clickhouse://127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PO
 export LRS_TEST_REQUIRE_SERVERS=1
 export LRS_TEST_KAFKA_LIBS=$KAFKA_LIBS
 EOF
+if ((${#chdb_engines[@]})); then
+	cat >>"$dir/env.partial" <<EOF
+export LRS_TEST_CLICKHOUSE_LTS_DSN=http://127.0.0.1:$LRS_TESTENV_CHDB_LTS_PORT/default
+export LRS_TEST_CLICKHOUSE_LATEST_DSN=http://127.0.0.1:$LRS_TESTENV_CHDB_LATEST_PORT/default
+EOF
+else
+	echo "export LRS_TEST_CLICKHOUSE_CHDB=off" >>"$dir/env.partial"
+fi
 mv "$dir/env.partial" "$dir/env"
 log "all servers up in $(elapsed "$t0"); environment in $dir/env"

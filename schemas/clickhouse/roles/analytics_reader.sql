@@ -17,8 +17,30 @@ CREATE SETTINGS PROFILE IF NOT EXISTS lrs_analytics_reader_profile
              max_execution_time = 120, max_result_rows = 10000000
     TO lrs_analytics_reader;
 
+-- Rows are denied unless a policy below grants them. Without this policy a
+-- reader holding no tenant role would see every tenant wherever the server
+-- runs with access_control_improvements.users_without_row_policies_can_read_rows
+-- = true (the default of current releases, 26.x included): as soon as one
+-- tenant policy exists, only users it names are filtered. Permissive
+-- policies add up, so a tenant role below still sees its own tenant.
+CREATE ROW POLICY IF NOT EXISTS lrs_no_rows ON
+    lrs.statements, lrs.voided_statements,
+    lrs.rollup_learners_daily, lrs.rollup_activity_daily,
+    lrs.rollup_score_distribution_daily, lrs.rollup_time_spent_daily
+    FOR SELECT USING 0 TO lrs_analytics_reader;
+
+-- Platform analysts who may read every tenant say so explicitly.
+CREATE ROLE IF NOT EXISTS lrs_reader_all_tenants;
+GRANT lrs_analytics_reader TO lrs_reader_all_tenants;
+CREATE ROW POLICY IF NOT EXISTS all_tenants ON
+    lrs.statements, lrs.voided_statements,
+    lrs.rollup_learners_daily, lrs.rollup_activity_daily,
+    lrs.rollup_score_distribution_daily, lrs.rollup_time_spent_daily
+    FOR SELECT USING 1 TO lrs_reader_all_tenants;
+
 CREATE USER IF NOT EXISTS bi_reader IDENTIFIED WITH sha256_password BY 'change-me'
-    DEFAULT ROLE lrs_analytics_reader;
+    DEFAULT ROLE lrs_reader_all_tenants;
+GRANT lrs_reader_all_tenants TO bi_reader;
 
 -- One organization's analysts see only their tenant: a row policy on every
 -- table that holds rows (views read through them). Repeat per tenant.
