@@ -176,7 +176,7 @@ func TestInsertReportsBadRows(t *testing.T) {
 
 func TestBackfillSpansManyPartitions(t *testing.T) {
 	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
-		const months = 240 // 20 years of monthly partitions in one call
+		const months = 120 // 10 years of monthly partitions in one call
 		c := openTest(t, dsn, Config{MaxPartitionsPerInsert: 25})
 		var stmts []Statement
 		for m := range months {
@@ -201,13 +201,13 @@ func TestBackfillSpansManyPartitions(t *testing.T) {
 			limited := &ClickHouse{conn: c.conn, cfg: cfg}
 			// Each insert gets its own bound, generous for chDB on a loaded
 			// machine (one minute for both was exceeded under make test).
-			limit := map[string]any{"max_partitions_per_insert_block": 100}
+			limit := map[string]any{"max_partitions_per_insert_block": 50}
 			if _, err := limited.Insert(clickhouseSettings(testenv.Context(t, 3*time.Minute), limit), stmts); err == nil {
-				t.Fatalf("an insert spanning %d partitions was accepted under a limit of 100", months)
+				t.Fatalf("an insert spanning %d partitions was accepted under a limit of 50", months)
 			}
-			c.cfg.MaxPartitionsPerInsert = 100
+			c.cfg.MaxPartitionsPerInsert = 50
 			if _, err := c.Insert(clickhouseSettings(testenv.Context(t, 3*time.Minute), limit), stmts); err != nil {
-				t.Fatalf("split insert under a limit of 100: %v", err)
+				t.Fatalf("split insert under a limit of 50: %v", err)
 			}
 		} else {
 			t.Log("this server has no max_partitions_per_insert_block; checked the split insert only")
