@@ -79,7 +79,39 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, t TopicConfig) error {
 			return fmt.Errorf("create topic %s: %w", name, err)
 		}
 	}
-	return nil
+	// A broker answers a produce with UNKNOWN_TOPIC_OR_PARTITION until a new
+	// topic's metadata has reached it: wait until every partition has a
+	// leader, so that the first publish does not use up the client's retries.
+	names := []string{t.Name, t.DeadLetterTopic()}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		md, err := adm.Metadata(wctx, names...)
+		if err == nil && led(md, names) {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("topics %v: no leader for every partition yet: %w", names, wctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// led reports whether every partition of every named topic has a leader.
+func led(md kadm.Metadata, names []string) bool {
+	for _, n := range names {
+		td, ok := md.Topics[n]
+		if !ok || td.Err != nil || len(td.Partitions) == 0 {
+			return false
+		}
+		for _, p := range td.Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Ping asks the cluster for its metadata: the readiness check of every
