@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,6 +66,13 @@ type Config struct {
 	// FilterMaxMB bounds the filter of every id acknowledged (2 to 4 bytes
 	// per statement), which spares new ids the store lookup; 0 turns it off.
 	FilterMaxMB int
+	// SoleProducer says this instance publishes every record of the topic
+	// (the embedded broker, whose only credential this process made). Once
+	// the tail has read what the topic held at start, every later record is
+	// one this instance acknowledged itself and holds until the tail reads
+	// it, so a check needs neither the end offsets nor the wait for the
+	// tail. Not a flag: it is true only by construction.
+	SoleProducer bool
 }
 
 // RegisterFlags adds the settings to fs with their defaults.
@@ -121,6 +129,23 @@ type Checker struct {
 
 	mu      sync.Mutex
 	flights map[key]*flight
+	// With SoleProducer: the statements this instance published that the
+	// tail may not have read yet, by key and in acknowledgement order per
+	// partition (for pruning), and whether the tail has read everything the
+	// topic held before this instance published.
+	acked    map[key]ackedEntry
+	ackOrder map[int32][]ackedKey
+	caughtUp atomic.Bool
+}
+
+type ackedEntry struct {
+	fp  [32]byte
+	off int64
+}
+
+type ackedKey struct {
+	k   key
+	off int64
 }
 
 // flight is a statement of this instance being published.
@@ -140,6 +165,7 @@ func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, st Store, r
 		return nil, errors.New("conflict checker needs an index, end offsets and a store")
 	}
 	c := &Checker{cfg: cfg, idx: idx, tail: tail, ends: ends, flights: map[key]*flight{},
+		acked: map[key]ackedEntry{}, ackOrder: map[int32][]ackedKey{},
 		lookups: &lookups{store: st, timeout: cfg.LookupTimeout},
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lrs_conflict_checks_total",
@@ -161,21 +187,36 @@ func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, st Store, r
 }
 
 // Decision is the answer for one request's statements. Its Done must be
-// called once the request's fate is known.
+// called once the request's fate is known, after Published if the broker
+// acknowledged the record.
 type Decision struct {
 	// New[i] says statement i must be published; the others are duplicates.
 	New []bool
 	c   *Checker
 	own map[key]*flight
+	at  *ackedAt
+}
+
+type ackedAt struct {
+	part int32
+	off  int64
+}
+
+// Published records that the broker acknowledged the request's record at
+// offset off of partition part.
+func (d *Decision) Published(part int32, off int64) {
+	if d != nil {
+		d.at = &ackedAt{part, off}
+	}
 }
 
 // Done releases the statements of the request to concurrent requests with
-// the same ids: published says whether the broker acknowledged them.
-func (d *Decision) Done(published bool) {
+// the same ids, as acknowledged if Published was called.
+func (d *Decision) Done() {
 	if d == nil || d.c == nil {
 		return
 	}
-	d.c.release(d.own, published)
+	d.c.release(d.own, d.at)
 	d.c = nil
 }
 
@@ -194,31 +235,29 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 	d := &Decision{New: make([]bool, len(stmts)), c: c, own: map[key]*flight{}}
 	known := map[key][32]byte{} // acknowledged by a request we waited for
 	if err := c.claim(ctx, keys, fps, d.own, known); err != nil {
-		d.Done(false)
+		d.Done()
 		return nil, err
 	}
 	unchecked := false
-	ends, _, err := c.ends.Get(ctx)
-	if err == nil {
-		wctx, cancel := context.WithTimeout(ctx, c.cfg.Wait)
-		var missing func([]int32)
-		if c.tail != nil {
-			missing = c.tail.missing
+	sole := c.soleCaughtUp()
+	if !sole {
+		if err := c.waitForTail(ctx); err != nil {
+			if ctx.Err() != nil {
+				d.Done()
+				return nil, ctx.Err()
+			}
+			unchecked = true // answer with what is known; the store-writer has the last word
+		} else if c.cfg.SoleProducer {
+			c.caughtUp.Store(true)
 		}
-		err = c.idx.wait(wctx, ends, missing)
-		cancel()
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			d.Done(false)
-			return nil, ctx.Err()
-		}
-		unchecked = true // answer with what is known; the store-writer has the last word
 	}
 	var ask []store.StatementKey
 	var askAt []int
 	for i, k := range keys {
 		fp, ok := known[k]
+		if !ok && sole {
+			fp, ok = c.ackedLookup(k)
+		}
 		if !ok {
 			fp, ok = c.idx.lookup(k)
 		}
@@ -233,14 +272,14 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 			c.checks.WithLabelValues("duplicate").Inc()
 		default:
 			c.checks.WithLabelValues("conflict").Inc()
-			d.Done(false)
+			d.Done()
 			return nil, &ConflictError{ID: stmts[i].ID}
 		}
 	}
 	if len(ask) > 0 {
 		stored, err := c.lookups.do(ctx, ask)
 		if err != nil && ctx.Err() != nil {
-			d.Done(false)
+			d.Done()
 			return nil, ctx.Err()
 		}
 		unchecked = unchecked || err != nil || c.idx.hole()
@@ -259,7 +298,7 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 				c.checks.WithLabelValues("duplicate").Inc()
 			default:
 				c.checks.WithLabelValues("conflict").Inc()
-				d.Done(false)
+				d.Done()
 				return nil, &ConflictError{ID: stmts[i].ID}
 			}
 		}
@@ -305,17 +344,80 @@ func (c *Checker) claim(ctx context.Context, keys []key, fps [][32]byte, own map
 	}
 }
 
-func (c *Checker) release(own map[key]*flight, published bool) {
+// waitForTail waits until the tail has read everything acknowledged before
+// the call began.
+func (c *Checker) waitForTail(ctx context.Context) error {
+	ends, _, err := c.ends.Get(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.Wait)
+	defer cancel()
+	var missing func([]int32)
+	if c.tail != nil {
+		missing = c.tail.missing
+	}
+	return c.idx.wait(wctx, ends, missing)
+}
+
+// soleCaughtUp reports whether a check may skip the wait for the tail: this
+// instance is the topic's only producer, the tail has read what the topic
+// held before, and the statements published since are held (a tail that
+// stopped reading would let them grow past the index's bound: then the
+// checks wait again, and answer "unchecked" when the wait times out).
+func (c *Checker) soleCaughtUp() bool {
+	if !c.cfg.SoleProducer || !c.caughtUp.Load() {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.acked) < c.cfg.MaxEntries
+}
+
+func (c *Checker) ackedLookup(k key) ([32]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.acked[k]
+	return e.fp, ok
+}
+
+func (c *Checker) release(own map[key]*flight, at *ackedAt) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, f := range own {
 		// Only the statements actually published count as acknowledged; a
 		// duplicate was acknowledged before and the index or store knows it.
-		f.ok = published
+		f.ok = at != nil
 		if c.flights[k] == f {
 			delete(c.flights, k)
 		}
 		close(f.done)
+		if at != nil && c.cfg.SoleProducer {
+			if _, ok := c.acked[k]; !ok {
+				c.acked[k] = ackedEntry{fp: f.fp, off: at.off}
+				c.ackOrder[at.part] = append(c.ackOrder[at.part], ackedKey{k, at.off})
+			}
+		}
+	}
+	if c.cfg.SoleProducer {
+		c.pruneAcked()
+	}
+}
+
+// pruneAcked forgets the published statements the tail has read: the index
+// (or, once it trimmed them, the store and the filter) answers for them.
+// Called with c.mu held.
+func (c *Checker) pruneAcked() {
+	for p, q := range c.ackOrder {
+		next := c.idx.next(p)
+		n := 0
+		for n < len(q) && q[n].off < next {
+			if e, ok := c.acked[q[n].k]; ok && e.off == q[n].off {
+				delete(c.acked, q[n].k)
+			}
+			n++
+		}
+		c.ackOrder[p] = shrink(q[n:])
 	}
 }
 

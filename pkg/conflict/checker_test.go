@@ -20,9 +20,10 @@ import (
 )
 
 // fakeTopic is a one-partition topic whose end the test moves.
-type fakeTopic struct{ end atomic.Int64 }
+type fakeTopic struct{ end, asked atomic.Int64 }
 
 func (f *fakeTopic) Get(context.Context) (map[int32]int64, time.Time, error) {
+	f.asked.Add(1)
 	return map[int32]int64{0: f.end.Load()}, time.Now(), nil
 }
 
@@ -172,7 +173,7 @@ func TestCheckAnswers(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Check: %v", err)
 				}
-				defer d.Done(false)
+				defer d.Done()
 				if d.New[0] != tt.wantNew {
 					t.Fatalf("New = %v, want %v", d.New[0], tt.wantNew)
 				}
@@ -213,7 +214,7 @@ func TestCheckWithTheStoreDown(t *testing.T) {
 	if err != nil || !d.New[0] {
 		t.Fatalf("Check of a new id with the store down = %v, %v; want new (accepted)", d, err)
 	}
-	d.Done(false)
+	d.Done()
 	// After a failure the store is left alone for a while: no request pays for it.
 	calls := h.store.calls
 	for range 10 {
@@ -221,7 +222,7 @@ func TestCheckWithTheStoreDown(t *testing.T) {
 		if err != nil || !d.New[0] {
 			t.Fatalf("Check = %v, %v", d, err)
 		}
-		d.Done(false)
+		d.Done()
 	}
 	if h.store.calls != calls {
 		t.Fatalf("store asked %d more times while paused", h.store.calls-calls)
@@ -268,14 +269,14 @@ func TestCheckInFlightOnThisInstance(t *testing.T) {
 		case <-time.After(30 * time.Millisecond):
 		}
 		if published {
-			h.publish("t", true, sid(t, id, "a"))
+			first.Published(0, h.publish("t", true, sid(t, id, "a")))
 		}
-		first.Done(published)
+		first.Done()
 		second := <-got
 		if second.New[0] == published {
 			t.Fatalf("original published=%v: retry New=%v", published, second.New[0])
 		}
-		second.Done(false)
+		second.Done()
 	}
 }
 
@@ -292,7 +293,7 @@ func TestCheckOneLookupForConcurrentRequests(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			d.Done(false)
+			d.Done()
 		}()
 	}
 	wg.Wait()
@@ -320,7 +321,7 @@ func TestIndexBoundsAndHoles(t *testing.T) {
 	if err != nil || !d.New[0] {
 		t.Fatalf("Check of an evicted id = %v, %v", d, err)
 	}
-	d.Done(false)
+	d.Done()
 	if got := counter(t, h.c, "unchecked"); got != 1 {
 		t.Fatalf("unchecked = %v, want 1", got)
 	}
@@ -358,7 +359,8 @@ func TestCheckFilterSparesTheStoreLookup(t *testing.T) {
 		if err != nil || !d.New[0] {
 			t.Fatalf("Check of a new id = %v, %v; want new", d, err)
 		}
-		d.Done(true)
+		d.Published(0, h.publish("t", true))
+		d.Done()
 	}
 	if h.store.calls > 2 { // a false positive or two may ask
 		t.Fatalf("%d store lookups for 100 new ids with the filter loaded", h.store.calls)
@@ -374,5 +376,71 @@ func TestCheckFilterSparesTheStoreLookup(t *testing.T) {
 	}
 	if h.store.calls != calls+1 {
 		t.Fatalf("after a gap the store was asked %d times for a new id, want once", h.store.calls-calls)
+	}
+}
+
+// As the only producer, the checker answers from what it published itself
+// until the tail reads it, without asking for the end offsets or waiting.
+func TestSoleProducerAnswersFromItsOwnAcknowledgements(t *testing.T) {
+	cfg := defaults()
+	cfg.SoleProducer, cfg.FilterMaxMB, cfg.MaxEntries = true, 1, 3
+	h := newHarness(t, cfg)
+	// What the topic held before: the first check waits for the tail.
+	before := uuid.NewString()
+	off := h.publish("t", false, sid(t, before, "a"))
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		h.idx.add(0, off, "t", []stream.StatementID{sid(t, before, "a")})
+	}()
+	if _, err := h.check("t", st(before, "b")); !errors.As(err, new(*ConflictError)) {
+		t.Fatalf("first check = %v, want the conflict the tail read", err)
+	}
+	asked := h.topic.asked.Load()
+	publish := func(id string) {
+		t.Helper()
+		d, err := h.check("t", st(id, "a"))
+		if err != nil || !d.New[0] {
+			t.Fatalf("Check of a new id = %v, %v", d, err)
+		}
+		d.Published(0, h.publish("t", false, sid(t, id, "a"))) // the tail has not read it
+		d.Done()
+	}
+	mine := uuid.NewString()
+	publish(mine)
+	start := time.Now()
+	if _, err := h.check("t", st(mine, "b")); !errors.As(err, new(*ConflictError)) {
+		t.Fatalf("Check of an id this instance published = %v, want a conflict", err)
+	}
+	d, err := h.check("t", st(mine, "a"))
+	if err != nil || d.New[0] {
+		t.Fatalf("retry of an id this instance published = %v, %v; want a duplicate", d, err)
+	}
+	d.Done()
+	if took := time.Since(start); took >= cfg.Wait {
+		t.Fatalf("answered after %v: waited for the tail", took)
+	}
+	if n := h.topic.asked.Load(); n != asked {
+		t.Fatalf("end offsets asked %d times after the tail caught up", n-asked)
+	}
+	// Once the tail read it, the index answers (and the held copy goes).
+	h.idx.add(0, off+1, "t", []stream.StatementID{sid(t, mine, "a")})
+	publish(uuid.NewString())
+	if _, ok := h.c.ackedLookup(key{"t", uuid.MustParse(mine)}); ok {
+		t.Fatal("a statement the tail read is still held")
+	}
+	if _, err := h.check("t", st(mine, "b")); !errors.As(err, new(*ConflictError)) {
+		t.Fatalf("Check after the tail read it = %v, want a conflict from the index", err)
+	}
+	// A tail that stopped reading: past the index's bound, checks wait again.
+	publish(uuid.NewString())
+	publish(uuid.NewString())
+	asked = h.topic.asked.Load()
+	d, err = h.check("t", st(uuid.NewString(), "a"))
+	if err != nil || !d.New[0] {
+		t.Fatalf("Check = %v, %v", d, err)
+	}
+	d.Done()
+	if h.topic.asked.Load() == asked || counter(t, h.c, "unchecked") != 1 {
+		t.Fatalf("with %d statements held the check did not wait (unchecked %v)", len(h.c.acked), counter(t, h.c, "unchecked"))
 	}
 }

@@ -196,9 +196,9 @@ func (x *Index) drop(p int32, q queued) {
 
 // shrink copies a queue whose backing array is mostly consumed, so that a
 // drained queue does not pin the memory of its peak.
-func shrink(q []queued) []queued {
+func shrink[T any](q []T) []T {
 	if cap(q) > 1024 && len(q) < cap(q)/4 {
-		return append(make([]queued, 0, 2*len(q)), q...)
+		return append(make([]T, 0, 2*len(q)), q...)
 	}
 	return q
 }
@@ -206,6 +206,17 @@ func shrink(q []queued) []queued {
 func (x *Index) broadcast() {
 	close(x.moved)
 	x.moved = make(chan struct{})
+}
+
+// next is the next offset the tail reads in partition p (-1 when it does
+// not read p).
+func (x *Index) next(p int32) int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if pt := x.parts[p]; pt != nil {
+		return pt.next
+	}
+	return -1
 }
 
 // lookup returns the fingerprint indexed for an id.

@@ -108,8 +108,7 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	published := false
-	defer func() { decision.Done(published) }()
+	defer decision.Done()
 	s.metrics.statements.WithLabelValues("duplicate").Add(float64(len(prepared) - len(fresh)))
 	if len(fresh) == 0 {
 		return ids, nil
@@ -138,7 +137,7 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 		}
 		return nil, newError(fiber.StatusServiceUnavailable, msg)
 	}
-	published = true
+	decision.Published(part, off)
 	s.metrics.statements.WithLabelValues("accepted").Add(float64(len(fresh)))
 	s.logAt(c, zapcore.DebugLevel, "published", zap.Int32("partition", part), zap.Int64("offset", off), zap.Int("statements", len(fresh)))
 	return ids, nil

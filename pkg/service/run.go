@@ -207,8 +207,10 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer b.Close()
 		in.Brokers = strings.Join(b.Addrs(), ",")
-		// Only this process knows the embedded broker's password.
+		// Only this process knows the embedded broker's password, so it
+		// publishes every record: the conflict check needs no tail wait.
 		in.Kafka = KafkaSecurity{Security: b.Security()}
+		in.Conflict.SoleProducer = true
 	}
 	if err := errors.Join(in.Common.validate(), in.validate()); err != nil {
 		return err
