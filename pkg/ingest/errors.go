@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/xapi"
 )
 
@@ -65,6 +66,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		// hold the raw head, Authorization and cookies included): answer
 		// with a fixed text per status instead.
 		ae = newError(fe.Code, fiberErrorMessage(fe.Code))
+	case store.Unavailable(err):
+		s.logAt(c, zapcore.WarnLevel, "store unavailable", zap.Error(err))
+		c.Set(fiber.HeaderRetryAfter, "5")
+		ae = newError(http.StatusServiceUnavailable, "the statement store does not answer now; retry later (retrying this request is safe)")
 	default:
 		s.logAt(c, zapcore.ErrorLevel, "request failed", zap.Error(err))
 		ae = newError(http.StatusInternalServerError, "internal error; see the server log for request "+requestID(c))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +32,14 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse PostgreSQL DSN %s: %w", redact(dsn), err)
 	}
+	// The store-writer moves on once a transaction of statements and their
+	// offsets commits: a commit the server acknowledged before it was
+	// durable (synchronous_commit = off) and then lost in a crash is
+	// statements gone for good, while later offsets pass them. Attachment
+	// bodies are written before their statement is published, on the same
+	// promise. So every session insists on durable commits, whatever the
+	// server's default.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL %s: %w", redact(dsn), err)
@@ -676,4 +686,24 @@ func (p *Postgres) ExplainQuery(ctx context.Context, q Query) (string, error) {
 		return "", fmt.Errorf("explain: %w", err)
 	}
 	return strings.Join(lines, "\n"), nil
+}
+
+// Unavailable reports whether err says the database could not be reached or
+// went away mid-request (refused or cut connections, a server shutting
+// down or starting), rather than that the request itself failed: the
+// caller may retry it later.
+func Unavailable(err error) bool {
+	var connect *pgconn.ConnectError
+	var pgErr *pgconn.PgError
+	var netErr *net.OpError
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &connect), errors.As(err, &netErr), errors.Is(err, io.ErrUnexpectedEOF), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &pgErr):
+		// 08: connection exception; 57P01-03: shutdown, crash, starting up.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	return false
 }
