@@ -126,6 +126,7 @@ type Checker struct {
 	ends    EndOffsets
 	lookups *lookups
 	checks  *prometheus.CounterVec
+	waits   prometheus.Histogram
 
 	mu      sync.Mutex
 	flights map[key]*flight
@@ -171,13 +172,18 @@ func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, st Store, r
 			Name: "lrs_conflict_checks_total",
 			Help: "Client-chosen statement ids checked before publishing, by answer: new, duplicate (same content acknowledged before), conflict (409), unchecked (accepted without a full check: store unreachable, index incomplete or tail late; the store-writer dead-letters a real conflict).",
 		}, []string{"result"}),
+		waits: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "lrs_conflict_wait_seconds",
+			Help:    "Time a check of client-chosen ids spent getting the topic's end offsets and waiting for this instance's tail to read up to them (not observed when the check needs no wait: the single binary).",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
+		}),
 	}
 	if reg != nil {
 		entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lrs_conflict_index_entries",
 			Help: "Statements acknowledged but maybe not yet applied by the store, held by this instance's conflict index.",
 		}, func() float64 { return float64(idx.Len()) })
-		for _, m := range []prometheus.Collector{c.checks, entries, c.lookups.metric()} {
+		for _, m := range []prometheus.Collector{c.checks, c.waits, entries, c.lookups.metric()} {
 			if err := reg.Register(m); err != nil {
 				return nil, fmt.Errorf("register metric: %w", err)
 			}
@@ -347,6 +353,7 @@ func (c *Checker) claim(ctx context.Context, keys []key, fps [][32]byte, own map
 // waitForTail waits until the tail has read everything acknowledged before
 // the call began.
 func (c *Checker) waitForTail(ctx context.Context) error {
+	defer func(start time.Time) { c.waits.Observe(time.Since(start).Seconds()) }(time.Now())
 	ends, _, err := c.ends.Get(ctx)
 	if err != nil {
 		return err
