@@ -271,7 +271,7 @@ func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, ha
 
 func buildStoreWriter(ctx context.Context, cfg WriterConfig, st store.Store, e env, cl *closers) (*stream.Consumer, error) {
 	return buildConsumer(ctx, cfg, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
-		w, err := storewriter.New(st, cfg.Group, cfg.Lanes, dlq, e.log.Named("store-writer"))
+		w, err := storewriter.New(st, cfg.Group, cfg.Lanes, cfg.TxStatements, dlq, e.log.Named("store-writer"))
 		return w, w, err
 	})
 }

@@ -199,6 +199,7 @@ type WriterConfig struct {
 	SessionTimeout  time.Duration
 	StallTimeout    time.Duration
 	Lanes           int
+	TxStatements    int
 	RollupInterval  time.Duration
 	Migrate         bool
 	// DSN is the store DSN (store-writer) or the ClickHouse DSN (analytics-writer).
@@ -218,6 +219,7 @@ func (c *WriterConfig) register(fs *flag.FlagSet, kind string, withCommon bool) 
 		fs.IntVar(&c.MaxBatchBytes, "store-batch-bytes", 16<<20, "most record bytes written in one store transaction (bounds the writer's memory)")
 		fs.DurationVar(&c.MaxBatchWait, "store-batch-wait", 20*time.Millisecond, "how long a batch may fill before it is written (0: write what is there)")
 		fs.IntVar(&c.Lanes, "store-lanes", 2, "concurrent store transactions per batch (records split by partition)")
+		fs.IntVar(&c.TxStatements, "store-tx-statements", 0, "split a batch into store transactions of about this many statements, each with its offsets (0: one per batch and lane; SQLite, whose single writer the API's attachment and document writes wait for, wants a few hundred)")
 		fs.BoolVar(&c.Migrate, "migrate", true, "apply the store's schema migrations at start")
 	case "analytics":
 		fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8082", "listen address of /metrics, /healthz, /readyz")

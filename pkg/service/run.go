@@ -171,6 +171,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		cfg.Ingest.register(fs, true)
 		fs.IntVar(&cfg.Store.MaxBatchRecords, "store-batch-records", 2000, "most records written in one store transaction")
 		fs.DurationVar(&cfg.Store.MaxBatchWait, "store-batch-wait", 20*time.Millisecond, "how long a store batch may fill before it is written (0: write what is there)")
+		fs.IntVar(&cfg.Store.TxStatements, "store-tx-statements", 1000, "split a store batch into transactions of about this many statements: attachment and document writes wait for SQLite's single writer no longer than one of them (0: one transaction per batch)")
 		fs.StringVar(&cfg.Analytics.DSN, "clickhouse-dsn", "", "ClickHouse native DSN; when set, the analytics-writer runs too")
 		fs.StringVar(&cfg.Analytics.Group, "analytics-group", "lrs-analytics-writer", "consumer group of the analytics-writer")
 		fs.IntVar(&cfg.Analytics.MaxBatchRecords, "analytics-batch-records", 5000, "most records (requests) in one ClickHouse insert")
@@ -231,7 +232,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	}
 	cl.add(func() { st.Close() })
 
-	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, MaxBatchWait: cfg.Store.MaxBatchWait, MaxBatchBytes: 16 << 20, Lanes: 1, RetryMax: 5 * time.Second}
+	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, MaxBatchWait: cfg.Store.MaxBatchWait, MaxBatchBytes: 16 << 20, Lanes: 1, TxStatements: cfg.Store.TxStatements, RetryMax: 5 * time.Second}
 	consumers := []*stream.Consumer{}
 	sw, err := buildStoreWriter(ctx, storeCfg, st, e, &cl)
 	if err != nil {

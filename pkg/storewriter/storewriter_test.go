@@ -3,7 +3,9 @@ package storewriter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -63,7 +65,7 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(st, "writer", 2, dlq, zap.NewNop())
+	w, err := New(st, "writer", 2, 0, dlq, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,4 +133,79 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	if kinds["undecodable"] == "" || kinds["conflict"] == "" {
 		t.Fatalf("dead letters with reasons: %v; want a conflict and an undecodable record", kinds)
 	}
+}
+
+// recordingStore records each transaction's statements and offsets.
+type recordingStore struct {
+	txs []recordedTx
+}
+
+type recordedTx struct {
+	statements int
+	offsets    []store.Offset
+}
+
+func (r *recordingStore) ApplyStatements(_ context.Context, _ string, stmts []store.Statement, offsets []store.Offset) (store.ApplyResult, error) {
+	r.txs = append(r.txs, recordedTx{len(stmts), offsets})
+	return store.ApplyResult{Inserted: len(stmts)}, nil
+}
+
+func (r *recordingStore) AppliedOffsets(context.Context, string, string) (map[int32]int64, error) {
+	return nil, nil
+}
+
+// A batch splits into transactions of about maxStatements statements at
+// record boundaries, each carrying the offsets of its own records.
+func TestTransactionsOfBoundedSize(t *testing.T) {
+	var recs []*kgo.Record
+	for off := range int64(3) {
+		b := stream.Batch{Tenant: "t"}
+		for i := range int64(3) {
+			id := fmt.Sprintf("00000000-0000-4000-8000-%012d", off*3+i)
+			b.Statements = append(b.Statements, stream.Statement{ID: id, Stored: time.Now(), Fingerprint: "f", Statement: json.RawMessage(`{"id":"` + id + `"}`)})
+		}
+		rec, err := b.Record("stmts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Partition, rec.Offset = 0, off
+		recs = append(recs, rec)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1")) // never used: no record is bad
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	dlq, err := stream.NewDeadLetter(cl, "stmts.dlq", "writer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		max  int
+		want []recordedTx
+	}{
+		{0, []recordedTx{{9, offs(3)}}},
+		{5, []recordedTx{{3, offs(1)}, {3, offs(2)}, {3, offs(3)}}},
+		{6, []recordedTx{{6, offs(2)}, {3, offs(3)}}},
+		{1, []recordedTx{{3, offs(1)}, {3, offs(2)}, {3, offs(3)}}}, // a record is never split
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.max), func(t *testing.T) {
+			st := &recordingStore{}
+			w, err := New(st, "writer", 1, tt.max, dlq, zap.NewNop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Handle(context.Background(), recs); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(st.txs, tt.want) {
+				t.Fatalf("transactions %+v, want %+v", st.txs, tt.want)
+			}
+		})
+	}
+}
+
+func offs(next int64) []store.Offset {
+	return []store.Offset{{Topic: "stmts", Partition: 0, Next: next}}
 }
