@@ -183,7 +183,11 @@ func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, st Store, r
 			Name: "lrs_conflict_index_entries",
 			Help: "Statements acknowledged but maybe not yet applied by the store, held by this instance's conflict index.",
 		}, func() float64 { return float64(idx.Len()) })
-		for _, m := range []prometheus.Collector{c.checks, c.waits, entries, c.lookups.metric()} {
+		backlog := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lrs_store_backlog_bytes",
+			Help: "Most record bytes one partition of the statements topic holds that this instance's tail has read and the store has not applied (see -max-backlog-bytes).",
+		}, func() float64 { return float64(idx.Backlog()) })
+		for _, m := range []prometheus.Collector{c.checks, c.waits, entries, backlog, c.lookups.metric()} {
 			if err := reg.Register(m); err != nil {
 				return nil, fmt.Errorf("register metric: %w", err)
 			}
@@ -191,6 +195,10 @@ func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, st Store, r
 	}
 	return c, nil
 }
+
+// Backlog is the most record bytes one partition holds that the store has
+// not applied, as far as the tail has read (Index.Backlog).
+func (c *Checker) Backlog() int64 { return c.idx.Backlog() }
 
 // Decision is the answer for one request's statements. Its Done must be
 // called once the request's fate is known, after Published if the broker

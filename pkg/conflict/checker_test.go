@@ -444,3 +444,29 @@ func TestSoleProducerAnswersFromItsOwnAcknowledgements(t *testing.T) {
 		t.Fatalf("with %d statements held the check did not wait (unchecked %v)", len(h.c.acked), counter(t, h.c, "unchecked"))
 	}
 }
+
+// The backlog is the bytes of records read and not yet applied, per
+// partition; a record read twice counts once.
+func TestIndexBacklog(t *testing.T) {
+	idx := NewIndex(10, nil)
+	idx.start(0, 0, 0)
+	idx.start(1, 5, 5)
+	for off := range int64(4) {
+		idx.sized(0, off, 100)
+		idx.add(0, off, "t", nil)
+	}
+	idx.sized(0, 3, 100) // read again
+	idx.sized(1, 5, 1000)
+	idx.add(1, 5, "t", nil)
+	if got := idx.Backlog(); got != 1000 {
+		t.Fatalf("Backlog = %d, want partition 1's 1000", got)
+	}
+	idx.trim(map[int32]int64{0: 1, 1: 6})
+	if got := idx.Backlog(); got != 300 {
+		t.Fatalf("after the store applied partition 1 and one record of 0: Backlog = %d, want 300", got)
+	}
+	idx.trim(map[int32]int64{0: 4})
+	if got := idx.Backlog(); got != 0 {
+		t.Fatalf("after the store caught up: Backlog = %d, want 0", got)
+	}
+}

@@ -55,6 +55,15 @@ type partition struct {
 	// read) before the store applied them: until applied passes it, an id
 	// found nowhere may still be in the topic.
 	evicted int64
+	// The records read that the store has not applied: their sizes in
+	// offset order, and their sum.
+	sizes   []recordSize
+	backlog int64
+}
+
+type recordSize struct {
+	off   int64
+	bytes int64
 }
 
 // NewIndex returns an index bounded to max entries.
@@ -136,6 +145,31 @@ func (x *Index) add(p int32, off int64, tenant string, ids []stream.StatementID)
 	x.broadcast()
 }
 
+// sized notes the size of the record at offset off of partition p, read
+// by the tail: until the store applies it, it counts in Backlog.
+func (x *Index) sized(p int32, off, bytes int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if pt := x.parts[p]; pt != nil && off >= pt.next && off >= pt.applied {
+		pt.sizes = append(pt.sizes, recordSize{off, bytes})
+		pt.backlog += bytes
+	}
+}
+
+// Backlog is the most record bytes one partition holds that the tail has
+// read and the store has not applied: against a topic bounded by bytes
+// per partition, how close the store-writer is to losing records to
+// retention.
+func (x *Index) Backlog() int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var most int64
+	for _, pt := range x.parts {
+		most = max(most, pt.backlog)
+	}
+	return most
+}
+
 // skipTo moves a partition's next offset past records that were not read
 // (an offset reset after retention deleted them): they are a hole.
 func (x *Index) skipTo(p int32, next int64) {
@@ -165,6 +199,12 @@ func (x *Index) trim(applied map[int32]int64) {
 			n++
 		}
 		pt.queue = shrink(pt.queue[n:])
+		n = 0
+		for n < len(pt.sizes) && pt.sizes[n].off < a {
+			pt.backlog -= pt.sizes[n].bytes
+			n++
+		}
+		pt.sizes = shrink(pt.sizes[n:])
 	}
 }
 

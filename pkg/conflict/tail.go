@@ -163,6 +163,7 @@ func (t *Tail) Run(ctx context.Context) {
 					t.log.Warn("conflict index: unreadable record", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
 				}
 				t.idx.skipTo(r.Partition, r.Offset)
+				t.idx.sized(r.Partition, r.Offset, int64(len(r.Value)))
 				t.idx.add(r.Partition, r.Offset, tenant, ids)
 			}
 		})

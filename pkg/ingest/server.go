@@ -57,6 +57,12 @@ type ConflictChecker interface {
 	Check(ctx context.Context, tenant string, stmts []conflict.Statement) (*conflict.Decision, error)
 }
 
+// Backlog tells how far behind the topic the statement store is
+// (conflict.Checker.Backlog).
+type Backlog interface {
+	Backlog() int64
+}
+
 // AttachmentStore keeps attachment bodies; they are stored before the
 // statement referencing them is published.
 type AttachmentStore interface {
@@ -87,6 +93,11 @@ type Config struct {
 	SeparateOps bool
 	// VoidingPolicy says who may void a statement (see voiding.go).
 	VoidingPolicy VoidingPolicy
+	// MaxBacklogBytes bounds how far behind the statement store may fall,
+	// in bytes of one partition, before writes answer 503 (0: no bound):
+	// on a topic whose retention is bounded by bytes, records the
+	// store-writer has not read are deleted past that retention.
+	MaxBacklogBytes int64
 }
 
 // Validate reports settings that cannot work.
@@ -113,6 +124,9 @@ func (c Config) Validate() error {
 	if err := c.VoidingPolicy.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.MaxBacklogBytes < 0 {
+		errs = append(errs, fmt.Errorf("max backlog bytes %d: want 0 (no bound) or more", c.MaxBacklogBytes))
+	}
 	return errors.Join(errs...)
 }
 
@@ -123,6 +137,7 @@ type Deps struct {
 	Store       StatementStore
 	Attachments AttachmentStore
 	Conflicts   ConflictChecker
+	Backlog     Backlog // needed with Config.MaxBacklogBytes
 	Watermark   *Watermark
 	Health      *observability.Health
 	Registry    *prometheus.Registry
@@ -153,6 +168,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Auth == nil || d.Publisher == nil || d.Store == nil || d.Attachments == nil || d.Conflicts == nil || d.Watermark == nil || d.Health == nil || d.Registry == nil || d.Log == nil {
 		return nil, errors.New("ingest: every dependency is required")
 	}
+	if cfg.MaxBacklogBytes > 0 && d.Backlog == nil {
+		return nil, errors.New("ingest: a backlog bound needs a backlog gauge")
+	}
 	s := &Server{cfg: cfg, deps: d, log: d.Log}
 	s.metrics = metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -163,7 +181,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
 		}, []string{"method", "route"}),
 		statements: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lrs_ingest_statements_total", Help: "Statements received, by result (accepted, duplicate, rejected).",
+			Name: "lrs_ingest_statements_total", Help: "Statements received, by result (accepted, duplicate, rejected, backlog: refused with 503 while the store was too far behind).",
 		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{s.metrics.requests, s.metrics.duration, s.metrics.statements} {

@@ -113,6 +113,9 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 	if len(fresh) == 0 {
 		return ids, nil
 	}
+	if err := s.checkBacklog(c, len(fresh)); err != nil {
+		return nil, err
+	}
 	// Attachments first: once the statement is published it may be read,
 	// and it must never be visible without them.
 	if err := s.deps.Attachments.PutAttachments(c.UserContext(), p.Tenant, atts); err != nil {
@@ -141,6 +144,25 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 	s.metrics.statements.WithLabelValues("accepted").Add(float64(len(fresh)))
 	s.logAt(c, zapcore.DebugLevel, "published", zap.Int32("partition", part), zap.Int64("offset", off), zap.Int("statements", len(fresh)))
 	return ids, nil
+}
+
+// checkBacklog refuses writes while the store is more than
+// MaxBacklogBytes behind: past the topic's retention the store-writer
+// would lose records it has not read, so the clients must wait instead.
+func (s *Server) checkBacklog(c *fiber.Ctx, statements int) error {
+	if s.cfg.MaxBacklogBytes == 0 {
+		return nil
+	}
+	b := s.deps.Backlog.Backlog()
+	if b <= s.cfg.MaxBacklogBytes {
+		return nil
+	}
+	s.metrics.statements.WithLabelValues("backlog").Add(float64(statements))
+	s.logAt(c, zapcore.WarnLevel, "write refused: the store is too far behind", zap.Int64("backlog_bytes", b), zap.Int64("max_backlog_bytes", s.cfg.MaxBacklogBytes))
+	c.Set(fiber.HeaderRetryAfter, "5")
+	return newError(fiber.StatusServiceUnavailable, fmt.Sprintf(
+		"the statement store is %d MB behind the stream (the limit is %d MB); nothing was stored, retry later",
+		b>>20, s.cfg.MaxBacklogBytes>>20))
 }
 
 // dropKnown applies the statement comparison rules to the ids the client

@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -285,4 +286,53 @@ func TestLRSWithClickHouse(t *testing.T) {
 		}
 		t.Fatalf("rollup_learners_daily counts %d statements, want 10", n)
 	})
+}
+
+// TestLRSBacklogIs503: while the store-writer is more than
+// -max-backlog-bytes behind (here it holds its batches for 3 s), writes
+// answer 503 with Retry-After and store nothing; once it applied them,
+// writes are accepted again, and every acknowledged statement is stored.
+func TestLRSBacklogIs503(t *testing.T) {
+	addr, _ := startLRS(t, t.TempDir(), "-max-backlog-bytes", "4096", "-store-batch-wait", "3s")
+	c := newClient(t, addr)
+	accepted, refused := 0, 0
+	for i := 0; i < 100 && refused == 0; i++ {
+		r := c.post(statementArray(5, "completed"))
+		switch r.status {
+		case 200:
+			accepted += 5
+		case http.StatusServiceUnavailable:
+			refused++
+			if r.header.Get("Retry-After") == "" || !bytes.Contains(r.body, []byte("behind the stream")) {
+				t.Fatalf("503 without Retry-After or reason: %v %s", r.header, r.body)
+			}
+		default:
+			t.Fatalf("POST: %d %s", r.status, r.body)
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("%d statements accepted with the store-writer holding them, none refused", accepted)
+	}
+	var r response
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if r = c.post(statementArray(5, "completed")); r.status == 200 {
+			accepted += 5
+			break
+		}
+	}
+	if r.status != 200 {
+		t.Fatalf("POST after the store-writer caught up: %d %s", r.status, r.body)
+	}
+	var list struct {
+		Statements []any `json:"statements"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		c.get(fmt.Sprintf("?limit=%d", accepted+10)).json(t, &list)
+		if len(list.Statements) >= accepted {
+			break
+		}
+	}
+	if len(list.Statements) != accepted {
+		t.Fatalf("%d statements stored, want the %d acknowledged", len(list.Statements), accepted)
+	}
 }

@@ -212,6 +212,11 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		// publishes every record: the conflict check needs no tail wait.
 		in.Kafka = KafkaSecurity{Security: b.Security()}
 		in.Conflict.SoleProducer = true
+		if in.MaxBacklogBytes == 0 {
+			// Past its retention the embedded broker deletes records
+			// whether the store-writer read them or not.
+			in.MaxBacklogBytes = cfg.RetentionBytes / 2
+		}
 	}
 	if err := errors.Join(in.Common.validate(), in.validate()); err != nil {
 		return err
