@@ -53,7 +53,7 @@ func NewFilter(maxBytes int) *Filter {
 
 // grow adds a layer of twice the last one's capacity, if the budget allows.
 // Called with mu held for writing, or before f is shared.
-func (f *Filter) grow() bool {
+func (f *Filter) grow() {
 	c := int64(filterFirstCap)
 	if len(f.layers) > 0 {
 		c = 2 * f.layers[len(f.layers)-1].cap
@@ -61,11 +61,10 @@ func (f *Filter) grow() bool {
 	nbits := uint64(1) << bits.Len64(uint64(c*filterBitsPer)-1)
 	size := int(nbits / 8)
 	if len(f.layers) > 0 && f.bytes+size > f.maxBytes {
-		return false
+		return // the last layer fills on: more false positives, more lookups
 	}
 	f.layers = append(f.layers, &layer{words: make([]atomic.Uint64, nbits/64), mask: nbits - 1, cap: c})
 	f.bytes += size
-	return true
 }
 
 func (f *Filter) hashes(tenant string, id uuid.UUID) (uint64, uint64) {

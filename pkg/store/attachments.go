@@ -125,41 +125,65 @@ func (s *SQLite) GetAttachments(ctx context.Context, tenant string, sha2s []stri
 }
 
 func (p *Postgres) Granted(ctx context.Context, tenant string, gs []AttachmentGrant) (map[AttachmentGrant]bool, error) {
-	return granted(gs, func(g AttachmentGrant) (bool, error) {
-		var one int
-		err := p.pool.QueryRow(ctx, `SELECT 1 FROM attachment_grants WHERE tenant = $1 AND statement_id = $2 AND sha2 = $3`,
-			tenant, g.StatementID, g.SHA2).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return false, nil
-		}
-		return err == nil, err
-	})
+	gs = lowerGrants(gs)
+	ids, sums := make([]string, len(gs)), make([]string, len(gs))
+	for i, g := range gs {
+		ids[i], sums[i] = g.StatementID, g.SHA2
+	}
+	rows, err := p.pool.Query(ctx, `SELECT g.statement_id, g.sha2 FROM attachment_grants g
+JOIN unnest($2::text[], $3::text[]) AS q(statement_id, sha2) ON g.statement_id = q.statement_id AND g.sha2 = q.sha2
+WHERE g.tenant = $1`, tenant, ids, sums)
+	if err != nil {
+		return nil, fmt.Errorf("read attachment grants: %w", err)
+	}
+	defer rows.Close()
+	return scanGrants(rows)
 }
 
 func (s *SQLite) Granted(ctx context.Context, tenant string, gs []AttachmentGrant) (map[AttachmentGrant]bool, error) {
-	return granted(gs, func(g AttachmentGrant) (bool, error) {
-		var one int
-		err := s.r.QueryRowContext(ctx, `SELECT 1 FROM attachment_grants WHERE tenant = ? AND statement_id = ? AND sha2 = ?`,
-			tenant, g.StatementID, g.SHA2).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		return err == nil, err
-	})
+	gs = lowerGrants(gs)
+	if len(gs) == 0 {
+		return map[AttachmentGrant]bool{}, nil
+	}
+	args := []any{tenant}
+	var terms []string
+	for _, g := range gs {
+		terms = append(terms, "(statement_id = ? AND sha2 = ?)")
+		args = append(args, g.StatementID, g.SHA2)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT statement_id, sha2 FROM attachment_grants WHERE tenant = ? AND (`+strings.Join(terms, " OR ")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read attachment grants: %w", err)
+	}
+	defer rows.Close()
+	return scanGrants(rows)
 }
 
-// granted asks has for each grant (a statement names few attachments).
-func granted(gs []AttachmentGrant, has func(AttachmentGrant) (bool, error)) (map[AttachmentGrant]bool, error) {
+// lowerGrants is gs in the stored (lower) case.
+func lowerGrants(gs []AttachmentGrant) []AttachmentGrant {
+	out := make([]AttachmentGrant, len(gs))
+	for i, g := range gs {
+		out[i] = AttachmentGrant{StatementID: strings.ToLower(g.StatementID), SHA2: strings.ToLower(g.SHA2)}
+	}
+	return out
+}
+
+// scanGrants reads (statement_id, sha2) rows into a set.
+func scanGrants(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}) (map[AttachmentGrant]bool, error) {
 	out := map[AttachmentGrant]bool{}
-	for _, g := range gs {
-		g = AttachmentGrant{StatementID: strings.ToLower(g.StatementID), SHA2: strings.ToLower(g.SHA2)}
-		ok, err := has(g)
-		if err != nil {
+	for rows.Next() {
+		var g AttachmentGrant
+		if err := rows.Scan(&g.StatementID, &g.SHA2); err != nil {
 			return nil, fmt.Errorf("read attachment grants: %w", err)
 		}
-		if ok {
-			out[g] = true
-		}
+		out[g] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read attachment grants: %w", err)
 	}
 	return out, nil
 }
