@@ -68,8 +68,9 @@ func (c *ClickHouse) RefreshMonths(ctx context.Context, months []int) error {
 }
 
 // refreshMonth computes one month into a private staging table and swaps
-// it in whole: readers see the old month or the new one, never a mix, and
-// a month that no longer has rows (all voided) is emptied.
+// it in whole: readers see the old month, or for a moment none, or the new
+// one, never a mix; a month that no longer has rows (all voided) is
+// emptied.
 func (c *ClickHouse) refreshMonth(ctx context.Context, table, view string, month int) error {
 	var suffix [6]byte
 	if _, err := rand.Read(suffix[:]); err != nil {
@@ -87,20 +88,28 @@ func (c *ClickHouse) refreshMonth(ctx context.Context, table, view string, month
 	if err := c.conn.Exec(ctx, "INSERT INTO "+staging+" SELECT * FROM "+view+" WHERE toYYYYMM(day) = ?", month); err != nil {
 		return fmt.Errorf("compute: %w", err)
 	}
-	// ClickHouse 26.6 and later refuse REPLACE PARTITION from a source with
-	// no rows in it (and 25.8 rejects the setting that allows it), so an
-	// emptied month is dropped instead: dropping a missing partition is a
-	// no-op on every release.
+	// The month is dropped, then the staged one attached. REPLACE PARTITION
+	// would do both at once, but on a plain MergeTree it only deactivates
+	// the old parts in memory: a restart before they are cleaned up (8
+	// minutes by default) brings them back beside the new ones, doubling
+	// the month for good (ClickHouse #107605, fixed in 2026; chDB 2.1.1,
+	// ClickHouse 24.8, reloads them at every query). DROP PARTITION leaves
+	// an empty part covering them on disk. Readers may see the month empty
+	// for the moment between the two. Dropping a missing partition is a
+	// no-op on every release, and an emptied month has nothing to attach
+	// (26.6 and later refuse to take a partition from a source without it).
+	if err := c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", table, month)); err != nil {
+		return fmt.Errorf("drop the old month: %w", err)
+	}
 	var rows uint64
 	if err := c.conn.QueryRow(ctx, "SELECT count() FROM "+staging).Scan(&rows); err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
 	}
-	swap := fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION %d FROM %s", table, month, staging)
 	if rows == 0 {
-		swap = fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", table, month)
+		return nil
 	}
-	if err := c.conn.Exec(ctx, swap); err != nil {
-		return fmt.Errorf("swap in: %w", err)
+	if err := c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ATTACH PARTITION %d FROM %s", table, month, staging)); err != nil {
+		return fmt.Errorf("attach the new month: %w", err)
 	}
 	return nil
 }
