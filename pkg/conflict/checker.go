@@ -126,6 +126,7 @@ type Checker struct {
 	ends    EndOffsets
 	lookups *lookups
 	checks  *prometheus.CounterVec
+	counted map[string]prometheus.Counter // checks by result, resolved once
 	waits   prometheus.Histogram
 
 	mu      sync.Mutex
@@ -149,9 +150,15 @@ type ackedKey struct {
 	off int64
 }
 
-// flight is a statement of this instance being published.
+// flight is a statement of this instance being published, by the request
+// whose flights share g.
 type flight struct {
-	fp   [32]byte
+	fp [32]byte
+	g  *flightGroup
+}
+
+// flightGroup is one request's statements in flight.
+type flightGroup struct {
 	done chan struct{}
 	ok   bool // acknowledged; set before done is closed
 }
@@ -177,6 +184,10 @@ func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, st Store, r
 			Help:    "Time a check of client-chosen ids spent getting the topic's end offsets and waiting for this instance's tail to read up to them (not observed when the check needs no wait: the single binary).",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
 		}),
+	}
+	c.counted = map[string]prometheus.Counter{}
+	for _, r := range []string{"new", "duplicate", "conflict", "unchecked"} {
+		c.counted[r] = c.checks.WithLabelValues(r)
 	}
 	if reg != nil {
 		entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -208,6 +219,7 @@ type Decision struct {
 	New []bool
 	c   *Checker
 	own map[key]*flight
+	g   *flightGroup
 	at  *ackedAt
 }
 
@@ -230,7 +242,7 @@ func (d *Decision) Done() {
 	if d == nil || d.c == nil {
 		return
 	}
-	d.c.release(d.own, d.at)
+	d.c.release(d.own, d.g, d.at)
 	d.c = nil
 }
 
@@ -246,9 +258,9 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 		}
 		keys[i], fps[i] = key{tenant, sid.ID}, sid.Fingerprint
 	}
-	d := &Decision{New: make([]bool, len(stmts)), c: c, own: map[key]*flight{}}
+	d := &Decision{New: make([]bool, len(stmts)), c: c, own: make(map[key]*flight, len(stmts)), g: &flightGroup{done: make(chan struct{})}}
 	known := map[key][32]byte{} // acknowledged by a request we waited for
-	if err := c.claim(ctx, keys, fps, d.own, known); err != nil {
+	if err := c.claim(ctx, keys, fps, d.own, d.g, known); err != nil {
 		d.Done()
 		return nil, err
 	}
@@ -265,31 +277,37 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 			c.caughtUp.Store(true)
 		}
 	}
+	// Each source answers for all keys under one lock.
+	held := make([][32]byte, len(keys))
+	found := make([]bool, len(keys))
+	for i, k := range keys {
+		held[i], found[i] = known[k]
+	}
+	if sole {
+		c.ackedLookup(keys, held, found)
+	}
+	filterUsable := c.idx.lookupAll(keys, held, found)
 	var ask []store.StatementKey
 	var askAt []int
+	var fresh, dups int
 	for i, k := range keys {
-		fp, ok := known[k]
-		if !ok && sole {
-			fp, ok = c.ackedLookup(k)
-		}
-		if !ok {
-			fp, ok = c.idx.lookup(k)
-		}
 		switch {
-		case !ok && !unchecked && c.idx.absent(k):
+		case !found[i] && !unchecked && filterUsable && !c.idx.seen.MayContain(k.tenant, k.id):
 			d.New[i] = true
-			c.checks.WithLabelValues("new").Inc()
-		case !ok:
+			fresh++
+		case !found[i]:
 			ask = append(ask, store.StatementKey{Tenant: tenant, ID: k.id.String()})
 			askAt = append(askAt, i)
-		case fp == fps[i]:
-			c.checks.WithLabelValues("duplicate").Inc()
+		case held[i] == fps[i]:
+			dups++
 		default:
-			c.checks.WithLabelValues("conflict").Inc()
+			c.counted["conflict"].Inc()
 			d.Done()
 			return nil, &ConflictError{ID: stmts[i].ID}
 		}
 	}
+	c.counted["new"].Add(float64(fresh))
+	c.counted["duplicate"].Add(float64(dups))
 	if len(ask) > 0 {
 		stored, err := c.lookups.do(ctx, ask)
 		if err != nil && ctx.Err() != nil {
@@ -304,14 +322,14 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 			case !ok:
 				d.New[i] = true
 				if unchecked {
-					c.checks.WithLabelValues("unchecked").Inc()
+					c.counted["unchecked"].Inc()
 				} else {
-					c.checks.WithLabelValues("new").Inc()
+					c.counted["new"].Inc()
 				}
 			case fp == stmts[i].Fingerprint:
-				c.checks.WithLabelValues("duplicate").Inc()
+				c.counted["duplicate"].Inc()
 			default:
-				c.checks.WithLabelValues("conflict").Inc()
+				c.counted["conflict"].Inc()
 				d.Done()
 				return nil, &ConflictError{ID: stmts[i].ID}
 			}
@@ -323,7 +341,7 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 // claim registers this request's flights for keys, first waiting for any
 // other request of this instance publishing one of them: if it was
 // acknowledged, known gets its fingerprint.
-func (c *Checker) claim(ctx context.Context, keys []key, fps [][32]byte, own map[key]*flight, known map[key][32]byte) error {
+func (c *Checker) claim(ctx context.Context, keys []key, fps [][32]byte, own map[key]*flight, g *flightGroup, known map[key][32]byte) error {
 	for {
 		var other *flight
 		var otherKey key
@@ -339,7 +357,7 @@ func (c *Checker) claim(ctx context.Context, keys []key, fps [][32]byte, own map
 				other, otherKey = f, k
 				break
 			}
-			f := &flight{fp: fps[i], done: make(chan struct{})}
+			f := &flight{fp: fps[i], g: g}
 			c.flights[k] = f
 			own[k] = f
 		}
@@ -348,11 +366,11 @@ func (c *Checker) claim(ctx context.Context, keys []key, fps [][32]byte, own map
 			return nil
 		}
 		select {
-		case <-other.done:
+		case <-other.g.done:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if other.ok {
+		if other.g.ok {
 			known[otherKey] = other.fp
 		}
 	}
@@ -389,24 +407,31 @@ func (c *Checker) soleCaughtUp() bool {
 	return len(c.acked) < c.cfg.MaxEntries
 }
 
-func (c *Checker) ackedLookup(k key) ([32]byte, bool) {
+// ackedLookup fills in the fingerprints of the keys not found yet that
+// this instance published and its tail has not read.
+func (c *Checker) ackedLookup(keys []key, fps [][32]byte, found []bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.acked[k]
-	return e.fp, ok
+	for i, k := range keys {
+		if !found[i] {
+			var e ackedEntry
+			e, found[i] = c.acked[k]
+			fps[i] = e.fp
+		}
+	}
 }
 
-func (c *Checker) release(own map[key]*flight, at *ackedAt) {
+func (c *Checker) release(own map[key]*flight, g *flightGroup, at *ackedAt) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Only the statements actually published count as acknowledged; a
+	// duplicate was acknowledged before and the index or store knows it.
+	g.ok = at != nil
+	close(g.done)
 	for k, f := range own {
-		// Only the statements actually published count as acknowledged; a
-		// duplicate was acknowledged before and the index or store knows it.
-		f.ok = at != nil
 		if c.flights[k] == f {
 			delete(c.flights, k)
 		}
-		close(f.done)
 		if at != nil && c.cfg.SoleProducer {
 			if _, ok := c.acked[k]; !ok {
 				c.acked[k] = ackedEntry{fp: f.fp, off: at.off}

@@ -425,7 +425,10 @@ func TestSoleProducerAnswersFromItsOwnAcknowledgements(t *testing.T) {
 	// Once the tail read it, the index answers (and the held copy goes).
 	h.idx.add(0, off+1, "t", []stream.StatementID{sid(t, mine, "a")})
 	publish(uuid.NewString())
-	if _, ok := h.c.ackedLookup(key{"t", uuid.MustParse(mine)}); ok {
+	h.c.mu.Lock()
+	_, held := h.c.acked[key{"t", uuid.MustParse(mine)}]
+	h.c.mu.Unlock()
+	if held {
 		t.Fatal("a statement the tail read is still held")
 	}
 	if _, err := h.check("t", st(mine, "b")); !errors.As(err, new(*ConflictError)) {

@@ -72,14 +72,6 @@ func NewIndex(max int, seen *Filter) *Index {
 	return &Index{max: max, entries: map[key]entry{}, parts: map[int32]*partition{}, tenants: map[string]string{}, moved: make(chan struct{}), seen: seen}
 }
 
-// absent reports whether k was certainly never acknowledged, as far as the
-// tail has read: the filter is loaded and nothing went unread.
-func (x *Index) absent(k key) bool {
-	x.mu.Lock()
-	usable := x.seen != nil && x.seenLoaded && !x.gap
-	x.mu.Unlock()
-	return usable && !x.seen.MayContain(k.tenant, k.id)
-}
 
 // unread reports whether records went unread (see absent).
 func (x *Index) unread() bool {
@@ -259,12 +251,20 @@ func (x *Index) next(p int32) int64 {
 	return -1
 }
 
-// lookup returns the fingerprint indexed for an id.
-func (x *Index) lookup(k key) ([32]byte, bool) {
+// lookupAll fills in the fingerprints indexed for the keys not found yet.
+// It reports whether the filter can tell an id never acknowledged, as far
+// as the tail has read: it is loaded and nothing went unread.
+func (x *Index) lookupAll(keys []key, fps [][32]byte, found []bool) (filterUsable bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	e, ok := x.entries[k]
-	return e.fp, ok
+	for i, k := range keys {
+		if !found[i] {
+			var e entry
+			e, found[i] = x.entries[k]
+			fps[i] = e.fp
+		}
+	}
+	return x.seen != nil && x.seenLoaded && !x.gap
 }
 
 // hole reports whether an id found neither here nor in the store may still
