@@ -67,13 +67,12 @@ type recordSize struct {
 }
 
 // NewIndex returns an index bounded to max entries.
-// seen, if not nil, is the filter of every id acknowledged (see Index.absent).
+// seen, if not nil, is the filter of every id acknowledged (see Index.lookupAll).
 func NewIndex(max int, seen *Filter) *Index {
 	return &Index{max: max, entries: map[key]entry{}, parts: map[int32]*partition{}, tenants: map[string]string{}, moved: make(chan struct{}), seen: seen}
 }
 
-
-// unread reports whether records went unread (see absent).
+// unread reports whether records went unread (see lookupAll).
 func (x *Index) unread() bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
