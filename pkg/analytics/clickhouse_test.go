@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
+
+// codeTooManyParts is ClickHouse's TOO_MANY_PARTS, which also refuses an
+// insert spanning more than max_partitions_per_insert_block partitions.
+const codeTooManyParts = 252
 
 // openTest connects to dsn (a fresh database, see testenv.ForEachClickHouse)
 // and applies the migrations.
@@ -202,8 +207,10 @@ func TestBackfillSpansManyPartitions(t *testing.T) {
 			// Each insert gets its own bound, generous for chDB on a loaded
 			// machine (one minute for both was exceeded under make test).
 			limit := map[string]any{"max_partitions_per_insert_block": 50}
-			if _, err := limited.Insert(clickhouseSettings(testenv.Context(t, 3*time.Minute), limit), stmts); err == nil {
-				t.Fatalf("an insert spanning %d partitions was accepted under a limit of 50", months)
+			_, err = limited.Insert(clickhouseSettings(testenv.Context(t, 3*time.Minute), limit), stmts)
+			var ex *clickhouse.Exception
+			if !errors.As(err, &ex) || ex.Code != codeTooManyParts {
+				t.Fatalf("an insert spanning %d partitions under a limit of 50: %v, want the server's refusal (code %d)", months, err, codeTooManyParts)
 			}
 			c.cfg.MaxPartitionsPerInsert = 50
 			if _, err := c.Insert(clickhouseSettings(testenv.Context(t, 3*time.Minute), limit), stmts); err != nil {
