@@ -32,7 +32,8 @@ type loader struct {
 	mu    sync.Mutex
 	acked map[string]bool
 	maybe map[string]bool
-	errs  map[string]int // answers other than success in this phase, by kind
+	errs  map[string]int  // answers other than success in this phase, by kind
+	lat   []time.Duration // of the successful requests in this phase
 
 	stopping atomic.Bool
 	wg       sync.WaitGroup
@@ -69,15 +70,21 @@ func (l *loader) start() {
 }
 
 // stop ends the load after the requests in flight; it returns the errors
-// answered since start and resets them.
-func (l *loader) stop() map[string]int {
+// answered since start and the latencies of the successful requests
+// (p50/p99/max), and resets both.
+func (l *loader) stop() (map[string]int, string) {
 	l.stopping.Store(true)
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	errs := l.errs
-	l.errs = map[string]int{}
-	return errs
+	errs, lat := l.errs, l.lat
+	l.errs, l.lat = map[string]int{}, nil
+	if len(lat) == 0 {
+		return errs, "-"
+	}
+	slices.Sort(lat)
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
+	return errs, ms(lat[len(lat)/2]) + " / " + ms(lat[len(lat)*99/100]) + " / " + ms(lat[len(lat)-1])
 }
 
 func (l *loader) send(base string, put bool) {
@@ -110,7 +117,9 @@ func (l *loader) send(base string, put bool) {
 	req.Header.Set("X-Experience-API-Version", "1.0.3")
 	req.Header.Set("Content-Type", "application/json")
 	kind := ""
+	began := time.Now()
 	resp, err := l.http.Do(req)
+	took := time.Since(began)
 	if err != nil {
 		kind = "no answer"
 	} else {
@@ -135,6 +144,8 @@ func (l *loader) send(base string, put bool) {
 	}
 	if kind != "" {
 		l.errs[kind]++
+	} else {
+		l.lat = append(l.lat, took)
 	}
 }
 
@@ -474,7 +485,7 @@ func TestFaults(t *testing.T) {
 		}
 	}
 	var report bytes.Buffer
-	fmt.Fprintf(&report, "\n| phase | acknowledged (total) | answers other than success | store and ClickHouse complete, after the fault ended |\n|---|---|---|---|\n")
+	fmt.Fprintf(&report, "\n| phase | acknowledged (total) | answers other than success | write p50 / p99 / max ms | store and ClickHouse complete, after the fault ended |\n|---|---|---|---|---|\n")
 	for r := 0; r < rounds; r++ {
 		for _, p := range phases {
 			if only != nil && !only[p.name] {
@@ -485,10 +496,10 @@ func TestFaults(t *testing.T) {
 			p.fault()
 			over := time.Now()
 			hold(time.Second)
-			errs := load.stop()
+			errs, lat := load.stop()
 			acked, maybe := load.snapshot()
 			took, problem := waitCaughtUp(t, pg, ch, acked, maybe, 3*time.Minute)
-			fmt.Fprintf(&report, "| %s | %d | %v | %v |\n", p.name, len(acked), errs, time.Since(over).Round(100*time.Millisecond))
+			fmt.Fprintf(&report, "| %s | %d | %v | %s | %v |\n", p.name, len(acked), errs, lat, time.Since(over).Round(100*time.Millisecond))
 			if problem != "" {
 				t.Log(report.String())
 				t.Fatalf("%s: not caught up %v after the fault: %s", p.name, took.Round(time.Second), problem)

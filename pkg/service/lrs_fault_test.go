@@ -58,7 +58,7 @@ func TestEmbeddedLRSSurvivesKill9(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		_ = p.cmd.Process.Kill()
 		_ = p.cmd.Wait()
-		errs := load.stop()
+		errs, _ := load.stop()
 		restarted := time.Now()
 		p = startProcess(t, bin, "lrs", env)
 		waitReady(t, addr, nil)
@@ -67,7 +67,7 @@ func TestEmbeddedLRSSurvivesKill9(t *testing.T) {
 	}
 	load.start()
 	time.Sleep(2 * time.Second)
-	if errs := load.stop(); len(errs) > 0 {
+	if errs, _ := load.stop(); len(errs) > 0 {
 		t.Errorf("after the restart the LRS answered errors: %v", errs)
 	}
 	acked, maybe := load.snapshot()
