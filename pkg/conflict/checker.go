@@ -126,8 +126,9 @@ type Checker struct {
 	ends    EndOffsets
 	lookups *lookups
 	checks  *prometheus.CounterVec
-	counted map[string]prometheus.Counter // checks by result, resolved once
-	waits   prometheus.Histogram
+	// The checks' counters by result, resolved once.
+	newChecks, duplicateChecks, conflictChecks, uncheckedChecks prometheus.Counter
+	waits                                                       prometheus.Histogram
 
 	mu      sync.Mutex
 	flights map[key]*flight
@@ -185,10 +186,8 @@ func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, st Store, r
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
 		}),
 	}
-	c.counted = map[string]prometheus.Counter{}
-	for _, r := range []string{"new", "duplicate", "conflict", "unchecked"} {
-		c.counted[r] = c.checks.WithLabelValues(r)
-	}
+	c.newChecks, c.duplicateChecks = c.checks.WithLabelValues("new"), c.checks.WithLabelValues("duplicate")
+	c.conflictChecks, c.uncheckedChecks = c.checks.WithLabelValues("conflict"), c.checks.WithLabelValues("unchecked")
 	if reg != nil {
 		entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lrs_conflict_index_entries",
@@ -301,13 +300,13 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 		case held[i] == fps[i]:
 			dups++
 		default:
-			c.counted["conflict"].Inc()
+			c.conflictChecks.Inc()
 			d.Done()
 			return nil, &ConflictError{ID: stmts[i].ID}
 		}
 	}
-	c.counted["new"].Add(float64(fresh))
-	c.counted["duplicate"].Add(float64(dups))
+	c.newChecks.Add(float64(fresh))
+	c.duplicateChecks.Add(float64(dups))
 	if len(ask) > 0 {
 		stored, err := c.lookups.do(ctx, ask)
 		if err != nil && ctx.Err() != nil {
@@ -322,14 +321,14 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 			case !ok:
 				d.New[i] = true
 				if unchecked {
-					c.counted["unchecked"].Inc()
+					c.uncheckedChecks.Inc()
 				} else {
-					c.counted["new"].Inc()
+					c.newChecks.Inc()
 				}
 			case fp == stmts[i].Fingerprint:
-				c.counted["duplicate"].Inc()
+				c.duplicateChecks.Inc()
 			default:
-				c.counted["conflict"].Inc()
+				c.conflictChecks.Inc()
 				d.Done()
 				return nil, &ConflictError{ID: stmts[i].ID}
 			}
