@@ -10,7 +10,7 @@ export GOFLAGS ?= -buildvcs=false
 
 SERVICES := lrs:lrs ingest:lrs-ingest store-writer:lrs-store-writer analytics-writer:lrs-analytics-writer
 
-.PHONY: all build run test test-unit vet fmt clean testenv-up testenv-down bench
+.PHONY: all build run test test-unit vet fmt clean testenv-up testenv-down bench bench-hostile
 
 all: build
 
@@ -61,6 +61,11 @@ testenv-down:
 bench: build
 	$(GO) build -o $(BIN)/lrs-loadgen ./services/loadgen
 	scripts/bench/run.sh $(BIN)
+
+# What a hostile client costs the embedded lrs (about a minute): CPU of
+# wrong secrets, RSS of a 10 MB body of tiny values, time of a forged cursor.
+bench-hostile: build
+	scripts/bench/hostile.sh $(BIN)
 
 clean:
 	rm -rf $(BIN)

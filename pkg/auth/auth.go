@@ -118,6 +118,7 @@ type Authenticator struct {
 	mu       sync.Mutex
 	cache    map[[32]byte]cached
 	inflight map[[32]byte]*flight
+	records  map[string]record
 
 	limits limiter
 	// failures throttles wrong secrets checked against slow (PBKDF2)
@@ -134,6 +135,22 @@ type cached struct {
 	// Kafka through a store outage instead of failing with it.
 	staleUntil time.Time
 }
+
+// record is a credential as read from the source, or its absence.
+type record struct {
+	cred  store.Credential
+	found bool
+	read  time.Time
+}
+
+// recordTTL is how long a read that refused a pair (unknown key, wrong
+// secret) is reused to refuse the next pairs of that key that are not
+// verified yet: a flood of wrong secrets or unknown keys then costs a hash
+// per request and a store read per key per recordTTL, not a query per
+// request (that query was most of their cost). Only a refusal is taken
+// from it: a key created, or a secret rotated, through another instance
+// within recordTTL after a refusal is refused until the next read.
+const recordTTL = time.Second
 
 // Stale-while-error: past its ttl, a verified pair is trusted for up to
 // maxStale more while reading its credential fails, and the read is tried
@@ -200,8 +217,8 @@ func NewAuthenticator(src CredentialSource, ttl time.Duration) (*Authenticator, 
 		return nil, fmt.Errorf("cache ttl %v: want > 0", ttl)
 	}
 	return &Authenticator{src: src, ttl: ttl, now: time.Now, cache: map[[32]byte]cached{},
-		inflight: map[[32]byte]*flight{},
-		limits:   limiter{buckets: map[string]*bucket{}}, failures: limiter{buckets: map[string]*bucket{}}}, nil
+		inflight: map[[32]byte]*flight{}, records: map[string]record{},
+		limits: limiter{buckets: map[string]*bucket{}}, failures: limiter{buckets: map[string]*bucket{}}}, nil
 }
 
 // Authenticate returns the principal for key and secret, ErrUnauthorized,
@@ -258,8 +275,29 @@ func (a *Authenticator) verify(ctx context.Context, key, secret string) (Princip
 // check reads the credential and verifies secret against it; c is the
 // expired cache entry of the pair, if hit.
 func (a *Authenticator) check(ctx context.Context, key, secret string, digest [32]byte, c cached, hit bool, now time.Time) (Principal, error) {
+	// A pair never verified is first checked against a recent read of its
+	// credential, which can only refuse it: a wrong secret or unknown key
+	// then costs no store read. A match is confirmed on a fresh read below
+	// (without hashing again), so that a disable, enable or rotation made
+	// meanwhile applies.
+	var verified string
+	if r, ok := a.recentRecord(key, now); ok && !hit {
+		if !r.found {
+			verifyDummy(secret)
+			return Principal{}, ErrUnauthorized
+		}
+		h, err := a.matching(key, secret, r.cred, now)
+		if err != nil {
+			return Principal{}, err
+		}
+		if h == "" {
+			return Principal{}, ErrUnauthorized
+		}
+		verified = h
+	}
 	cred, err := a.src.GetCredential(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
+		a.remember(key, record{read: now})
 		// Pay a hash anyway: an unknown key answers no faster than a
 		// wrong secret, so timing does not reveal which keys exist.
 		verifyDummy(secret)
@@ -284,30 +322,15 @@ func (a *Authenticator) check(ctx context.Context, key, secret string, digest [3
 		hash = cred.SecretHash
 	case hit && graceOpen && c.hash == cred.PreviousSecretHash:
 		hash = cred.PreviousSecretHash
+	case verified != "" && (verified == cred.SecretHash || graceOpen && verified == cred.PreviousSecretHash):
+		hash = verified
 	default:
-		slow := slowHash(cred.SecretHash) || (graceOpen && slowHash(cred.PreviousSecretHash))
-		if slow {
-			if err := a.mayTrySlow(key, now); err != nil {
-				return Principal{}, err
-			}
+		if hash, err = a.matching(key, secret, cred, now); err != nil {
+			return Principal{}, err
 		}
-		ok, err := VerifySecret(cred.SecretHash, secret)
-		if err != nil {
-			return Principal{}, fmt.Errorf("credential %s: %w", key, err)
-		}
-		hash = cred.SecretHash
-		if !ok && graceOpen {
-			ok, err = VerifySecret(cred.PreviousSecretHash, secret)
-			if err != nil {
-				return Principal{}, fmt.Errorf("credential %s, previous secret: %w", key, err)
-			}
-			hash = cred.PreviousSecretHash
-		}
-		if slow && ok {
-			a.succeeded(key)
-		}
-		if !ok {
+		if hash == "" {
 			a.forget(digest)
+			a.remember(key, record{cred: cred, found: true, read: now})
 			return Principal{}, ErrUnauthorized
 		}
 	}
@@ -337,6 +360,55 @@ func (a *Authenticator) check(ctx context.Context, key, secret string, digest [3
 	return p, nil
 }
 
+// recentRecord returns the read of key's credential made less than
+// recordTTL ago, if any.
+func (a *Authenticator) recentRecord(key string, now time.Time) (record, bool) {
+	a.mu.Lock()
+	r, ok := a.records[key]
+	a.mu.Unlock()
+	return r, ok && !now.Before(r.read) && now.Sub(r.read) < recordTTL
+}
+
+func (a *Authenticator) remember(key string, r record) {
+	a.mu.Lock()
+	if len(a.records) >= maxCached {
+		clear(a.records)
+	}
+	a.records[key] = r
+	a.mu.Unlock()
+}
+
+// matching returns the hash of cred that secret matches (its secret, or its
+// previous one during the grace period), or "" if none does. A wrong
+// secret against a slow hash spends the throttle's budget.
+func (a *Authenticator) matching(key, secret string, cred store.Credential, now time.Time) (string, error) {
+	graceOpen := cred.PreviousSecretHash != "" && now.Before(cred.PreviousUntil)
+	slow := slowHash(cred.SecretHash) || (graceOpen && slowHash(cred.PreviousSecretHash))
+	if slow {
+		if err := a.mayTrySlow(key, now); err != nil {
+			return "", err
+		}
+	}
+	hash := cred.SecretHash
+	ok, err := VerifySecret(cred.SecretHash, secret)
+	if err != nil {
+		return "", fmt.Errorf("credential %s: %w", key, err)
+	}
+	if !ok && graceOpen {
+		hash = cred.PreviousSecretHash
+		if ok, err = VerifySecret(cred.PreviousSecretHash, secret); err != nil {
+			return "", fmt.Errorf("credential %s, previous secret: %w", key, err)
+		}
+	}
+	if !ok {
+		return "", nil
+	}
+	if slow {
+		a.succeeded(key)
+	}
+	return hash, nil
+}
+
 // mayTrySlow spends one of the wrong-secret budgets of key and of all keys
 // together before a slow verification, or refuses it while either is used
 // up; a verification that succeeds gives its token back (succeeded).
@@ -357,6 +429,7 @@ func (a *Authenticator) succeeded(key string) { a.failures.refund(key, allKeys) 
 func (a *Authenticator) Forget(key string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	delete(a.records, key)
 	for d, c := range a.cache {
 		if c.p.Key == key {
 			delete(a.cache, d)

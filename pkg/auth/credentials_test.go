@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -305,4 +306,38 @@ func TestConcurrentUse(t *testing.T) {
 	if n := bad.Load(); n != 0 {
 		t.Fatalf("%d requests with the old secret failed during a rotation with grace", n)
 	}
+}
+
+// TestRefusalsReuseARecentRead: a flood of wrong secrets and unknown keys
+// reads the store once per key per recordTTL, not once per request, and
+// the right secret arriving in between is still accepted at once, on a
+// fresh read (so that a disable made meanwhile applies).
+func TestRefusalsReuseARecentRead(t *testing.T) {
+	ctx := context.Background()
+	s, cred := tenantWithCredential(t, CredentialSpec{Label: "Moodle EU-West"})
+	src := &countingSource{CredentialSource: s}
+	clk := &clock{t: time.Now()}
+	a := newTestAuthenticator(t, src, time.Minute, clk)
+
+	for i := range 100 {
+		wantAuth(t, a, cred.Key, fmt.Sprintf("wrong-%d", i), false, "wrong secret")
+		wantAuth(t, a, "no-such-key", cred.Secret, false, "unknown key")
+	}
+	if n := src.reads.Load(); n != 2 {
+		t.Fatalf("200 refusals read the store %d times, want 2 (one per key)", n)
+	}
+	clk.advance(recordTTL)
+	wantAuth(t, a, cred.Key, "wrong-again", false, "wrong secret, a second later")
+	if n := src.reads.Load(); n != 3 {
+		t.Fatalf("a refusal recordTTL later read the store %d times in all, want 3", n)
+	}
+
+	if _, err := SetDisabled(ctx, s, cred.Key, true); err != nil {
+		t.Fatal(err)
+	}
+	wantAuth(t, a, cred.Key, cred.Secret, false, "right secret of a credential disabled after the last read")
+	if _, err := SetDisabled(ctx, s, cred.Key, false); err != nil {
+		t.Fatal(err)
+	}
+	wantAuth(t, a, cred.Key, cred.Secret, true, "right secret, enabled again")
 }
