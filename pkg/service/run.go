@@ -264,7 +264,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e.log.Info("LRS ready", zap.String("xapi", base+in.Prefix), zap.String("store", redactDSN(in.StoreDSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
+	e.log.Info("LRS ready", zap.String("xapi", base+in.Prefix), zap.String("store", config.RedactDSN(in.StoreDSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
 
 	cctx, stopConsumers := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -276,16 +276,6 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	herr := srv.Shutdown(sctx)
 	stopConsumers()
 	return errors.Join(herr, <-done)
-}
-
-// redactDSN hides a password before a DSN is logged.
-func redactDSN(dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		if at := strings.LastIndex(dsn, "@"); at > i {
-			return dsn[:i+3] + "***" + dsn[at:]
-		}
-	}
-	return dsn
 }
 
 // RunMigrate applies the statement store's and (when a DSN is given)
@@ -308,7 +298,7 @@ func RunMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate store: %w", err)
 	}
-	fmt.Fprintf(out, "statement store %s: migrated\n", redactDSN(storeDSN))
+	fmt.Fprintf(out, "statement store %s: migrated\n", config.RedactDSN(storeDSN))
 	if chDSN == "" {
 		return nil
 	}
@@ -320,6 +310,6 @@ func RunMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if err := ch.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate ClickHouse: %w", err)
 	}
-	fmt.Fprintf(out, "ClickHouse %s: migrated\n", redactDSN(chDSN))
+	fmt.Fprintf(out, "ClickHouse %s: migrated\n", config.RedactDSN(chDSN))
 	return nil
 }

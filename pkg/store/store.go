@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/streamlrs/streamlrs/pkg/config"
 )
 
 var (
@@ -197,7 +199,7 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 	case dsn == "":
 		return nil, errors.New("open store: empty DSN")
 	case strings.Contains(dsn, "://"):
-		return nil, fmt.Errorf("open store: unsupported DSN scheme in %q", redact(dsn))
+		return nil, fmt.Errorf("open store: unsupported DSN scheme in %q", config.RedactDSN(dsn))
 	default:
 		s, err := OpenSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
 		if err != nil {
@@ -205,20 +207,6 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		}
 		return s, nil
 	}
-}
-
-// redact hides a password in a DSN so that errors can be logged.
-func redact(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
-	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return dsn
-	}
-	userinfo := dsn[scheme+3 : at]
-	if colon := strings.Index(userinfo, ":"); colon >= 0 {
-		return dsn[:scheme+3] + userinfo[:colon] + ":xxxxx" + dsn[at:]
-	}
-	return dsn
 }
 
 // rows is what pgx.Rows and *sql.Rows have in common.

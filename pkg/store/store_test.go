@@ -46,16 +46,3 @@ func TestOpenPicksBackend(t *testing.T) {
 		}
 	}
 }
-
-func TestRedact(t *testing.T) {
-	cases := map[string]string{
-		"postgres://u:secret@h:5432/db?sslmode=disable": "postgres://u:xxxxx@h:5432/db?sslmode=disable",
-		"postgres://u@h/db":                             "postgres://u@h/db",
-		"/var/lib/lrs.db":                               "/var/lib/lrs.db",
-	}
-	for in, want := range cases {
-		if got := redact(in); got != want {
-			t.Errorf("redact(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
