@@ -1,0 +1,66 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/observability"
+)
+
+func testEnv(brokers ...string) env {
+	return env{log: zap.NewNop(), reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: brokers}
+}
+
+// A context cancelled while waitFor waits between attempts ends the wait at
+// once: no further attempt is made, and the error is the context's.
+func TestWaitForStopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	attempts := 0
+	done := make(chan error, 1)
+	go func() {
+		done <- waitFor(ctx, testEnv(), "dep", "the dependency", func(context.Context) error {
+			attempts++
+			time.AfterFunc(10*time.Millisecond, cancel) // during the first wait (one second)
+			return errors.New("down")
+		})
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("waitFor succeeded, want the attempt's error")
+		}
+		if attempts != 1 {
+			t.Fatalf("%d attempts after the context was cancelled during the first wait, want 1", attempts)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("waitFor did not return after its context was cancelled")
+	}
+}
+
+// connectKafka, waiting for a broker that is not there, returns once its
+// context is cancelled.
+func TestConnectKafkaStopsWithContext(t *testing.T) {
+	e := testEnv(freeAddr(t)) // nothing listens there
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() {
+		cl, err := connectKafka(ctx, "kafka", Common{}, e)
+		if cl != nil {
+			cl.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("connectKafka without a broker succeeded")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("connectKafka did not return after its context was cancelled")
+	}
+}
