@@ -41,9 +41,12 @@ type closers []func()
 
 func (c *closers) add(f func()) { *c = append(*c, f) }
 
-func (c closers) run() {
-	for i := len(c) - 1; i >= 0; i-- {
-		c[i]()
+// run has a pointer receiver so that "defer cl.run()", written before the
+// cleanups are added, runs the ones added by the time it is called: with a
+// value receiver the defer would copy the still empty slice.
+func (c *closers) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
 	}
 }
 

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,5 +63,21 @@ func TestConnectKafkaStopsWithContext(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("connectKafka did not return after its context was cancelled")
+	}
+}
+
+// A "defer cl.run()" written before the cleanups are added runs them all,
+// in reverse order.
+func TestDeferredClosersRunWhatWasAddedLater(t *testing.T) {
+	var order []int
+	func() {
+		var cl closers
+		defer cl.run()
+		for i := range 3 {
+			cl.add(func() { order = append(order, i) })
+		}
+	}()
+	if fmt.Sprint(order) != "[2 1 0]" {
+		t.Fatalf("cleanups ran as %v, want [2 1 0]", order)
 	}
 }
