@@ -28,7 +28,9 @@ import (
 
 // env is what every component is built with.
 type env struct {
-	log     *zap.Logger
+	log *zap.Logger
+	// stop ends what newEnv started (the profiles listener).
+	stop    func()
 	reg     *prometheus.Registry
 	health  *observability.Health
 	brokers []string
@@ -306,7 +308,9 @@ func buildAnalyticsWriter(ctx context.Context, cfg WriterConfig, e env, cl *clos
 	cl.add(func() { ch.Close() })
 	e.health.Add("clickhouse", ch.Ping)
 	if cfg.RollupInterval > 0 {
-		go refreshRollups(ctx, ch, cfg.RollupInterval, e.log.Named("rollups"))
+		// Stopped before ch is closed (closers run in reverse), and also when
+		// the build fails later with ctx still alive.
+		cl.add(startRollups(ctx, ch, cfg.RollupInterval, e.log.Named("rollups")))
 	}
 	return buildConsumer(ctx, cfg, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
 		w, err := analyticswriter.New(ch, dlq)
@@ -319,6 +323,7 @@ func newEnv(c Common) (env, error) {
 	if err != nil {
 		return env{}, err
 	}
+	stop := func() {}
 	if c.PprofAddr != "" {
 		// Profiles get their own listener, so they are never exposed where
 		// the xAPI or the metrics are.
@@ -326,25 +331,64 @@ func newEnv(c Common) (env, error) {
 		if err != nil {
 			return env{}, err
 		}
-		go srv.Serve()
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			if err := srv.Serve(); err != nil {
+				log.Error("profiles server stopped", zap.Error(err))
+			}
+		}()
+		stop = func() {
+			// A profile being taken (it may last 30 s) may finish within
+			// the shutdown bound; past it its connection is closed.
+			ctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+			}
+			<-served
+		}
 		log.Info("profiles served", zap.String("addr", srv.Addr()))
 	}
 	sec, err := c.Kafka.resolve()
 	if err != nil {
+		stop()
 		return env{}, err
 	}
 	kopts, err := sec.Opts(log.Named("kafka-tls"))
 	if err != nil {
+		stop()
 		return env{}, err
 	}
 	log.Info("kafka", append(sec.LogFields(), zap.String("brokers", c.Brokers))...)
-	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers), kafka: kopts}, nil
+	return env{log: log, stop: stop, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers), kafka: kopts}, nil
+}
+
+// rollupRefresher is what refreshRollups needs of ClickHouse.
+type rollupRefresher interface {
+	RefreshRollups(ctx context.Context) (months []int, err error)
+}
+
+// startRollups runs refreshRollups until ctx ends or the returned stop is
+// called; stop returns once the goroutine has, so that ClickHouse can be
+// closed after it and a stopped service leaves no refresh behind.
+func startRollups(ctx context.Context, ch rollupRefresher, interval time.Duration, log *zap.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		refreshRollups(ctx, ch, interval, log)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // refreshRollups recomputes the ClickHouse rollup months that received
 // statements, every interval, until ctx ends. A failed refresh is retried at
 // the next tick: the months stay marked until they are done.
-func refreshRollups(ctx context.Context, ch *analytics.ClickHouse, interval time.Duration, log *zap.Logger) {
+func refreshRollups(ctx context.Context, ch rollupRefresher, interval time.Duration, log *zap.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +67,58 @@ func TestConnectKafkaStopsWithContext(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("connectKafka did not return after its context was cancelled")
 	}
+}
+
+// blockingRefresher's refresh lasts until its context ends.
+type blockingRefresher struct {
+	started  chan struct{}
+	returned atomic.Bool
+}
+
+func (b *blockingRefresher) RefreshRollups(ctx context.Context) ([]int, error) {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	time.Sleep(10 * time.Millisecond) // the refresh winds down
+	b.returned.Store(true)
+	return nil, ctx.Err()
+}
+
+// The stop of startRollups returns only once a refresh in progress has,
+// so that ClickHouse is never closed under it.
+func TestStartRollupsStopWaits(t *testing.T) {
+	ch := &blockingRefresher{started: make(chan struct{}, 1)}
+	stop := startRollups(context.Background(), ch, time.Millisecond, zap.NewNop())
+	<-ch.started
+	stop()
+	if !ch.returned.Load() {
+		t.Fatal("stop returned while a refresh was running")
+	}
+	if n := goroutinesIn("service.refreshRollups"); n != 0 {
+		t.Fatalf("%d rollup goroutines after stop, want 0", n)
+	}
+}
+
+// goroutinesIn counts the goroutines whose stack names fn.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			count++
+		}
+	}
+	return count
 }
 
 // A "defer cl.run()" written before the cleanups are added runs them all,

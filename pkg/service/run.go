@@ -41,6 +41,7 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.log.Sync()
+	defer e.stop()
 	var cl closers
 	defer cl.run()
 	st, err := openStore(ctx, cfg.StoreDSN, cfg.Migrate, e)
@@ -96,6 +97,7 @@ func runWriter(ctx context.Context, name, kind string, args []string,
 		return err
 	}
 	defer e.log.Sync()
+	defer e.stop()
 	// The admin endpoints come first, so that /readyz tells why the writer
 	// is not running yet while it waits for its database or broker.
 	if cfg.HTTPAddr != "" {
@@ -226,6 +228,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.log.Sync()
+	defer e.stop()
 	if !cfg.External {
 		e.log.Info("embedded broker started", zap.Strings("addrs", e.brokers), zap.String("dir", cfg.BrokerDir))
 	}
