@@ -34,10 +34,10 @@ type Statement struct {
 	Statement   json.RawMessage `json:"statement"`
 }
 
-// Record encodes b as a Kafka record on topic. The key names the request by
-// its first statement id (the producer's partitioner ignores it); the order
-// of statements across requests does not matter to the writers (voiding is
-// order-independent).
+// Record encodes b as a Kafka record on topic. The key, <tenant>/<first
+// statement id>, names the request (the producer's partitioner ignores it,
+// see ProducerOpts); the order of statements across requests does not
+// matter to the writers (voiding is order-independent).
 func (b Batch) Record(topic string) (*kgo.Record, error) {
 	if b.Tenant == "" {
 		return nil, errors.New("batch without tenant")
