@@ -24,7 +24,15 @@ import (
 func parse(name string, args []string, register func(*flag.FlagSet)) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	register(fs)
-	return config.Parse(fs, args)
+	if err := config.Parse(fs, args); err != nil {
+		return err
+	}
+	// Flag parsing stops at the first argument that is not a flag: what
+	// follows would be silently ignored (lrs tenant list would start the LRS).
+	if fs.NArg() > 0 {
+		return unexpectedArgError{cmd: name, arg: fs.Arg(0)}
+	}
+	return nil
 }
 
 // RunIngest runs the xAPI API until ctx is cancelled.
