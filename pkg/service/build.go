@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 	"go.uber.org/zap"
 
 	"github.com/streamlrs/streamlrs/pkg/analytics"
@@ -132,6 +134,15 @@ func openStore(ctx context.Context, dsn string, migrate bool, e env) (store.Stor
 	return st, nil
 }
 
+// kafkaMetrics is the option that has kprom count a Kafka client's
+// connections, bytes, errors and buffered records on the service's registry,
+// as lrs_kafka_*, labelled client=name: a process runs several clients (the
+// producer, the conflict tail, each consumer group and its dead-letter
+// producer), and two live clients of one name would clash (kprom panics).
+func (e env) kafkaMetrics(name string) kgo.Opt {
+	return kgo.WithHooks(kprom.NewMetrics("lrs_kafka", kprom.Registry(e.reg), kprom.WithStaticLabel(prometheus.Labels{"client": name})))
+}
+
 // connectKafka returns a client once the cluster answers, creating the topics
 // if asked. It waits as long as it takes: a service may start before its
 // broker. Meanwhile /readyz reports the wait under check, which the caller
@@ -162,7 +173,7 @@ func connectKafka(ctx context.Context, check string, c Common, e env, opts ...kg
 }
 
 func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, out io.Writer, cl *closers) (*ingest.Server, error) {
-	kcl, err := connectKafka(ctx, "kafka", cfg.Common, e, stream.ProducerOpts(cfg.topic(), cfg.PublishTimeout, cfg.Linger)...)
+	kcl, err := connectKafka(ctx, "kafka", cfg.Common, e, append(stream.ProducerOpts(cfg.topic(), cfg.PublishTimeout, cfg.Linger), e.kafkaMetrics("producer"))...)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +247,7 @@ func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Clie
 	log := e.log.Named("conflict-tail")
 	tail, err := conflict.OpenTail(ctx, cfg.Conflict, cfg.Topic, idx, admin,
 		func(opts ...kgo.Opt) (*kgo.Client, error) {
-			return stream.NewClient(e.brokers, log, append(opts, e.kafka...)...)
+			return stream.NewClient(e.brokers, log, append(append(opts, e.kafka...), e.kafkaMetrics("conflict-tail"))...)
 		}, applied, scan, log)
 	if err != nil {
 		return nil, err
@@ -247,7 +258,7 @@ func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Clie
 
 // buildConsumer wires a consumer group with its dead-letter producer.
 func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, handler func(*stream.DeadLetter) (stream.Handler, stream.OffsetSource, error)) (*stream.Consumer, error) {
-	dcl, err := connectKafka(ctx, "kafka-"+cfg.Group, cfg.Common, e, stream.ProducerOpts(cfg.topic(), 30*time.Second, 0)...)
+	dcl, err := connectKafka(ctx, "kafka-"+cfg.Group, cfg.Common, e, append(stream.ProducerOpts(cfg.topic(), 30*time.Second, 0), e.kafkaMetrics("dead-letter-"+cfg.Group))...)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +275,7 @@ func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, ha
 		Brokers: e.brokers, Topic: cfg.Topic, Group: cfg.Group,
 		MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax, InstanceID: cfg.InstanceID,
 		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)), SessionTimeout: cfg.SessionTimeout, StallTimeout: cfg.StallTimeout,
-		ClientOpts: e.kafka,
+		ClientOpts: append(slices.Clip(e.kafka), e.kafkaMetrics("consumer-"+cfg.Group)),
 	}, h, offsets, e.log.Named(cfg.Group), e.reg)
 	if err != nil {
 		return nil, err

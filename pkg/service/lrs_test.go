@@ -367,3 +367,36 @@ func TestLRSBacklogIs503(t *testing.T) {
 		t.Fatalf("%d statements stored, want the %d acknowledged", len(list.Statements), accepted)
 	}
 }
+
+// /metrics holds the Kafka client metrics (kprom) of each of the LRS's
+// clients, labelled by client.
+func TestLRSKafkaClientMetrics(t *testing.T) {
+	addr, _ := startLRS(t, t.TempDir())
+	c := newClient(t, addr)
+	if r := c.post(statement("mailto:k@example.com", "completed", "http://example.com/k")); r.status != 200 {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[string]bool{} // client -> wrote bytes to a broker
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, `lrs_kafka_write_bytes_total{client="`)
+		if !ok {
+			continue
+		}
+		client, _, _ := strings.Cut(rest, `"`)
+		written[client] = written[client] || !strings.HasSuffix(line, " 0")
+	}
+	for _, client := range []string{"producer", "conflict-tail", "consumer-lrs-store-writer", "dead-letter-lrs-store-writer"} {
+		if !written[client] {
+			t.Errorf("no lrs_kafka_write_bytes_total of client %q above 0 in /metrics (clients seen: %v)", client, written)
+		}
+	}
+}
