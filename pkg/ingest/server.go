@@ -248,11 +248,8 @@ func (s *Server) routes() {
 	})
 }
 
-// App exposes the Fiber app (tests drive it with app.Test).
-func (s *Server) App() *fiber.App { return s.app }
-
-// OpsApp is where /metrics and the admin API are served: App unless
-// Config.SeparateOps.
+// OpsApp is where /metrics and the admin API are served: the xAPI's own app
+// unless Config.SeparateOps.
 func (s *Server) OpsApp() *fiber.App { return s.ops }
 
 // ListenOps binds addr for OpsApp, like Listen; only with SeparateOps.

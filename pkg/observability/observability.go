@@ -205,3 +205,6 @@ func (s *Server) Serve() error {
 
 // Shutdown stops the listener, letting in-flight scrapes finish.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// Close stops the listener and closes every connection at once.
+func (s *Server) Close() error { return s.srv.Close() }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 	"go.uber.org/zap"
 
 	"github.com/streamlrs/streamlrs/pkg/analytics"
@@ -28,7 +30,9 @@ import (
 
 // env is what every component is built with.
 type env struct {
-	log     *zap.Logger
+	log *zap.Logger
+	// stop ends what newEnv started (the profiles listener).
+	stop    func()
 	reg     *prometheus.Registry
 	health  *observability.Health
 	brokers []string
@@ -41,9 +45,12 @@ type closers []func()
 
 func (c *closers) add(f func()) { *c = append(*c, f) }
 
-func (c closers) run() {
-	for i := len(c) - 1; i >= 0; i-- {
-		c[i]()
+// run has a pointer receiver so that "defer cl.run()", written before the
+// cleanups are added, runs the ones added by the time it is called: with a
+// value receiver the defer would copy the still empty slice.
+func (c *closers) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
 	}
 }
 
@@ -127,6 +134,15 @@ func openStore(ctx context.Context, dsn string, migrate bool, e env) (store.Stor
 	return st, nil
 }
 
+// kafkaMetrics is the option that has kprom count a Kafka client's
+// connections, bytes, errors and buffered records on the service's registry,
+// as lrs_kafka_*, labelled client=name: a process runs several clients (the
+// producer, the conflict tail, each consumer group and its dead-letter
+// producer), and two live clients of one name would clash (kprom panics).
+func (e env) kafkaMetrics(name string) kgo.Opt {
+	return kgo.WithHooks(kprom.NewMetrics("lrs_kafka", kprom.Registry(e.reg), kprom.WithStaticLabel(prometheus.Labels{"client": name})))
+}
+
 // connectKafka returns a client once the cluster answers, creating the topics
 // if asked. It waits as long as it takes: a service may start before its
 // broker. Meanwhile /readyz reports the wait under check, which the caller
@@ -157,7 +173,7 @@ func connectKafka(ctx context.Context, check string, c Common, e env, opts ...kg
 }
 
 func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, out io.Writer, cl *closers) (*ingest.Server, error) {
-	kcl, err := connectKafka(ctx, "kafka", cfg.Common, e, stream.ProducerOpts(cfg.topic(), cfg.PublishTimeout, cfg.Linger)...)
+	kcl, err := connectKafka(ctx, "kafka", cfg.Common, e, append(stream.ProducerOpts(cfg.topic(), cfg.PublishTimeout, cfg.Linger), e.kafkaMetrics("producer"))...)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +247,7 @@ func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Clie
 	log := e.log.Named("conflict-tail")
 	tail, err := conflict.OpenTail(ctx, cfg.Conflict, cfg.Topic, idx, admin,
 		func(opts ...kgo.Opt) (*kgo.Client, error) {
-			return stream.NewClient(e.brokers, log, append(opts, e.kafka...)...)
+			return stream.NewClient(e.brokers, log, append(append(opts, e.kafka...), e.kafkaMetrics("conflict-tail"))...)
 		}, applied, scan, log)
 	if err != nil {
 		return nil, err
@@ -242,7 +258,7 @@ func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Clie
 
 // buildConsumer wires a consumer group with its dead-letter producer.
 func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, handler func(*stream.DeadLetter) (stream.Handler, stream.OffsetSource, error)) (*stream.Consumer, error) {
-	dcl, err := connectKafka(ctx, "kafka-"+cfg.Group, cfg.Common, e, stream.ProducerOpts(cfg.topic(), 30*time.Second, 0)...)
+	dcl, err := connectKafka(ctx, "kafka-"+cfg.Group, cfg.Common, e, append(stream.ProducerOpts(cfg.topic(), 30*time.Second, 0), e.kafkaMetrics("dead-letter-"+cfg.Group))...)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +275,7 @@ func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, ha
 		Brokers: e.brokers, Topic: cfg.Topic, Group: cfg.Group,
 		MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax, InstanceID: cfg.InstanceID,
 		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)), SessionTimeout: cfg.SessionTimeout, StallTimeout: cfg.StallTimeout,
-		ClientOpts: e.kafka,
+		ClientOpts: append(slices.Clip(e.kafka), e.kafkaMetrics("consumer-"+cfg.Group)),
 	}, h, offsets, e.log.Named(cfg.Group), e.reg)
 	if err != nil {
 		return nil, err
@@ -303,7 +319,9 @@ func buildAnalyticsWriter(ctx context.Context, cfg WriterConfig, e env, cl *clos
 	cl.add(func() { ch.Close() })
 	e.health.Add("clickhouse", ch.Ping)
 	if cfg.RollupInterval > 0 {
-		go refreshRollups(ctx, ch, cfg.RollupInterval, e.log.Named("rollups"))
+		// Stopped before ch is closed (closers run in reverse), and also when
+		// the build fails later with ctx still alive.
+		cl.add(startRollups(ctx, ch, cfg.RollupInterval, e.log.Named("rollups")))
 	}
 	return buildConsumer(ctx, cfg, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
 		w, err := analyticswriter.New(ch, dlq)
@@ -316,6 +334,7 @@ func newEnv(c Common) (env, error) {
 	if err != nil {
 		return env{}, err
 	}
+	stop := func() {}
 	if c.PprofAddr != "" {
 		// Profiles get their own listener, so they are never exposed where
 		// the xAPI or the metrics are.
@@ -323,25 +342,64 @@ func newEnv(c Common) (env, error) {
 		if err != nil {
 			return env{}, err
 		}
-		go srv.Serve()
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			if err := srv.Serve(); err != nil {
+				log.Error("profiles server stopped", zap.Error(err))
+			}
+		}()
+		stop = func() {
+			// A profile being taken (it may last 30 s) may finish within
+			// the shutdown bound; past it its connection is closed.
+			ctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+			}
+			<-served
+		}
 		log.Info("profiles served", zap.String("addr", srv.Addr()))
 	}
 	sec, err := c.Kafka.resolve()
 	if err != nil {
+		stop()
 		return env{}, err
 	}
 	kopts, err := sec.Opts(log.Named("kafka-tls"))
 	if err != nil {
+		stop()
 		return env{}, err
 	}
 	log.Info("kafka", append(sec.LogFields(), zap.String("brokers", c.Brokers))...)
-	return env{log: log, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers), kafka: kopts}, nil
+	return env{log: log, stop: stop, reg: observability.NewRegistry(), health: observability.NewHealth(), brokers: config.SplitList(c.Brokers), kafka: kopts}, nil
+}
+
+// rollupRefresher is what refreshRollups needs of ClickHouse.
+type rollupRefresher interface {
+	RefreshRollups(ctx context.Context) (months []int, err error)
+}
+
+// startRollups runs refreshRollups until ctx ends or the returned stop is
+// called; stop returns once the goroutine has, so that ClickHouse can be
+// closed after it and a stopped service leaves no refresh behind.
+func startRollups(ctx context.Context, ch rollupRefresher, interval time.Duration, log *zap.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		refreshRollups(ctx, ch, interval, log)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // refreshRollups recomputes the ClickHouse rollup months that received
 // statements, every interval, until ctx ends. A failed refresh is retried at
 // the next tick: the months stay marked until they are done.
-func refreshRollups(ctx context.Context, ch *analytics.ClickHouse, interval time.Duration, log *zap.Logger) {
+func refreshRollups(ctx context.Context, ch rollupRefresher, interval time.Duration, log *zap.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

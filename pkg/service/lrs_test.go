@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -257,7 +258,7 @@ func TestLRSBrokerDownIs503(t *testing.T) {
 // on the real ClickHouse: both writers share one process and one registry.
 func TestLRSWithClickHouse(t *testing.T) {
 	testenv.ForEachClickHouse(t, func(t *testing.T, ch string) {
-		addr, _ := startLRS(t, t.TempDir(), "-clickhouse-dsn", ch, "-analytics-rollup-interval", "500ms")
+		addr, stop := startLRS(t, t.TempDir(), "-clickhouse-dsn", ch, "-analytics-rollup-interval", "500ms")
 		c := newClient(t, addr)
 		if r := c.post(statementArray(10, "completed")); r.status != 200 {
 			t.Fatalf("POST: %d %s", r.status, r.body)
@@ -281,11 +282,41 @@ func TestLRSWithClickHouse(t *testing.T) {
 				t.Fatal(err)
 			}
 			if n == 10 {
-				return
+				break
 			}
 		}
-		t.Fatalf("rollup_learners_daily counts %d statements, want 10", n)
+		if n != 10 {
+			t.Fatalf("rollup_learners_daily counts %d statements, want 10", n)
+		}
+		stop()
+		if n := goroutinesIn("service.refreshRollups"); n != 0 {
+			t.Fatalf("%d rollup goroutines after the LRS stopped, want 0", n)
+		}
 	})
+}
+
+// A stopped LRS no longer serves its profiles, and leaves no goroutine of
+// that server behind.
+func TestLRSStopEndsProfiles(t *testing.T) {
+	pprof := freeAddr(t)
+	_, stop := startLRS(t, t.TempDir(), "-pprof-addr", pprof)
+	resp, err := http.Get("http://" + pprof + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /debug/pprof/: %d", resp.StatusCode)
+	}
+	stop()
+	if conn, err := net.Dial("tcp", pprof); err == nil {
+		conn.Close()
+		t.Fatal("profiles still served after the LRS stopped")
+	}
+	if n := goroutinesIn("service.newEnv"); n != 0 {
+		t.Fatalf("%d goroutines of the profiles server after the LRS stopped, want 0", n)
+	}
 }
 
 // TestLRSBacklogIs503: while the store-writer is more than
@@ -334,5 +365,38 @@ func TestLRSBacklogIs503(t *testing.T) {
 	}
 	if len(list.Statements) != accepted {
 		t.Fatalf("%d statements stored, want the %d acknowledged", len(list.Statements), accepted)
+	}
+}
+
+// /metrics holds the Kafka client metrics (kprom) of each of the LRS's
+// clients, labelled by client.
+func TestLRSKafkaClientMetrics(t *testing.T) {
+	addr, _ := startLRS(t, t.TempDir())
+	c := newClient(t, addr)
+	if r := c.post(statement("mailto:k@example.com", "completed", "http://example.com/k")); r.status != 200 {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[string]bool{} // client -> wrote bytes to a broker
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, `lrs_kafka_write_bytes_total{client="`)
+		if !ok {
+			continue
+		}
+		client, _, _ := strings.Cut(rest, `"`)
+		written[client] = written[client] || !strings.HasSuffix(line, " 0")
+	}
+	for _, client := range []string{"producer", "conflict-tail", "consumer-lrs-store-writer", "dead-letter-lrs-store-writer"} {
+		if !written[client] {
+			t.Errorf("no lrs_kafka_write_bytes_total of client %q above 0 in /metrics (clients seen: %v)", client, written)
+		}
 	}
 }

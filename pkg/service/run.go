@@ -24,7 +24,15 @@ import (
 func parse(name string, args []string, register func(*flag.FlagSet)) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	register(fs)
-	return config.Parse(fs, args)
+	if err := config.Parse(fs, args); err != nil {
+		return err
+	}
+	// Flag parsing stops at the first argument that is not a flag: what
+	// follows would be silently ignored (lrs tenant list would start the LRS).
+	if fs.NArg() > 0 {
+		return unexpectedArgError{cmd: name, arg: fs.Arg(0)}
+	}
+	return nil
 }
 
 // RunIngest runs the xAPI API until ctx is cancelled.
@@ -41,6 +49,7 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.log.Sync()
+	defer e.stop()
 	var cl closers
 	defer cl.run()
 	st, err := openStore(ctx, cfg.StoreDSN, cfg.Migrate, e)
@@ -96,6 +105,7 @@ func runWriter(ctx context.Context, name, kind string, args []string,
 		return err
 	}
 	defer e.log.Sync()
+	defer e.stop()
 	// The admin endpoints come first, so that /readyz tells why the writer
 	// is not running yet while it waits for its database or broker.
 	if cfg.HTTPAddr != "" {
@@ -226,6 +236,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.log.Sync()
+	defer e.stop()
 	if !cfg.External {
 		e.log.Info("embedded broker started", zap.Strings("addrs", e.brokers), zap.String("dir", cfg.BrokerDir))
 	}
@@ -264,7 +275,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e.log.Info("LRS ready", zap.String("xapi", base+in.Prefix), zap.String("store", redactDSN(in.StoreDSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
+	e.log.Info("LRS ready", zap.String("xapi", base+in.Prefix), zap.String("store", config.RedactDSN(in.StoreDSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
 
 	cctx, stopConsumers := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -276,16 +287,6 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	herr := srv.Shutdown(sctx)
 	stopConsumers()
 	return errors.Join(herr, <-done)
-}
-
-// redactDSN hides a password before a DSN is logged.
-func redactDSN(dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		if at := strings.LastIndex(dsn, "@"); at > i {
-			return dsn[:i+3] + "***" + dsn[at:]
-		}
-	}
-	return dsn
 }
 
 // RunMigrate applies the statement store's and (when a DSN is given)
@@ -308,7 +309,7 @@ func RunMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate store: %w", err)
 	}
-	fmt.Fprintf(out, "statement store %s: migrated\n", redactDSN(storeDSN))
+	fmt.Fprintf(out, "statement store %s: migrated\n", config.RedactDSN(storeDSN))
 	if chDSN == "" {
 		return nil
 	}
@@ -320,6 +321,6 @@ func RunMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if err := ch.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate ClickHouse: %w", err)
 	}
-	fmt.Fprintf(out, "ClickHouse %s: migrated\n", redactDSN(chDSN))
+	fmt.Fprintf(out, "ClickHouse %s: migrated\n", config.RedactDSN(chDSN))
 	return nil
 }

@@ -11,7 +11,10 @@ import (
 // statement, so the store only needs to find a few members; skipping the
 // rest (definitions, results, extensions) without decoding it is about ten
 // times faster than encoding/json, which was most of the CPU the store spent
-// per statement. It still rejects malformed input instead of misreading it.
+// per statement. It still rejects malformed input that would make it misread
+// where a value ends (an unterminated string, mismatched brackets) and
+// malformed members of the objects it walks; what it skips unread is not
+// validated further.
 
 var errJSON = errors.New("malformed JSON")
 
@@ -52,9 +55,13 @@ func skipValue(b []byte, i int) (int, error) {
 	case '"':
 		return skipString(b, i)
 	case '{', '[':
-		depth := 0
+		// The closing brackets expected, innermost last: one that does not
+		// match ([1}) is malformed, not the end of the value. Statements
+		// nest a few levels, so the stack stays in buf.
+		var buf [32]byte
+		want := buf[:0]
 		for i < len(b) {
-			switch b[i] {
+			switch c := b[i]; c {
 			case '"':
 				end, err := skipString(b, i)
 				if err != nil {
@@ -62,11 +69,16 @@ func skipValue(b []byte, i int) (int, error) {
 				}
 				i = end
 				continue
-			case '{', '[':
-				depth++
+			case '{':
+				want = append(want, '}')
+			case '[':
+				want = append(want, ']')
 			case '}', ']':
-				depth--
-				if depth == 0 {
+				if want[len(want)-1] != c {
+					return 0, errJSON
+				}
+				want = want[:len(want)-1]
+				if len(want) == 0 {
 					return i + 1, nil
 				}
 			}

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/streamlrs/streamlrs/pkg/config"
 )
 
 // Postgres is the PostgreSQL backend.
@@ -30,7 +32,7 @@ var _ Store = (*Postgres)(nil)
 func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("parse PostgreSQL DSN %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("parse PostgreSQL DSN %s: %w", config.RedactDSN(dsn), err)
 	}
 	// The store-writer moves on once a transaction of statements and their
 	// offsets commits: a commit the server acknowledged before it was
@@ -42,7 +44,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to PostgreSQL %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("connect to PostgreSQL %s: %w", config.RedactDSN(dsn), err)
 	}
 	p := &Postgres{pool: pool}
 	p.cursor.load = p.loadCursorKey

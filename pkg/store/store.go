@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/streamlrs/streamlrs/pkg/config"
 )
 
 var (
@@ -183,7 +185,10 @@ type Page struct {
 }
 
 // Open picks the backend from the DSN: postgres:// or postgresql:// is
-// PostgreSQL; sqlite:PATH or a plain file path is SQLite.
+// PostgreSQL; sqlite:PATH or a plain file path is SQLite. Anything else is
+// refused rather than taken for a file name: a PostgreSQL key=value string
+// (host=db dbname=lrs) or another scheme (mysql://, file:) would otherwise
+// quietly become a new, empty SQLite database.
 func Open(ctx context.Context, dsn string) (Store, error) {
 	// Each branch returns its own nil on error: a nil *Postgres or *SQLite
 	// in the Store interface would not compare equal to nil.
@@ -196,30 +201,59 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		return s, nil
 	case dsn == "":
 		return nil, errors.New("open store: empty DSN")
-	case strings.Contains(dsn, "://"):
-		return nil, fmt.Errorf("open store: unsupported DSN scheme in %q", redact(dsn))
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	case strings.Contains(dsn, "://"), hasScheme(dsn):
+		return nil, fmt.Errorf("open store: unsupported DSN scheme in %q: give postgres://... or sqlite:PATH", config.RedactDSN(dsn))
+	case looksLikeKeyValue(dsn):
+		return nil, fmt.Errorf("open store: %q looks like a PostgreSQL key=value DSN: give it as postgres://user:password@host:5432/db, or a file named so as sqlite:PATH", config.RedactDSN(dsn))
 	default:
-		s, err := OpenSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
+		return openSQLite(ctx, dsn)
 	}
 }
 
-// redact hides a password in a DSN so that errors can be logged.
-func redact(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
-	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return dsn
+func openSQLite(ctx context.Context, path string) (Store, error) {
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		return nil, err
 	}
-	userinfo := dsn[scheme+3 : at]
-	if colon := strings.Index(userinfo, ":"); colon >= 0 {
-		return dsn[:scheme+3] + userinfo[:colon] + ":xxxxx" + dsn[at:]
-	}
-	return dsn
+	return s, nil
 }
+
+// hasScheme reports whether dsn starts like a URI, "name:" with a letter
+// first and no '/' before the colon (file:lrs.db, postgres:...), which a
+// plain file path does not.
+func hasScheme(dsn string) bool {
+	colon := strings.IndexByte(dsn, ':')
+	if colon < 1 || !isLetter(dsn[0]) {
+		return false
+	}
+	for i := 1; i < colon; i++ {
+		c := dsn[i]
+		if !isLetter(c) && !('0' <= c && c <= '9') && c != '+' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeKeyValue reports whether dsn starts with "keyword=", the form of a
+// libpq connection string, or holds '=' beside white space.
+func looksLikeKeyValue(dsn string) bool {
+	if eq := strings.IndexByte(dsn, '='); eq > 0 {
+		key := strings.TrimRight(dsn[:eq], " \t")
+		word := key != ""
+		for i := 0; i < len(key); i++ {
+			if c := key[i]; !isLetter(c) && c != '_' {
+				word = false
+			}
+		}
+		return word || strings.ContainsAny(dsn, " \t\n")
+	}
+	return false
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // rows is what pgx.Rows and *sql.Rows have in common.
 type rows interface {

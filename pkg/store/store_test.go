@@ -10,6 +10,8 @@ import (
 func TestOpenPicksBackend(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
+	// A DSN wrongly taken for a SQLite path would create a file here.
+	t.Chdir(dir)
 	cases := []struct {
 		dsn  string
 		want string // "sqlite", "postgres" or an error substring
@@ -22,6 +24,14 @@ func TestOpenPicksBackend(t *testing.T) {
 		{"", "empty DSN"},
 		{"sqlite:", "is empty"},
 		{"sqlite:" + dir + "/x.db?mode=ro", "holds '?'"},
+		{"relative.db", "sqlite"},
+		{"sqlite:host=db.db", "sqlite"}, // an odd file name is still possible
+		{"host=db user=lrs password=secret dbname=lrs", "looks like a PostgreSQL key=value DSN"},
+		{"host=db", "looks like a PostgreSQL key=value DSN"},
+		{"dbname = lrs", "looks like a PostgreSQL key=value DSN"},
+		{"./my db.sqlite mode=ro", "looks like a PostgreSQL key=value DSN"},
+		{"file:lrs.db", "unsupported DSN scheme"},
+		{"postgres:host=db password=secret", "unsupported DSN scheme"},
 	}
 	for _, tc := range cases {
 		s, err := Open(ctx, tc.dsn)
@@ -45,17 +55,17 @@ func TestOpenPicksBackend(t *testing.T) {
 			t.Errorf("Open(%q) error shows the password: %q", tc.dsn, got)
 		}
 	}
-}
-
-func TestRedact(t *testing.T) {
-	cases := map[string]string{
-		"postgres://u:secret@h:5432/db?sslmode=disable": "postgres://u:xxxxx@h:5432/db?sslmode=disable",
-		"postgres://u@h/db":                             "postgres://u@h/db",
-		"/var/lib/lrs.db":                               "/var/lib/lrs.db",
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for in, want := range cases {
-		if got := redact(in); got != want {
-			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+	for _, f := range files {
+		switch filepath.Base(f) {
+		case "a.db", "b.db", "relative.db", "host=db.db":
+		default:
+			if !strings.Contains(f, ".db-") { // SQLite's -wal and -shm
+				t.Errorf("Open left a file %q that is no SQLite database asked for", filepath.Base(f))
+			}
 		}
 	}
 }

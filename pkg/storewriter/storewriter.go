@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -69,20 +70,22 @@ type origin struct {
 
 // originOf finds the record a conflicting statement came from. Conflicts
 // are rare, so a search beats indexing every statement of every batch. The
-// last copy wins, as the store keeps the first and reports the others.
-func originOf(decoded []stream.Decoded, st store.Statement) origin {
-	var o origin
+// last copy wins, as the store keeps the first and reports the others. The
+// id is compared regardless of case: the store reports it canonical (lower
+// case), while a record from another producer may carry it upper case.
+// ok is false when no record of decoded holds the statement.
+func originOf(decoded []stream.Decoded, st store.Statement) (o origin, ok bool) {
 	for _, d := range decoded {
 		if d.Batch.Tenant != st.Tenant {
 			continue
 		}
 		for _, s := range d.Batch.Statements {
-			if s.ID == st.ID && s.Fingerprint == st.Fingerprint {
-				o = origin{rec: d.Record, stmt: s}
+			if s.Fingerprint == st.Fingerprint && strings.EqualFold(s.ID, st.ID) {
+				o, ok = origin{rec: d.Record, stmt: s}, true
 			}
 		}
 	}
-	return o
+	return o, ok
 }
 
 // lane is the share of a batch applied in one transaction.
@@ -186,7 +189,13 @@ func (w *Writer) apply(ctx context.Context, recs []*kgo.Record, decoded []stream
 	}
 	for _, l := range lanes {
 		for _, c := range l.res.Conflicts {
-			if err := w.deadLetter(ctx, originOf(decoded, c.Statement), c); err != nil {
+			o, ok := originOf(decoded, c.Statement)
+			if !ok {
+				// Without its record there is nothing to dead-letter and no
+				// source to name: a store bug, reported rather than dropped.
+				return fmt.Errorf("store reported a conflict for statement %s of tenant %s, which no record of the batch holds", c.Statement.ID, c.Statement.Tenant)
+			}
+			if err := w.deadLetter(ctx, o, c); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,9 +17,10 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
-// A statement whose id is stored with other content, and a record nobody can
-// decode, end in the dead-letter topic with their reasons; the store keeps
-// the first statement and its offsets move past both.
+// A statement whose id is stored with other content (also when a record
+// carries the id upper case, which the store makes lower case), and a
+// record nobody can decode, end in the dead-letter topic with their reasons;
+// the store keeps the first statement and its offsets move past all.
 func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -40,8 +42,8 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	stmt := func(verb string) json.RawMessage {
 		return json.RawMessage(`{"id":"` + id + `","actor":{"mbox":"mailto:a@example.com"},"verb":{"id":"http://example.com/` + verb + `"},"object":{"id":"http://example.com/x"},"stored":"2026-01-01T00:00:00.000Z","timestamp":"2026-01-01T00:00:00.000Z","version":"1.0.0"}`)
 	}
-	for _, fp := range []string{"first", "second"} {
-		rec, err := stream.Batch{Tenant: "t", Statements: []stream.Statement{{ID: id, Stored: time.Now(), Fingerprint: fp, Statement: stmt(fp)}}}.Record(tc.Name)
+	for _, v := range []struct{ fp, id string }{{"first", id}, {"second", id}, {"third", strings.ToUpper(id)}} {
+		rec, err := stream.Batch{Tenant: "t", Statements: []stream.Statement{{ID: v.id, Stored: time.Now(), Fingerprint: v.fp, Statement: stmt(v.fp)}}}.Record(tc.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +113,8 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	}
 	defer rd.Close()
 	kinds := map[string]string{}
-	for len(kinds) < 2 && ctx.Err() == nil {
+	conflicts := map[string]bool{} // fingerprints dead-lettered
+	for len(conflicts) < 2 && ctx.Err() == nil {
 		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
 			var reason string
 			for _, h := range r.Headers {
@@ -124,14 +127,16 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 				return
 			}
 			b, err := stream.DecodeBatch(r)
-			if err != nil || b.Statements[0].Fingerprint != "second" {
+			if err != nil || (b.Statements[0].Fingerprint != "second" && b.Statements[0].Fingerprint != "third") {
 				t.Errorf("dead letter %s: %v", r.Value, err)
+				return
 			}
+			conflicts[b.Statements[0].Fingerprint] = true
 			kinds["conflict"] = reason
 		})
 	}
-	if kinds["undecodable"] == "" || kinds["conflict"] == "" {
-		t.Fatalf("dead letters with reasons: %v; want a conflict and an undecodable record", kinds)
+	if kinds["undecodable"] == "" || kinds["conflict"] == "" || len(conflicts) != 2 {
+		t.Fatalf("dead letters with reasons: %v, conflicts %v; want the second and third statements and an undecodable record", kinds, conflicts)
 	}
 }
 
@@ -208,4 +213,76 @@ func TestTransactionsOfBoundedSize(t *testing.T) {
 
 func offs(next int64) []store.Offset {
 	return []store.Offset{{Topic: "stmts", Partition: 0, Next: next}}
+}
+
+func TestOriginOf(t *testing.T) {
+	const id = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+	rec := func(tenant, id, fp string) stream.Decoded {
+		return stream.Decoded{Record: &kgo.Record{Value: []byte(fp)}, Batch: stream.Batch{Tenant: tenant, Statements: []stream.Statement{{ID: id, Fingerprint: fp}}}}
+	}
+	decoded := []stream.Decoded{rec("t", id, "a"), rec("t", id, "b"), rec("t", strings.ToUpper(id), "c"), rec("u", id, "b")}
+	decoded = append(decoded, rec("t", id, "b")) // a later copy
+	tests := []struct {
+		name       string
+		st         store.Statement
+		wantRecord int // index in decoded, -1: none
+	}{
+		{"found", store.Statement{Tenant: "t", ID: id, Fingerprint: "a"}, 0},
+		{"last copy wins", store.Statement{Tenant: "t", ID: id, Fingerprint: "b"}, 4},
+		{"record id upper case", store.Statement{Tenant: "t", ID: id, Fingerprint: "c"}, 2},
+		{"other fingerprint", store.Statement{Tenant: "t", ID: id, Fingerprint: "z"}, -1},
+		{"other tenant", store.Statement{Tenant: "v", ID: id, Fingerprint: "a"}, -1},
+		{"other id", store.Statement{Tenant: "t", ID: "00000000-0000-4000-8000-000000000000", Fingerprint: "a"}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, ok := originOf(decoded, tt.st)
+			switch {
+			case tt.wantRecord < 0 && ok:
+				t.Fatalf("originOf found record %s, want none", o.rec.Value)
+			case tt.wantRecord >= 0 && (!ok || o.rec != decoded[tt.wantRecord].Record):
+				t.Fatalf("originOf = %v, %v; want record %d", o.rec, ok, tt.wantRecord)
+			}
+		})
+	}
+}
+
+// conflictStore reports one conflict for a statement of its choosing.
+type conflictStore struct {
+	conflict store.Statement
+}
+
+func (c conflictStore) ApplyStatements(_ context.Context, _ string, stmts []store.Statement, _ []store.Offset) (store.ApplyResult, error) {
+	return store.ApplyResult{Inserted: len(stmts), Conflicts: []store.Conflict{{Statement: c.conflict, Reason: "test"}}}, nil
+}
+
+func (conflictStore) AppliedOffsets(context.Context, string, string) (map[int32]int64, error) {
+	return nil, nil
+}
+
+// A conflict the store reports for a statement no record of the batch holds
+// is an error of the batch, not a nil record dereferenced.
+func TestConflictOutsideTheBatch(t *testing.T) {
+	const id = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+	rec, err := stream.Batch{Tenant: "t", Statements: []stream.Statement{{ID: id, Stored: time.Now(), Fingerprint: "f", Statement: json.RawMessage(`{"id":"` + id + `"}`)}}}.Record("stmts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1")) // never used: nothing is dead-lettered
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	dlq, err := stream.NewDeadLetter(cl, "stmts.dlq", "writer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(conflictStore{store.Statement{Tenant: "t", ID: id, Fingerprint: "other"}}, "writer", 1, 0, dlq, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.Handle(context.Background(), []*kgo.Record{rec})
+	if err == nil || !strings.Contains(err.Error(), "no record of the batch holds") {
+		t.Fatalf("Handle = %v, want the conflict named as outside the batch", err)
+	}
 }

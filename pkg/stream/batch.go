@@ -34,10 +34,10 @@ type Statement struct {
 	Statement   json.RawMessage `json:"statement"`
 }
 
-// Record encodes b as a Kafka record on topic. The key names the request by
-// its first statement id (the producer's partitioner ignores it); the order
-// of statements across requests does not matter to the writers (voiding is
-// order-independent).
+// Record encodes b as a Kafka record on topic. The key, <tenant>/<first
+// statement id>, names the request (the producer's partitioner ignores it,
+// see ProducerOpts); the order of statements across requests does not
+// matter to the writers (voiding is order-independent).
 func (b Batch) Record(topic string) (*kgo.Record, error) {
 	if b.Tenant == "" {
 		return nil, errors.New("batch without tenant")
@@ -250,14 +250,19 @@ func plainString(b []byte) (string, []byte, bool) {
 }
 
 // objectEnd returns the length of the JSON object at the start of b,
-// skipping strings (and their escapes) while counting brackets, or -1.
+// skipping strings (and their escapes) while matching brackets, or -1: a
+// closing bracket that does not match ({"a":[1}) would otherwise end the
+// statement in the wrong place.
 func objectEnd(b []byte) int {
 	if len(b) == 0 || b[0] != '{' {
 		return -1
 	}
-	depth := 0
+	// The closing brackets expected, innermost last; statements nest a few
+	// levels, so the stack stays in buf.
+	var buf [32]byte
+	want := buf[:0]
 	for i := 0; i < len(b); i++ {
-		switch b[i] {
+		switch c := b[i]; c {
 		case '"':
 			for i++; i < len(b) && b[i] != '"'; i++ {
 				if b[i] == '\\' {
@@ -267,11 +272,16 @@ func objectEnd(b []byte) int {
 			if i >= len(b) {
 				return -1
 			}
-		case '{', '[':
-			depth++
+		case '{':
+			want = append(want, '}')
+		case '[':
+			want = append(want, ']')
 		case '}', ']':
-			depth--
-			if depth == 0 {
+			if want[len(want)-1] != c {
+				return -1
+			}
+			want = want[:len(want)-1]
+			if len(want) == 0 {
 				return i + 1
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 )
 
@@ -44,12 +45,28 @@ func (t TopicConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// kafkaLogLevel tells franz-go what to log through log: franz-go is chatty
+// at info, so its info shows only when log is at debug.
+func kafkaLogLevel(log *zap.Logger) func() kgo.LogLevel {
+	return func() kgo.LogLevel {
+		switch core := log.Core(); {
+		case core.Enabled(zap.DebugLevel):
+			return kgo.LogLevelDebug
+		case core.Enabled(zap.WarnLevel):
+			return kgo.LogLevelWarn
+		default:
+			return kgo.LogLevelError
+		}
+	}
+}
+
 // NewClient returns a franz-go client for brokers, logging through log.
 func NewClient(brokers []string, log *zap.Logger, opts ...kgo.Opt) (*kgo.Client, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("no Kafka brokers configured")
 	}
-	base := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.WithLogger(zapLogger{log.Named("kafka")})}
+	log = log.Named("kafka")
+	base := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.WithLogger(kzap.New(log, kzap.LevelFn(kafkaLogLevel(log))))}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
@@ -146,34 +163,4 @@ func EndOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]in
 		return nil, fmt.Errorf("topic %s has no partitions (does it exist?)", topic)
 	}
 	return out, nil
-}
-
-// zapLogger adapts zap to franz-go's logger; franz-go is chatty at info, so
-// its info becomes our debug.
-type zapLogger struct{ l *zap.Logger }
-
-func (z zapLogger) Level() kgo.LogLevel {
-	switch {
-	case z.l.Core().Enabled(zap.DebugLevel):
-		return kgo.LogLevelDebug
-	case z.l.Core().Enabled(zap.WarnLevel):
-		return kgo.LogLevelWarn
-	default:
-		return kgo.LogLevelError
-	}
-}
-
-func (z zapLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	fields := make([]zap.Field, 0, len(keyvals)/2)
-	for i := 0; i+1 < len(keyvals); i += 2 {
-		fields = append(fields, zap.Any(fmt.Sprint(keyvals[i]), keyvals[i+1]))
-	}
-	switch level {
-	case kgo.LogLevelError:
-		z.l.Error(msg, fields...)
-	case kgo.LogLevelWarn:
-		z.l.Warn(msg, fields...)
-	default:
-		z.l.Debug(msg, fields...)
-	}
 }

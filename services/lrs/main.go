@@ -15,19 +15,10 @@ import (
 )
 
 func main() {
-	service.Main(func(ctx context.Context, args []string) error {
-		if len(args) > 0 {
-			switch args[0] {
-			case "backfill":
-				return service.RunBackfill(ctx, args[1:], os.Stdout)
-			case "migrate":
-				return service.RunMigrate(ctx, args[1:], os.Stdout)
-			case "tenants":
-				return admin.RunTenants(ctx, args[1:], os.Stdout)
-			case "credentials":
-				return admin.RunCredentials(ctx, args[1:], os.Stdout)
-			}
-		}
-		return service.RunLRS(ctx, args, os.Stdout)
-	})
+	service.Main(func(ctx context.Context, args []string) error { return service.RunLRS(ctx, args, os.Stdout) },
+		service.Command{Name: "backfill", Run: func(ctx context.Context, args []string) error { return service.RunBackfill(ctx, args, os.Stdout) }},
+		service.Command{Name: "migrate", Run: func(ctx context.Context, args []string) error { return service.RunMigrate(ctx, args, os.Stdout) }},
+		service.Command{Name: "tenants", Run: func(ctx context.Context, args []string) error { return admin.RunTenants(ctx, args, os.Stdout) }},
+		service.Command{Name: "credentials", Run: func(ctx context.Context, args []string) error { return admin.RunCredentials(ctx, args, os.Stdout) }},
+	)
 }
