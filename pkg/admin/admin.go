@@ -19,6 +19,7 @@ import (
 // Store is the part of the statement store that holds tenants and credentials.
 type Store interface {
 	auth.Admin
+	SetTenantVoidingPolicy(ctx context.Context, id, policy string) (store.Tenant, error)
 	ListCredentials(ctx context.Context, tenant string) ([]store.Credential, error)
 	RecentConflicts(ctx context.Context, tenant string, limit int) ([]store.ConflictRecord, error)
 }
@@ -53,9 +54,12 @@ func NewService(st Store, changed func(key string)) (*Service, error) {
 
 // Tenant is a tenant as shown to operators.
 type Tenant struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// VoidingPolicy overrides the deployment's LRS_VOIDING_POLICY in the
+	// tenant: "authority" or "tenant"; absent when it does not.
+	VoidingPolicy string    `json:"voidingPolicy,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
 }
 
 // Credential is a credential as shown to operators: never its hash; its
@@ -98,19 +102,47 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// CreateTenant creates a tenant; ErrExists if the id is taken.
-func (s *Service) CreateTenant(ctx context.Context, id, name string) (Tenant, error) {
+// CreateTenant creates a tenant; ErrExists if the id is taken. policy is
+// its voiding policy, "" for the deployment's.
+func (s *Service) CreateTenant(ctx context.Context, id, name, policy string) (Tenant, error) {
 	if !tenantID.MatchString(id) {
 		return Tenant{}, invalid("tenant id %q: want 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit", id)
+	}
+	if err := validPolicy(policy); err != nil {
+		return Tenant{}, err
 	}
 	if name == "" {
 		name = id
 	}
-	t := store.Tenant{ID: id, Name: name, CreatedAt: time.Now().UTC()}
+	t := store.Tenant{ID: id, Name: name, VoidingPolicy: policy, CreatedAt: time.Now().UTC()}
 	if err := s.st.CreateTenant(ctx, t); err != nil {
 		return Tenant{}, fmt.Errorf("create tenant %s: %w", id, err)
 	}
 	return Tenant(t), nil
+}
+
+// SetVoidingPolicy sets who may void statements in the tenant: policy is
+// "authority", "tenant", or "" for the deployment's LRS_VOIDING_POLICY.
+// Every instance applies it from the next voiding request.
+func (s *Service) SetVoidingPolicy(ctx context.Context, id, policy string) (Tenant, error) {
+	if err := validPolicy(policy); err != nil {
+		return Tenant{}, err
+	}
+	t, err := s.st.SetTenantVoidingPolicy(ctx, id, policy)
+	if err != nil {
+		return Tenant{}, fmt.Errorf("set voiding policy of tenant %s: %w", id, err)
+	}
+	return Tenant(t), nil
+}
+
+func validPolicy(policy string) error {
+	if policy == "" {
+		return nil
+	}
+	if err := auth.VoidingPolicy(policy).Validate(); err != nil {
+		return invalid("%v (or empty for the deployment's)", err)
+	}
+	return nil
 }
 
 // ListTenants lists every tenant by id.

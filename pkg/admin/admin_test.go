@@ -53,7 +53,7 @@ func testService(t *testing.T, st store.Store) {
 	}
 
 	for _, tc := range []struct{ id, name string }{{"acme", "Acme Corp"}, {"beta.eu-1", ""}} {
-		got, err := s.CreateTenant(ctx, tc.id, tc.name)
+		got, err := s.CreateTenant(ctx, tc.id, tc.name, "")
 		if err != nil || got.ID != tc.id || got.Name == "" || got.CreatedAt.IsZero() {
 			t.Fatalf("CreateTenant(%q) = %+v, %v", tc.id, got, err)
 		}
@@ -62,12 +62,24 @@ func testService(t *testing.T, st store.Store) {
 		id   string
 		want error
 	}{{"acme", ErrExists}, {"", ErrInvalid}, {"Acme", ErrInvalid}, {"a/b", ErrInvalid}, {"-x", ErrInvalid}} {
-		if _, err := s.CreateTenant(ctx, tc.id, ""); !errors.Is(err, tc.want) {
+		if _, err := s.CreateTenant(ctx, tc.id, "", ""); !errors.Is(err, tc.want) {
 			t.Errorf("CreateTenant(%q) = %v, want %v", tc.id, err, tc.want)
 		}
 	}
+	if _, err := s.CreateTenant(ctx, "gamma", "", "anyone"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("CreateTenant with voiding policy anyone = %v, want ErrInvalid", err)
+	}
+	for _, tc := range []struct {
+		id, policy string
+		want       error
+	}{{"beta.eu-1", "tenant", nil}, {"beta.eu-1", "", nil}, {"acme", "authority", nil}, {"acme", "Tenant", ErrInvalid}, {"nosuch", "tenant", ErrNotFound}} {
+		got, err := s.SetVoidingPolicy(ctx, tc.id, tc.policy)
+		if !errors.Is(err, tc.want) || (err == nil && got.VoidingPolicy != tc.policy) {
+			t.Errorf("SetVoidingPolicy(%s, %q) = %+v, %v; want policy %q, error %v", tc.id, tc.policy, got, err, tc.policy, tc.want)
+		}
+	}
 	ts, err := s.ListTenants(ctx)
-	if err != nil || len(ts) != 2 || ts[0].ID != "acme" || ts[1].Name != "beta.eu-1" {
+	if err != nil || len(ts) != 2 || ts[0].ID != "acme" || ts[1].Name != "beta.eu-1" || ts[0].VoidingPolicy != "authority" || ts[1].VoidingPolicy != "" {
 		t.Fatalf("ListTenants = %+v, %v", ts, err)
 	}
 

@@ -53,6 +53,7 @@ func (a *API) Register(r fiber.Router, prefix string) {
 	g := r.Group(prefix, a.guard)
 	g.Get("/tenants", a.listTenants)
 	g.Post("/tenants", a.createTenant)
+	g.Patch("/tenants/:id", a.updateTenant)
 	g.Get("/tenants/:id/conflicts", a.listConflicts)
 	g.Get("/credentials", a.listCredentials)
 	g.Post("/credentials", a.createCredential)
@@ -126,14 +127,32 @@ func (a *API) listTenants(c *fiber.Ctx) error {
 
 func (a *API) createTenant(c *fiber.Ctx) error {
 	var req struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
+		ID            string `json:"id"`
+		Name          string `json:"name"`
+		VoidingPolicy string `json:"voidingPolicy"`
 	}
 	if err := decode(c, &req); err != nil {
 		return a.answer(c, 0, nil, err)
 	}
-	t, err := a.svc.CreateTenant(c.UserContext(), req.ID, req.Name)
+	t, err := a.svc.CreateTenant(c.UserContext(), req.ID, req.Name, req.VoidingPolicy)
 	return a.answer(c, http.StatusCreated, t, err)
+}
+
+func (a *API) updateTenant(c *fiber.Ctx) error {
+	var req struct {
+		VoidingPolicy *string `json:"voidingPolicy"`
+	}
+	if err := decode(c, &req); err != nil {
+		return a.answer(c, 0, nil, err)
+	}
+	if req.VoidingPolicy == nil {
+		return a.answer(c, 0, nil, invalid("nothing to change: the body names no voidingPolicy"))
+	}
+	t, err := a.svc.SetVoidingPolicy(c.UserContext(), c.Params("id"), *req.VoidingPolicy)
+	if err == nil {
+		a.log.Info("tenant changed", zap.String("tenant", t.ID), zap.String("voiding_policy", t.VoidingPolicy))
+	}
+	return a.answer(c, http.StatusOK, t, err)
 }
 
 func (a *API) listConflicts(c *fiber.Ctx) error {

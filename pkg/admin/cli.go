@@ -22,16 +22,17 @@ import (
 // RunTenants runs `lrs tenants create|list`.
 func RunTenants(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: lrs tenants create -id ID [-name NAME] | lrs tenants list | lrs tenants conflicts -id ID [-limit N]")
+		return errors.New("usage: lrs tenants create -id ID [-name NAME] [-voiding-policy P] | lrs tenants list | lrs tenants set -id ID -voiding-policy P | lrs tenants conflicts -id ID [-limit N]")
 	}
 	switch args[0] {
 	case "create":
-		var id, name string
+		var id, name, policy string
 		return withService(ctx, "lrs tenants create", args[1:], nil, func(fs *flag.FlagSet) {
 			fs.StringVar(&id, "id", "", "tenant id: 1-63 of a-z, 0-9, '.', '_', '-'")
 			fs.StringVar(&name, "name", "", "display name (default: the id)")
+			fs.StringVar(&policy, "voiding-policy", "", voidingPolicyUsage)
 		}, func(s *Service) error {
-			t, err := s.CreateTenant(ctx, id, name)
+			t, err := s.CreateTenant(ctx, id, name, policy)
 			if err != nil {
 				return err
 			}
@@ -45,11 +46,24 @@ func RunTenants(ctx context.Context, args []string, out io.Writer) error {
 				return err
 			}
 			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tCREATED")
+			fmt.Fprintln(w, "ID\tNAME\tVOIDING POLICY\tCREATED")
 			for _, t := range ts {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", t.ID, t.Name, t.CreatedAt.Format(time.RFC3339))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.ID, t.Name, policyOrDefault(t.VoidingPolicy), t.CreatedAt.Format(time.RFC3339))
 			}
 			return w.Flush()
+		})
+	case "set":
+		var id, policy string
+		return withService(ctx, "lrs tenants set", args[1:], nil, func(fs *flag.FlagSet) {
+			fs.StringVar(&id, "id", "", "tenant id")
+			fs.StringVar(&policy, "voiding-policy", "", voidingPolicyUsage)
+		}, func(s *Service) error {
+			t, err := s.SetVoidingPolicy(ctx, id, policy)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Tenant %s: voiding policy %s.\n", t.ID, policyOrDefault(t.VoidingPolicy))
+			return nil
 		})
 	case "conflicts":
 		var id string
@@ -70,7 +84,16 @@ func RunTenants(ctx context.Context, args []string, out io.Writer) error {
 			return w.Flush()
 		})
 	}
-	return fmt.Errorf("lrs tenants %s: unknown command; want create, list or conflicts", args[0])
+	return fmt.Errorf("lrs tenants %s: unknown command; want create, list, set or conflicts", args[0])
+}
+
+const voidingPolicyUsage = "who may void statements in the tenant: authority (their own authority, or a credential with scope all) or tenant (any writer); empty: the deployment's LRS_VOIDING_POLICY"
+
+func policyOrDefault(p string) string {
+	if p == "" {
+		return "(deployment's)"
+	}
+	return p
 }
 
 // RunCredentials runs `lrs credentials create|list|disable|enable|rotate`.

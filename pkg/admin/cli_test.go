@@ -55,6 +55,15 @@ func TestCLI(t *testing.T) {
 	if out, err := run(tenants, "list"); err != nil || !strings.Contains(out, "Acme Corp") || !strings.HasPrefix(out, "ID") {
 		t.Fatalf("tenants list: %v\n%s", err, out)
 	}
+	if out, err := run(tenants, "set", "-id", "acme", "-voiding-policy", "tenant"); err != nil || !strings.Contains(out, "voiding policy tenant") {
+		t.Fatalf("tenants set: %v\n%s", err, out)
+	}
+	if _, err := run(tenants, "set", "-id", "acme", "-voiding-policy", "all"); err == nil {
+		t.Fatal("tenants set -voiding-policy all succeeded")
+	}
+	if out, err := run(tenants, "list"); err != nil || !strings.Contains(out, "tenant") {
+		t.Fatalf("tenants list after set: %v\n%s", err, out)
+	}
 	out, err := run(creds, "create", "-tenant", "acme", "-label", "Moodle EU-West", "-rate-limit", "10")
 	if err != nil {
 		t.Fatalf("credentials create: %v\n%s", err, out)

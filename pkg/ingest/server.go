@@ -49,6 +49,9 @@ type Publisher interface {
 type StatementStore interface {
 	GetStatement(ctx context.Context, tenant, id string, voided bool) (store.Statement, error)
 	QueryStatements(ctx context.Context, q store.Query) (store.Page, error)
+	// GetTenant gives the tenant's voiding policy, read for requests that
+	// void statements.
+	GetTenant(ctx context.Context, id string) (store.Tenant, error)
 }
 
 // ConflictChecker applies the statement comparison rules to client-chosen
@@ -92,7 +95,7 @@ type Config struct {
 	// (OpsApp, ListenOps) instead of beside the xAPI.
 	SeparateOps bool
 	// VoidingPolicy says who may void a statement (see voiding.go).
-	VoidingPolicy VoidingPolicy
+	VoidingPolicy auth.VoidingPolicy
 	// MaxBacklogBytes bounds how far behind the statement store may fall,
 	// in bytes of one partition, before writes answer 503 (0: no bound):
 	// on a topic whose retention is bounded by bytes, records the
@@ -121,7 +124,7 @@ func (c Config) Validate() error {
 	if err := validOrigins(c.CORSOrigins); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.VoidingPolicy.validate(); err != nil {
+	if err := c.VoidingPolicy.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.MaxBacklogBytes < 0 {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -11,35 +12,24 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/xapi"
 )
 
-// VoidingPolicy says which credentials of a tenant may void a statement.
-// xAPI leaves it to the LRS; one LMS of a tenant voiding another's records
-// is rarely intended, so the default is the statement's own authority.
-type VoidingPolicy string
-
-const (
-	// VoidByAuthority lets a credential void the statements stored under
-	// its own authority; a credential with scope "all" may void any
-	// statement of its tenant (an operator correcting records).
-	VoidByAuthority VoidingPolicy = "authority"
-	// VoidByTenant lets any credential with statements/write void any
-	// statement of its tenant (the behaviour before the policy existed).
-	VoidByTenant VoidingPolicy = "tenant"
-)
-
-func (p VoidingPolicy) validate() error {
-	switch p {
-	case VoidByAuthority, VoidByTenant:
-		return nil
-	}
-	return fmt.Errorf("voiding policy %q: want %s or %s", p, VoidByAuthority, VoidByTenant)
-}
-
-// mayVoid applies the voiding policy to the voiding statements of a
+// mayVoid applies the voiding policy (the tenant's, or the deployment's)
+// to the voiding statements of a
 // request: 403 when one targets a stored statement of another authority.
 // A target the store does not hold (yet) is let through, as xAPI asks
 // (an LRS should not reject a voiding statement for a missing target).
 func (s *Server) mayVoid(c *fiber.Ctx, p auth.Principal, prepared []xapi.Prepared) error {
-	if s.cfg.VoidingPolicy == VoidByTenant || p.Allows(auth.ScopeAll) {
+	if p.Allows(auth.ScopeAll) || !slices.ContainsFunc(prepared, func(st xapi.Prepared) bool { return st.VoidedID != "" }) {
+		return nil
+	}
+	policy := s.cfg.VoidingPolicy
+	t, err := s.deps.Store.GetTenant(c.UserContext(), p.Tenant)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("voiding policy of tenant %s: %w", p.Tenant, err)
+	}
+	if t.VoidingPolicy != "" {
+		policy = auth.VoidingPolicy(t.VoidingPolicy)
+	}
+	if policy == auth.VoidByTenant {
 		return nil
 	}
 	for i, st := range prepared {

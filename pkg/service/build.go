@@ -215,7 +215,7 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	}
 	srv, err := ingest.New(ingest.Config{
 		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
-		CORSOrigins: cfg.CORSOrigins, SeparateOps: cfg.OpsAddr != "", VoidingPolicy: ingest.VoidingPolicy(cfg.VoidingPolicy), MaxBacklogBytes: cfg.MaxBacklogBytes,
+		CORSOrigins: cfg.CORSOrigins, SeparateOps: cfg.OpsAddr != "", VoidingPolicy: auth.VoidingPolicy(cfg.VoidingPolicy), MaxBacklogBytes: cfg.MaxBacklogBytes,
 	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Conflicts: conflicts, Backlog: conflicts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
 	if err != nil {
 		return nil, err

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/config"
 	"github.com/streamlrs/streamlrs/pkg/conflict"
-	"github.com/streamlrs/streamlrs/pkg/ingest"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
@@ -160,7 +160,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
 	fs.StringVar(&c.CORSOrigins, "cors-origins", "*", "browser origins allowed to call the xAPI resources, comma-separated (https://lms.example.com), or * for any")
 	fs.StringVar(&c.OpsAddr, "ops-addr", "", "listen address of /metrics and the admin API when they must not share the xAPI listener (unset: served beside the xAPI)")
 	fs.Int64Var(&c.MaxBacklogBytes, "max-backlog-bytes", 0, "answer writes 503 while the store has not applied this many bytes of one partition of the topic (0: no bound; lrs with its embedded broker: half of -broker-retention-bytes), so that a topic bounded by bytes never deletes records the store-writer has not read")
-	fs.StringVar(&c.VoidingPolicy, "voiding-policy", string(ingest.VoidByAuthority), "who may void a statement: authority (its own authority, or a credential with scope all) or tenant (any writer of the tenant)")
+	fs.StringVar(&c.VoidingPolicy, "voiding-policy", string(auth.VoidByAuthority), "who may void a statement: authority (its own authority, or a credential with scope all) or tenant (any writer of the tenant)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "serve the API over HTTPS with this certificate (PEM, chain included); reloaded when the file changes")
 	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "key (PEM) of tls-cert-file")
 }

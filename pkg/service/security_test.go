@@ -184,6 +184,28 @@ func TestVoidingPolicy(t *testing.T) {
 	if got := listIDs(t, a, ""); len(got) != 2 || slicesHave(got, ids[0]) || slicesHave(got, ids[1]) {
 		t.Fatalf("after voiding by A and by the operator A lists %v: want only the two voiding statements", got)
 	}
+
+	// A tenant whose policy is "tenant" lets any of its writers void; the
+	// deployment's policy still holds in the others.
+	adm.do(http.MethodPost, "/tenants", map[string]string{"id": "open", "voidingPolicy": "tenant"}, http.StatusCreated, nil)
+	oa, _ := adm.credential(addr, admin.NewCredential{Tenant: "open", Label: "A", Scopes: []string{"statements/write", "statements/read"}})
+	ob, _ := adm.credential(addr, admin.NewCredential{Tenant: "open", Label: "B", Scopes: []string{"statements/write"}})
+	open := postIDs(t, oa, statementArray(2, "attempted"))
+	listIDs(t, oa, "")
+	postIDs(t, ob, refStatement("", open[0], "voided"))
+	more := postIDs(t, a, statementArray(1, "attempted"))
+	listIDs(t, a, "")
+	if r := b.post(refStatement("", more[0], "voided")); r.status != http.StatusForbidden {
+		t.Fatalf("in acme, B voids A's statement after another tenant opened its policy: %d %s, want 403", r.status, r.body)
+	}
+	// Closing it again applies from the next request.
+	adm.do(http.MethodPatch, "/tenants/open", map[string]string{"voidingPolicy": "authority"}, http.StatusOK, nil)
+	if r := ob.post(refStatement("", open[1], "voided")); r.status != http.StatusForbidden {
+		t.Fatalf("B voids A's statement after the tenant's policy became authority: %d %s, want 403", r.status, r.body)
+	}
+	if got := listIDs(t, oa, ""); len(got) != 2 || slicesHave(got, open[0]) || !slicesHave(got, open[1]) {
+		t.Fatalf("in tenant open A lists %v: want its second statement and B's voiding statement", got)
+	}
 }
 
 func slicesHave(s []string, x string) bool {

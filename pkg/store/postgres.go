@@ -572,7 +572,7 @@ func (p *Postgres) CreateTenant(ctx context.Context, t Tenant) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now()
 	}
-	tag, err := p.pool.Exec(ctx, "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", t.ID, t.Name, t.CreatedAt)
+	tag, err := p.pool.Exec(ctx, "INSERT INTO tenants (id, name, voiding_policy, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING", t.ID, t.Name, t.VoidingPolicy, t.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
@@ -583,20 +583,44 @@ func (p *Postgres) CreateTenant(ctx context.Context, t Tenant) error {
 }
 
 func (p *Postgres) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := p.pool.Query(ctx, "SELECT id, name, created_at FROM tenants ORDER BY id")
+	rows, err := p.pool.Query(ctx, "SELECT "+tenantColumns+" FROM tenants ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Tenant, error) {
-		var t Tenant
-		err := row.Scan(&t.ID, &t.Name, &t.CreatedAt)
-		t.CreatedAt = t.CreatedAt.UTC()
-		return t, err
-	})
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Tenant, error) { return pgScanTenant(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	return out, nil
+}
+
+func (p *Postgres) GetTenant(ctx context.Context, id string) (Tenant, error) {
+	t, err := pgScanTenant(p.pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants WHERE id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func (p *Postgres) SetTenantVoidingPolicy(ctx context.Context, id, policy string) (Tenant, error) {
+	t, err := pgScanTenant(p.pool.QueryRow(ctx, "UPDATE tenants SET voiding_policy = $2 WHERE id = $1 RETURNING "+tenantColumns, id, policy))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("set voiding policy of tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func pgScanTenant(row pgx.Row) (Tenant, error) {
+	var t Tenant
+	err := row.Scan(&t.ID, &t.Name, &t.VoidingPolicy, &t.CreatedAt)
+	t.CreatedAt = t.CreatedAt.UTC()
+	return t, err
 }
 
 func (p *Postgres) PutCredential(ctx context.Context, c Credential) error {

@@ -511,8 +511,8 @@ func (s *SQLite) CreateTenant(ctx context.Context, t Tenant) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now()
 	}
-	res, err := s.w.ExecContext(ctx, "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
-		t.ID, t.Name, toMicros(t.CreatedAt))
+	res, err := s.w.ExecContext(ctx, "INSERT INTO tenants (id, name, voiding_policy, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+		t.ID, t.Name, t.VoidingPolicy, toMicros(t.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
@@ -525,25 +525,53 @@ func (s *SQLite) CreateTenant(ctx context.Context, t Tenant) error {
 }
 
 func (s *SQLite) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT id, name, created_at FROM tenants ORDER BY id")
+	rows, err := s.r.QueryContext(ctx, "SELECT "+tenantColumns+" FROM tenants ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	defer rows.Close()
 	var out []Tenant
 	for rows.Next() {
-		var t Tenant
-		var us int64
-		if err := rows.Scan(&t.ID, &t.Name, &us); err != nil {
+		t, err := sqliteScanTenant(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list tenants: %w", err)
 		}
-		t.CreatedAt = fromMicros(us)
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	return out, nil
+}
+
+func (s *SQLite) GetTenant(ctx context.Context, id string) (Tenant, error) {
+	t, err := sqliteScanTenant(s.r.QueryRowContext(ctx, "SELECT "+tenantColumns+" FROM tenants WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func (s *SQLite) SetTenantVoidingPolicy(ctx context.Context, id, policy string) (Tenant, error) {
+	t, err := sqliteScanTenant(s.w.QueryRowContext(ctx, "UPDATE tenants SET voiding_policy = ? WHERE id = ? RETURNING "+tenantColumns, policy, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("set voiding policy of tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func sqliteScanTenant(row interface{ Scan(...any) error }) (Tenant, error) {
+	var t Tenant
+	var us int64
+	err := row.Scan(&t.ID, &t.Name, &t.VoidingPolicy, &us)
+	t.CreatedAt = fromMicros(us)
+	return t, err
 }
 
 func (s *SQLite) PutCredential(ctx context.Context, c Credential) error {

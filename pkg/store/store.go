@@ -122,16 +122,24 @@ type Store interface {
 
 	CreateTenant(ctx context.Context, t Tenant) error // ErrExists if present
 	ListTenants(ctx context.Context) ([]Tenant, error)
+	GetTenant(ctx context.Context, id string) (Tenant, error)                      // ErrNotFound if absent
+	SetTenantVoidingPolicy(ctx context.Context, id, policy string) (Tenant, error) // ErrNotFound if absent
 	// PutCredential inserts or replaces by Key; the tenant must exist (ErrNotFound).
 	PutCredential(ctx context.Context, c Credential) error
 	GetCredential(ctx context.Context, key string) (Credential, error)
 	ListCredentials(ctx context.Context, tenant string) ([]Credential, error)
 }
 
+// tenantColumns are the tenants columns every backend reads, in order.
+const tenantColumns = "id, name, voiding_policy, created_at"
+
 // Tenant is one organization's store.
 type Tenant struct {
-	ID, Name  string
-	CreatedAt time.Time
+	ID, Name string
+	// VoidingPolicy overrides the deployment's voiding policy in this
+	// tenant (pkg/auth.VoidingPolicy); "" keeps it.
+	VoidingPolicy string
+	CreatedAt     time.Time
 }
 
 // Credential is an API key of one tenant. The store keeps what pkg/auth gives

@@ -367,6 +367,24 @@ func testTenantsAndCredentials(t *testing.T, open Factory) {
 	if len(tenants) != 2 || tenants[0].ID != "acme" || tenants[0].Name != "Acme" || !tenants[0].CreatedAt.Equal(created) || tenants[1].CreatedAt.IsZero() {
 		t.Fatalf("ListTenants = %+v", tenants)
 	}
+	if tenants[0].VoidingPolicy != "" {
+		t.Fatalf("a new tenant's voiding policy = %q, want \"\" (the deployment's)", tenants[0].VoidingPolicy)
+	}
+	if got, err := s.SetTenantVoidingPolicy(c, "beta", "tenant"); err != nil || got.ID != "beta" || got.VoidingPolicy != "tenant" || got.Name != "Beta" {
+		t.Fatalf("SetTenantVoidingPolicy(beta) = %+v, %v", got, err)
+	}
+	if got, err := s.GetTenant(c, "beta"); err != nil || got.VoidingPolicy != "tenant" || got.CreatedAt.IsZero() {
+		t.Fatalf("GetTenant(beta) = %+v, %v", got, err)
+	}
+	if got, err := s.GetTenant(c, "acme"); err != nil || got.VoidingPolicy != "" || !got.CreatedAt.Equal(created) {
+		t.Fatalf("GetTenant(acme) = %+v, %v (another tenant's policy must not change)", got, err)
+	}
+	if _, err := s.GetTenant(c, "nosuch"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetTenant(nosuch) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.SetTenantVoidingPolicy(c, "nosuch", "tenant"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SetTenantVoidingPolicy(nosuch) = %v, want ErrNotFound", err)
+	}
 
 	cred := store.Credential{Key: "k1", SecretHash: "h1", Tenant: "acme", Label: "LMS 1",
 		Scopes: []string{"statements/write", "statements/read"}, Authority: []byte(`{"mbox":"mailto:lms@acme.test"}`)}
