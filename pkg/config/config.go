@@ -21,8 +21,18 @@ func EnvName(flagName string) string {
 // line from its LRS_* variable. A variable holding a bad value is an error
 // naming both the variable and the value.
 func Parse(fs *flag.FlagSet, args []string) error {
+	return ParsePrefixed(fs, args, "LRS_")
+}
+
+// ParsePrefixed is Parse with variables named prefix + the flag's name
+// (a command whose short flag names would clash with the services' own,
+// such as `lrs import -key`, reads LRS_IMPORT_KEY).
+func ParsePrefixed(fs *flag.FlagSet, args []string, prefix string) error {
+	envName := func(flagName string) string {
+		return prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+	}
 	fs.VisitAll(func(f *flag.Flag) {
-		f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, EnvName(f.Name))
+		f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, envName(f.Name))
 	})
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -34,12 +44,12 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		if given[f.Name] {
 			return
 		}
-		v, ok := os.LookupEnv(EnvName(f.Name))
+		v, ok := os.LookupEnv(envName(f.Name))
 		if !ok {
 			return
 		}
 		if err := fs.Set(f.Name, v); err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q: %v", EnvName(f.Name), v, err))
+			errs = append(errs, fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
 		}
 	})
 	if len(errs) > 0 {

@@ -2,8 +2,8 @@
 // API, the store-writer on SQLite (or PostgreSQL) and, when ClickHouse is
 // configured, the analytics-writer. `lrs migrate` applies the migrations;
 // `lrs tenants ...` and `lrs credentials ...` manage tenants and credentials
-// in the store; `lrs backfill` re-reads the topic into ClickHouse (-h on each
-// for its flags).
+// in the store; `lrs backfill` re-reads the topic into ClickHouse; `lrs
+// import` sends statements from files to an LRS (-h on each for its flags).
 package main
 
 import (
@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/streamlrs/streamlrs/pkg/admin"
+	"github.com/streamlrs/streamlrs/pkg/importer"
 	"github.com/streamlrs/streamlrs/pkg/service"
 )
 
@@ -20,5 +21,8 @@ func main() {
 		service.Command{Name: "migrate", Run: func(ctx context.Context, args []string) error { return service.RunMigrate(ctx, args, os.Stdout) }},
 		service.Command{Name: "tenants", Run: func(ctx context.Context, args []string) error { return admin.RunTenants(ctx, args, os.Stdout) }},
 		service.Command{Name: "credentials", Run: func(ctx context.Context, args []string) error { return admin.RunCredentials(ctx, args, os.Stdout) }},
+		service.Command{Name: "import", Run: func(ctx context.Context, args []string) error {
+			return importer.RunImport(ctx, args, os.Stdout, os.Stderr)
+		}},
 	)
 }

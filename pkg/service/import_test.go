@@ -1,0 +1,188 @@
+package service
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/streamlrs/streamlrs/pkg/importer"
+)
+
+// TestImportIntoTheLRS imports a gzip NDJSON file and a JSON array into the
+// all-in-one LRS, interrupted once and resumed, then again from scratch:
+// every statement is stored once, the invalid and the conflicting ones are
+// in the rejects with their positions, and the rest is not held up by them.
+func TestImportIntoTheLRS(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := startLRS(t, dir)
+	defer stop()
+	c := newClient(t, addr)
+
+	stored := `{"id":"%s","actor":{"mbox":"mailto:held@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/attempted"},"object":{"id":"http://example.com/held"}}`
+	conflictID, sameID := uuid.NewString(), uuid.NewString()
+	postIDs(t, c, "["+fmt.Sprintf(stored, conflictID)+","+fmt.Sprintf(stored, sameID)+"]")
+
+	var lines []string
+	want := map[string]bool{conflictID: true, sameID: true}
+	for i := range 1500 {
+		switch i {
+		case 9:
+			lines = append(lines, `{"actor": not json`)
+		case 19:
+			lines = append(lines, `{"actor":{"mbox":"mailto:a@example.com"},"object":{"id":"http://example.com/no-verb"}}`)
+		case 29: // the id holds another statement
+			lines = append(lines, fmt.Sprintf(`{"id":"%s","actor":{"mbox":"mailto:other@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/attempted"},"object":{"id":"http://example.com/held"}}`, conflictID))
+		case 39: // the same statement as the one stored
+			lines = append(lines, fmt.Sprintf(stored, sameID))
+		default:
+			id := uuid.NewString()
+			want[id] = true
+			lines = append(lines, fmt.Sprintf(`{"id":"%s","actor":{"mbox":"mailto:l%d@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/experienced"},"object":{"id":"http://example.com/lesson/%d"}}`, id, i, i%7))
+		}
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(strings.Join(lines, "\n") + "\n"))
+	zw.Close()
+	writeFile(t, filepath.Join(dir, "in", "a.ndjson.gz"), gz.Bytes())
+	// Statements without ids get ids derived from their content and place,
+	// so the two identical ones below stay two, and a second run adds none.
+	var arr []string
+	for i := range 300 {
+		arr = append(arr, fmt.Sprintf(`{"actor":{"mbox":"mailto:n%d@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/experienced"},"object":{"id":"http://example.com/lesson"}}`, i/2*2))
+	}
+	writeFile(t, filepath.Join(dir, "in", "b.json"), []byte("[\n"+strings.Join(arr, ",\n")+"\n]"))
+
+	files, err := importer.Files([]string{filepath.Join(dir, "in")})
+	if err != nil || len(files) != 2 {
+		t.Fatalf("Files = %v, %v", files, err)
+	}
+	var rejects bytes.Buffer
+	cfg := importer.Config{Endpoint: "http://" + addr + "/xapi", Key: testKey, Secret: testSecret, Batch: 50, Concurrency: 2,
+		StatePath: filepath.Join(dir, "state.json"), Rejects: &rejects}
+
+	// The first run is interrupted after a few hundred statements.
+	ctx, cancel := context.WithCancel(context.Background())
+	first := cfg
+	first.ProgressEvery = 10 * time.Millisecond
+	first.Progress = func(p importer.Progress) {
+		if p.Accepted >= 400 {
+			cancel()
+		}
+	}
+	im, err := importer.New(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := im.Run(ctx, files)
+	if err == nil || p1.Accepted >= 1800 {
+		t.Fatalf("interrupted run = %+v, %v; want it stopped early with an error", p1, err)
+	}
+
+	im, err = importer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := im.Run(context.Background(), files)
+	if err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	if p2.Skipped == 0 || p2.Skipped+p2.Read != 1800 {
+		t.Fatalf("resumed run = %+v: want the statements answered before skipped, and the rest read (1800 in all)", p2)
+	}
+	if p1.Rejected+p2.Rejected != 2 || p1.Conflicts+p2.Conflicts != 1 {
+		t.Fatalf("rejected %d+%d, conflicts %d+%d: want 2 and 1", p1.Rejected, p2.Rejected, p1.Conflicts, p2.Conflicts)
+	}
+	type reject struct {
+		File   string
+		Index  int64
+		Line   int64
+		Status int
+		Reason string
+	}
+	var got []reject
+	sc := bufio.NewScanner(&rejects)
+	for sc.Scan() {
+		var r reject
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("rejects line %s: %v", sc.Bytes(), err)
+		}
+		got = append(got, r)
+	}
+	if len(got) != 3 {
+		t.Fatalf("rejects = %+v, want 3 lines", got)
+	}
+	for _, r := range got {
+		ok := filepath.Base(r.File) == "a.ndjson.gz" &&
+			(r.Line == 10 && r.Status == 0 || r.Line == 20 && r.Status == http.StatusBadRequest && strings.Contains(r.Reason, "verb") ||
+				r.Line == 30 && r.Status == http.StatusConflict)
+		if !ok {
+			t.Errorf("reject %+v: not one of line 10 (invalid JSON), 20 (no verb, 400) or 30 (409)", r)
+		}
+	}
+
+	ids := allIDs(t, c)
+	if len(ids) != len(want)+300 {
+		t.Fatalf("the LRS holds %d statements, want %d (1496 + the 2 stored first + 300 without ids)", len(ids), len(want)+300)
+	}
+	for id := range want {
+		if !ids[id] {
+			t.Fatalf("statement %s missing after the import", id)
+		}
+	}
+
+	// From scratch (no state): everything is sent again, and nothing added.
+	os.Remove(cfg.StatePath)
+	im, err = importer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3, err := im.Run(context.Background(), files); err != nil || p3.Accepted != 1797 {
+		t.Fatalf("second import = %+v, %v; want 1797 accepted again", p3, err)
+	}
+	if n := len(allIDs(t, c)); n != len(ids) {
+		t.Fatalf("after importing again the LRS holds %d statements, want %d", n, len(ids))
+	}
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// allIDs pages through every statement of the client's tenant.
+func allIDs(t *testing.T, c *client) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	r := c.get("?limit=500")
+	for {
+		if r.status != http.StatusOK {
+			t.Fatalf("GET statements: %d %s", r.status, r.body)
+		}
+		var l statementList
+		r.json(t, &l)
+		for _, s := range l.Statements {
+			ids[s["id"].(string)] = true
+		}
+		if l.More == "" {
+			return ids
+		}
+		r = c.do(http.MethodGet, strings.TrimPrefix(l.More, "/xapi"), "", nil)
+	}
+}
