@@ -157,9 +157,6 @@ type Credentials interface {
 	ListCredentials(ctx context.Context, tenant string) ([]Credential, error)
 }
 
-// tenantColumns are the tenants columns every backend reads, in order.
-const tenantColumns = "id, name, voiding_policy, created_at"
-
 // Tenant is one organization's store.
 type Tenant struct {
 	ID, Name string
