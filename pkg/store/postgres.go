@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -513,6 +514,10 @@ func Unavailable(err error) bool {
 	case err == nil:
 		return false
 	case errors.As(err, &connect), errors.As(err, &netErr), errors.Is(err, io.ErrUnexpectedEOF), pgconn.Timeout(err):
+		return true
+	case errors.Is(err, driver.ErrBadConn):
+		// database/sql (tenants, credentials) gives this when its retries on
+		// fresh connections ran out.
 		return true
 	case errors.As(err, &pgErr):
 		// 08: connection exception; 57P01-03: shutdown, crash, starting up.
