@@ -8,7 +8,6 @@ import (
 
 	"github.com/streamlrs/streamlrs/pkg/admin"
 	"github.com/streamlrs/streamlrs/pkg/ingest"
-	"github.com/streamlrs/streamlrs/pkg/store"
 )
 
 // adminPrefix is where the admin API lives on the xAPI listener.
@@ -18,7 +17,7 @@ const adminPrefix = "/admin"
 // ingest server when an admin token is configured; without one it does not
 // exist. A credential changed through it is forgotten by this instance at
 // once (changed); other instances see it within the auth cache ttl.
-func mountAdmin(srv *ingest.Server, st store.Store, cfg IngestConfig, e env, changed func(key string)) error {
+func mountAdmin(srv *ingest.Server, st admin.Store, cfg IngestConfig, e env, changed func(key string)) error {
 	if cfg.AdminToken == "" {
 		e.log.Info("admin API disabled: set LRS_ADMIN_TOKEN to enable it")
 		return nil

@@ -209,14 +209,10 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	if created && cfg.BootstrapSecret == "" {
 		fmt.Fprintf(out, "\nCreated tenant %q and its first credential. The secret is shown only this once:\n\n  key:    %s\n  secret: %s\n\n", cred.Tenant, cred.Key, cred.Secret)
 	}
-	atts, ok := st.(store.AttachmentStore)
-	if !ok {
-		return nil, fmt.Errorf("store %T keeps no attachments", st)
-	}
 	srv, err := ingest.New(ingest.Config{
 		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
 		CORSOrigins: cfg.CORSOrigins, SeparateOps: cfg.OpsAddr != "", VoidingPolicy: auth.VoidingPolicy(cfg.VoidingPolicy), MaxBacklogBytes: cfg.MaxBacklogBytes,
-	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: atts, Conflicts: conflicts, Backlog: conflicts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
+	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: st, Conflicts: conflicts, Backlog: conflicts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
 	if err != nil {
 		return nil, err
 	}
@@ -234,10 +230,17 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	return srv, nil
 }
 
+// conflictStore is what the conflict check reads of the store: fingerprints
+// of the ids it asks about, and every key once for its filter.
+type conflictStore interface {
+	conflict.Store
+	ScanStatementKeys(ctx context.Context, fn func(store.StatementKey) error) error
+}
+
 // buildConflictChecker starts this instance's tail of the topic (it runs
 // until ctx ends) and returns the checker reading it.
 func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Client, ends *stream.SharedEndOffsets,
-	applied func(context.Context) (map[int32]int64, error), st store.Store, e env) (*conflict.Checker, error) {
+	applied func(context.Context) (map[int32]int64, error), st conflictStore, e env) (*conflict.Checker, error) {
 	var seen *conflict.Filter
 	var scan conflict.Scan
 	if cfg.Conflict.FilterMaxMB > 0 {
@@ -285,7 +288,7 @@ func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, ha
 	return c, nil
 }
 
-func buildStoreWriter(ctx context.Context, cfg WriterConfig, st store.Store, e env, cl *closers) (*stream.Consumer, error) {
+func buildStoreWriter(ctx context.Context, cfg WriterConfig, st storewriter.Store, e env, cl *closers) (*stream.Consumer, error) {
 	return buildConsumer(ctx, cfg, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
 		w, err := storewriter.New(st, cfg.Group, cfg.Lanes, cfg.TxStatements, dlq, e.log.Named("store-writer"))
 		return w, w, err

@@ -28,8 +28,10 @@ type AttachmentGrant struct {
 	SHA2        string
 }
 
-// AttachmentStore keeps attachment bodies. Both backends implement it.
-type AttachmentStore interface {
+// Attachments keeps attachment bodies, content-addressed per tenant, and
+// which statements sent the body of a fileUrl attachment.
+type Attachments interface {
+	// PutAttachments stores bodies and their grants idempotently.
 	PutAttachments(ctx context.Context, tenant string, atts []Attachment) error
 	// GetAttachments returns the bodies it has among sha2s (missing ones are
 	// left out).
@@ -37,11 +39,6 @@ type AttachmentStore interface {
 	// Granted returns the grants among gs that PutAttachments recorded.
 	Granted(ctx context.Context, tenant string, gs []AttachmentGrant) (map[AttachmentGrant]bool, error)
 }
-
-var (
-	_ AttachmentStore = (*Postgres)(nil)
-	_ AttachmentStore = (*SQLite)(nil)
-)
 
 // PutAttachments stores bodies idempotently.
 func (p *Postgres) PutAttachments(ctx context.Context, tenant string, atts []Attachment) error {

@@ -1,8 +1,10 @@
 // Package store is the statement store: prepared xAPI statements, the
-// consumer offsets applied with them, tenants and credentials, behind one
-// interface with a PostgreSQL backend (production) and a SQLite backend
-// (the embedded single-binary default). Open picks one from a DSN; both
-// pass the same suite (storetest).
+// consumer offsets applied with them, documents, attachments, tenants and
+// credentials, with a PostgreSQL backend (production) and a SQLite backend
+// (the embedded single-binary default). Each role is an interface of its
+// own (StatementWriter, StatementReader, Documents, Credentials,
+// Attachments) and Store composes them. Open picks a backend from a DSN;
+// both pass the same suite (storetest).
 //
 // # Writes
 //

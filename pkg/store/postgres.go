@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,14 +15,18 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/streamlrs/streamlrs/pkg/config"
 )
 
 // Postgres is the PostgreSQL backend.
 type Postgres struct {
-	pool   *pgxpool.Pool
-	cursor cursorKey
+	// sqlDB serves migrations, tenants, credentials and conflicts through
+	// database/sql on the same pool; the rest uses pgx directly (COPY,
+	// arrays, batches).
+	*sqlDB
+	pool *pgxpool.Pool
 }
 
 var _ Store = (*Postgres)(nil)
@@ -46,56 +50,14 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL %s: %w", config.RedactDSN(dsn), err)
 	}
-	p := &Postgres{pool: pool}
-	p.cursor.load = p.loadCursorKey
-	return p, nil
-}
-
-// migrationLockID serializes Migrate across processes (an arbitrary constant).
-const migrationLockID = 7_305_514_221
-
-func (p *Postgres) Migrate(ctx context.Context) error {
-	ms, err := migrations("postgres")
+	db := stdlib.OpenDBFromPool(pool)
+	common, err := newSQLDB(db, db, pgDialect)
 	if err != nil {
-		return err
+		db.Close()
+		pool.Close()
+		return nil, err
 	}
-	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLockID)); err != nil {
-			return fmt.Errorf("lock migrations: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-			return fmt.Errorf("create schema_migrations: %w", err)
-		}
-		applied := map[int]bool{}
-		rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
-		if err != nil {
-			return fmt.Errorf("read schema_migrations: %w", err)
-		}
-		for rows.Next() {
-			var v int
-			if err := rows.Scan(&v); err != nil {
-				return fmt.Errorf("read schema_migrations: %w", err)
-			}
-			applied[v] = true
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read schema_migrations: %w", err)
-		}
-		for _, m := range ms {
-			if applied[m.Version] {
-				continue
-			}
-			// No arguments: the simple protocol runs a multi-statement file.
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.Name, err)
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
-				return fmt.Errorf("record migration %s: %w", m.Name, err)
-			}
-		}
-		return nil
-	})
+	return &Postgres{sqlDB: common, pool: pool}, nil
 }
 
 func (p *Postgres) Ping(ctx context.Context) error {
@@ -106,8 +68,9 @@ func (p *Postgres) Ping(ctx context.Context) error {
 }
 
 func (p *Postgres) Close() error {
+	err := p.w.Close()
 	p.pool.Close()
-	return nil
+	return err
 }
 
 // pgRetries is how often a batch is retried after a deadlock or
@@ -462,23 +425,6 @@ func (p *Postgres) AppliedOffsets(ctx context.Context, group, topic string) (map
 	return scanOffsets(rows)
 }
 
-func (p *Postgres) RecentConflicts(ctx context.Context, tenant string, limit int) ([]ConflictRecord, error) {
-	rows, err := p.pool.Query(ctx, `SELECT tenant, id::text, fingerprint, stored_fingerprint, detected_at FROM statement_conflicts
-WHERE tenant = $1 ORDER BY detected_at DESC, id LIMIT $2`, tenant, min(max(limit, 1), maxConflictsListed))
-	if err != nil {
-		return nil, fmt.Errorf("list conflicts: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ConflictRecord, error) {
-		var c ConflictRecord
-		err := r.Scan(&c.Tenant, &c.ID, &c.Fingerprint, &c.StoredFingerprint, &c.Detected)
-		return c, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list conflicts: %w", err)
-	}
-	return out, nil
-}
-
 func (p *Postgres) ScanStatementKeys(ctx context.Context, fn func(StatementKey) error) error {
 	rows, err := p.pool.Query(ctx, "SELECT tenant, id::text FROM statements WHERE body IS NOT NULL")
 	if err != nil {
@@ -517,30 +463,12 @@ WHERE tenant = $1 AND id = $2::text::uuid AND body IS NOT NULL AND voided = $3`,
 	return s, nil
 }
 
-var pgDialect = dialect{
-	param: func(n int, kind string) string {
-		if kind == "id" {
-			return "$" + strconv.Itoa(n) + "::text::uuid"
-		}
-		return "$" + strconv.Itoa(n)
-	},
-	timeArg:   func(us int64) any { return fromMicros(us) },
-	digestArg: func(d [16]byte) any { return pgUUID(d) },
-	idCol:     func(col string) string { return col + "::text" },
-	isTrue:    func(col string) string { return col },
-}
-
 func (p *Postgres) QueryStatements(ctx context.Context, q Query) (Page, error) {
-	key, err := p.cursor.get(ctx)
+	l, err := p.prepareListing(ctx, q)
 	if err != nil {
 		return Page{}, err
 	}
-	l, err := normalize(q, key)
-	if err != nil {
-		return Page{}, err
-	}
-	sql, args := listSQL(pgDialect, l)
-	rows, err := p.pool.Query(ctx, sql, args...)
+	rows, err := p.pool.Query(ctx, l.sql, l.args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("query statements: %w", err)
 	}
@@ -553,157 +481,17 @@ func (p *Postgres) QueryStatements(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("query statements: %w", err)
 	}
-	return page(l, out, key), nil
-}
-
-// loadCursorKey stores fresh as the cursor key unless there is one, and
-// returns the stored key.
-func (p *Postgres) loadCursorKey(ctx context.Context, fresh []byte) ([]byte, error) {
-	var key []byte
-	err := p.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value)
-		SELECT value FROM ins UNION ALL SELECT value FROM server_keys WHERE name = $1 LIMIT 1`, cursorKeyName, fresh).Scan(&key)
-	return key, err
-}
-
-func (p *Postgres) CreateTenant(ctx context.Context, t Tenant) error {
-	if t.ID == "" {
-		return errors.New("create tenant: empty id")
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = time.Now()
-	}
-	tag, err := p.pool.Exec(ctx, "INSERT INTO tenants (id, name, voiding_policy, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING", t.ID, t.Name, t.VoidingPolicy, t.CreatedAt)
-	if err != nil {
-		return fmt.Errorf("create tenant %s: %w", t.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("tenant %s: %w", t.ID, ErrExists)
-	}
-	return nil
-}
-
-func (p *Postgres) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := p.pool.Query(ctx, "SELECT "+tenantColumns+" FROM tenants ORDER BY id")
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Tenant, error) { return pgScanTenant(row) })
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	return out, nil
-}
-
-func (p *Postgres) GetTenant(ctx context.Context, id string) (Tenant, error) {
-	t, err := pgScanTenant(p.pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants WHERE id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
-	}
-	return t, nil
-}
-
-func (p *Postgres) SetTenantVoidingPolicy(ctx context.Context, id, policy string) (Tenant, error) {
-	t, err := pgScanTenant(p.pool.QueryRow(ctx, "UPDATE tenants SET voiding_policy = $2 WHERE id = $1 RETURNING "+tenantColumns, id, policy))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Tenant{}, fmt.Errorf("set voiding policy of tenant %s: %w", id, err)
-	}
-	return t, nil
-}
-
-func pgScanTenant(row pgx.Row) (Tenant, error) {
-	var t Tenant
-	err := row.Scan(&t.ID, &t.Name, &t.VoidingPolicy, &t.CreatedAt)
-	t.CreatedAt = t.CreatedAt.UTC()
-	return t, err
-}
-
-func (p *Postgres) PutCredential(ctx context.Context, c Credential) error {
-	if err := c.prepare(); err != nil {
-		return err
-	}
-	_, err := p.pool.Exec(ctx, `
-INSERT INTO credentials (key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at,
-    previous_secret_hash, previous_until, rate_limit)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (key) DO UPDATE SET secret_hash = excluded.secret_hash, tenant = excluded.tenant, label = excluded.label,
-    scopes = excluded.scopes, authority = excluded.authority, disabled = excluded.disabled, updated_at = excluded.updated_at,
-    previous_secret_hash = excluded.previous_secret_hash, previous_until = excluded.previous_until, rate_limit = excluded.rate_limit`,
-		c.Key, c.SecretHash, c.Tenant, c.Label, c.Scopes, c.Authority, c.Disabled, c.CreatedAt, c.UpdatedAt,
-		c.PreviousSecretHash, optTime(c.PreviousUntil), c.RateLimit)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		return fmt.Errorf("put credential %s: tenant %s: %w", c.Key, c.Tenant, ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("put credential %s: %w", c.Key, err)
-	}
-	return nil
-}
-
-const pgCredentialCols = "key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at, previous_secret_hash, previous_until, rate_limit"
-
-// optTime stores a zero time as NULL.
-func optTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
-
-func scanPgCredential(row pgx.Row) (Credential, error) {
-	var c Credential
-	var previousUntil *time.Time
-	err := row.Scan(&c.Key, &c.SecretHash, &c.Tenant, &c.Label, &c.Scopes, &c.Authority, &c.Disabled, &c.CreatedAt, &c.UpdatedAt,
-		&c.PreviousSecretHash, &previousUntil, &c.RateLimit)
-	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	if previousUntil != nil {
-		c.PreviousUntil = previousUntil.UTC()
-	}
-	return c, err
-}
-
-func (p *Postgres) GetCredential(ctx context.Context, key string) (Credential, error) {
-	c, err := scanPgCredential(p.pool.QueryRow(ctx, "SELECT "+pgCredentialCols+" FROM credentials WHERE key = $1", key))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Credential{}, fmt.Errorf("credential %s: %w", key, ErrNotFound)
-	}
-	if err != nil {
-		return Credential{}, fmt.Errorf("get credential %s: %w", key, err)
-	}
-	return c, nil
-}
-
-func (p *Postgres) ListCredentials(ctx context.Context, tenant string) ([]Credential, error) {
-	rows, err := p.pool.Query(ctx, "SELECT "+pgCredentialCols+" FROM credentials WHERE tenant = $1 ORDER BY key", tenant)
-	if err != nil {
-		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Credential, error) { return scanPgCredential(row) })
-	if err != nil {
-		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
-	}
-	return out, nil
+	return page(l.listing, out, l.key), nil
 }
 
 // ExplainQuery runs q under EXPLAIN (ANALYZE, BUFFERS) and returns the plan,
 // to show which index each filter uses.
 func (p *Postgres) ExplainQuery(ctx context.Context, q Query) (string, error) {
-	key, err := p.cursor.get(ctx)
+	l, err := p.prepareListing(ctx, q)
 	if err != nil {
 		return "", err
 	}
-	l, err := normalize(q, key)
-	if err != nil {
-		return "", err
-	}
-	sql, args := listSQL(pgDialect, l)
-	rows, err := p.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+sql, args...)
+	rows, err := p.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+l.sql, l.args...)
 	if err != nil {
 		return "", fmt.Errorf("explain: %w", err)
 	}
@@ -726,6 +514,10 @@ func Unavailable(err error) bool {
 	case err == nil:
 		return false
 	case errors.As(err, &connect), errors.As(err, &netErr), errors.Is(err, io.ErrUnexpectedEOF), pgconn.Timeout(err):
+		return true
+	case errors.Is(err, driver.ErrBadConn):
+		// database/sql (tenants, credentials) gives this when its retries on
+		// fresh connections ran out.
 		return true
 	case errors.As(err, &pgErr):
 		// 08: connection exception; 57P01-03: shutdown, crash, starting up.

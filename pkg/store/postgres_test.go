@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,8 @@ func TestUnavailable(t *testing.T) {
 	}
 	defer down.Close()
 	refused := down.pool.Ping(ctx)
+	// Tenants and credentials are read through database/sql.
+	_, refusedSQL := down.GetCredential(ctx, "k")
 	tests := []struct {
 		name string
 		err  error
@@ -59,7 +62,9 @@ func TestUnavailable(t *testing.T) {
 	}{
 		{"nil", nil, false},
 		{"connection refused", fmt.Errorf("apply: %w", refused), true},
+		{"connection refused to database/sql", refusedSQL, true},
 		{"connection cut mid-request", fmt.Errorf("store attachments: %w", io.ErrUnexpectedEOF), true},
+		{"no good connection left (database/sql)", fmt.Errorf("get credential k: %w", driver.ErrBadConn), true},
 		{"server shutting down", &pgconn.PgError{Code: "57P01"}, true},
 		{"connection exception", fmt.Errorf("x: %w", &pgconn.PgError{Code: "08006"}), true},
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false},

@@ -218,20 +218,6 @@ func (k *cursorKey) get(ctx context.Context) ([]byte, error) {
 	return key, nil
 }
 
-// dialect is what differs between the backends' listing SQL.
-type dialect struct {
-	// param renders the n-th (1-based) placeholder; kind is "id", "time" or "".
-	param func(n int, kind string) string
-	// timeArg converts unix microseconds into the driver's stored value.
-	timeArg func(us int64) any
-	// digestArg converts a key digest into the driver's value.
-	digestArg func(d [16]byte) any
-	// idCol renders a statement id column for scanning into a string.
-	idCol func(col string) string
-	// isTrue renders the test of a boolean column.
-	isTrue func(col string) string
-}
-
 // listSQL builds the listing query. It selects id, stored, fingerprint and
 // body, limit+1 rows so that the caller knows whether there is a next page.
 func listSQL(d dialect, l listing) (string, []any) {

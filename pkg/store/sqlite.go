@@ -3,23 +3,20 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // the "sqlite" driver
 )
 
 // SQLite is the embedded backend: one file in WAL mode, one writer
 // connection (SQLite allows one writer at a time; queuing in Go is cheaper
 // than busy-waiting in SQLite) and a pool of readers.
 type SQLite struct {
-	w, r   *sql.DB
-	cursor cursorKey
+	*sqlDB // w is the writer, r the readers
 }
 
 var _ Store = (*SQLite)(nil)
@@ -66,51 +63,13 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	r.SetMaxOpenConns(sqliteReaders)
 	r.SetMaxIdleConns(sqliteReaders)
-	st := &SQLite{w: w, r: r}
-	st.cursor.load = st.loadCursorKey
-	return st, nil
-}
-
-func (s *SQLite) Migrate(ctx context.Context) error {
-	ms, err := migrations("sqlite")
+	common, err := newSQLDB(w, r, sqliteDialect)
 	if err != nil {
-		return err
+		w.Close()
+		r.Close()
+		return nil, err
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-			return fmt.Errorf("create schema_migrations: %w", err)
-		}
-		applied := map[int]bool{}
-		rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
-		if err != nil {
-			return fmt.Errorf("read schema_migrations: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var v int
-			if err := rows.Scan(&v); err != nil {
-				return fmt.Errorf("read schema_migrations: %w", err)
-			}
-			applied[v] = true
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read schema_migrations: %w", err)
-		}
-		for _, m := range ms {
-			if applied[m.Version] {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.Name, err)
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-				m.Version, m.Name, time.Now().UnixMicro()); err != nil {
-				return fmt.Errorf("record migration %s: %w", m.Name, err)
-			}
-		}
-		return nil
-	})
+	return &SQLite{sqlDB: common}, nil
 }
 
 func (s *SQLite) Ping(ctx context.Context) error {
@@ -122,22 +81,6 @@ func (s *SQLite) Ping(ctx context.Context) error {
 
 func (s *SQLite) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// inTx runs fn in a write transaction (BEGIN IMMEDIATE).
-func (s *SQLite) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }
 
 func b2i(b bool) int {
@@ -362,29 +305,6 @@ func (s *SQLite) AppliedOffsets(ctx context.Context, group, topic string) (map[i
 // under SQLite's limit on bound parameters.
 const sqliteKeysPerQuery = 400
 
-func (s *SQLite) RecentConflicts(ctx context.Context, tenant string, limit int) ([]ConflictRecord, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT tenant, id, fingerprint, stored_fingerprint, detected_at FROM statement_conflicts
-WHERE tenant = ? ORDER BY detected_at DESC, id LIMIT ?`, tenant, min(max(limit, 1), maxConflictsListed))
-	if err != nil {
-		return nil, fmt.Errorf("list conflicts: %w", err)
-	}
-	defer rows.Close()
-	var out []ConflictRecord
-	for rows.Next() {
-		var c ConflictRecord
-		var us int64
-		if err := rows.Scan(&c.Tenant, &c.ID, &c.Fingerprint, &c.StoredFingerprint, &us); err != nil {
-			return nil, fmt.Errorf("list conflicts: %w", err)
-		}
-		c.Detected = fromMicros(us)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list conflicts: %w", err)
-	}
-	return out, nil
-}
-
 func (s *SQLite) ScanStatementKeys(ctx context.Context, fn func(StatementKey) error) error {
 	rows, err := s.r.QueryContext(ctx, "SELECT tenant, id FROM statements WHERE body IS NOT NULL")
 	if err != nil {
@@ -454,25 +374,12 @@ WHERE tenant = ? AND id = ? AND body IS NOT NULL AND voided = ?`, tenant, string
 	return st, nil
 }
 
-var sqliteDialect = dialect{
-	param:     func(int, string) string { return "?" },
-	timeArg:   func(us int64) any { return us },
-	digestArg: func(d [16]byte) any { return d[:] },
-	idCol:     func(col string) string { return col },
-	isTrue:    func(col string) string { return col },
-}
-
 func (s *SQLite) QueryStatements(ctx context.Context, q Query) (Page, error) {
-	key, err := s.cursor.get(ctx)
+	l, err := s.prepareListing(ctx, q)
 	if err != nil {
 		return Page{}, err
 	}
-	l, err := normalize(q, key)
-	if err != nil {
-		return Page{}, err
-	}
-	query, args := listSQL(sqliteDialect, l)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.r.QueryContext(ctx, l.sql, l.args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("query statements: %w", err)
 	}
@@ -490,191 +397,16 @@ func (s *SQLite) QueryStatements(ctx context.Context, q Query) (Page, error) {
 	if err := rows.Err(); err != nil {
 		return Page{}, fmt.Errorf("query statements: %w", err)
 	}
-	return page(l, out, key), nil
-}
-
-// loadCursorKey stores fresh as the cursor key unless there is one, and
-// returns the stored key (on the writer: the readers are query-only).
-func (s *SQLite) loadCursorKey(ctx context.Context, fresh []byte) ([]byte, error) {
-	if _, err := s.w.ExecContext(ctx, "INSERT OR IGNORE INTO server_keys (name, value) VALUES (?, ?)", cursorKeyName, fresh); err != nil {
-		return nil, err
-	}
-	var key []byte
-	err := s.w.QueryRowContext(ctx, "SELECT value FROM server_keys WHERE name = ?", cursorKeyName).Scan(&key)
-	return key, err
-}
-
-func (s *SQLite) CreateTenant(ctx context.Context, t Tenant) error {
-	if t.ID == "" {
-		return errors.New("create tenant: empty id")
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = time.Now()
-	}
-	res, err := s.w.ExecContext(ctx, "INSERT INTO tenants (id, name, voiding_policy, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-		t.ID, t.Name, t.VoidingPolicy, toMicros(t.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("create tenant %s: %w", t.ID, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create tenant %s: %w", t.ID, err)
-	} else if n == 0 {
-		return fmt.Errorf("tenant %s: %w", t.ID, ErrExists)
-	}
-	return nil
-}
-
-func (s *SQLite) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+tenantColumns+" FROM tenants ORDER BY id")
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	defer rows.Close()
-	var out []Tenant
-	for rows.Next() {
-		t, err := sqliteScanTenant(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tenants: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	return out, nil
-}
-
-func (s *SQLite) GetTenant(ctx context.Context, id string) (Tenant, error) {
-	t, err := sqliteScanTenant(s.r.QueryRowContext(ctx, "SELECT "+tenantColumns+" FROM tenants WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
-	}
-	return t, nil
-}
-
-func (s *SQLite) SetTenantVoidingPolicy(ctx context.Context, id, policy string) (Tenant, error) {
-	t, err := sqliteScanTenant(s.w.QueryRowContext(ctx, "UPDATE tenants SET voiding_policy = ? WHERE id = ? RETURNING "+tenantColumns, policy, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Tenant{}, fmt.Errorf("set voiding policy of tenant %s: %w", id, err)
-	}
-	return t, nil
-}
-
-func sqliteScanTenant(row interface{ Scan(...any) error }) (Tenant, error) {
-	var t Tenant
-	var us int64
-	err := row.Scan(&t.ID, &t.Name, &t.VoidingPolicy, &us)
-	t.CreatedAt = fromMicros(us)
-	return t, err
-}
-
-func (s *SQLite) PutCredential(ctx context.Context, c Credential) error {
-	if err := c.prepare(); err != nil {
-		return err
-	}
-	scopes, err := json.Marshal(c.Scopes)
-	if err != nil {
-		return fmt.Errorf("put credential %s: %w", c.Key, err)
-	}
-	_, err = s.w.ExecContext(ctx, `
-INSERT INTO credentials (key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at,
-    previous_secret_hash, previous_until, rate_limit)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (key) DO UPDATE SET secret_hash = excluded.secret_hash, tenant = excluded.tenant, label = excluded.label,
-    scopes = excluded.scopes, authority = excluded.authority, disabled = excluded.disabled, updated_at = excluded.updated_at,
-    previous_secret_hash = excluded.previous_secret_hash, previous_until = excluded.previous_until, rate_limit = excluded.rate_limit`,
-		c.Key, c.SecretHash, c.Tenant, c.Label, string(scopes), c.Authority, b2i(c.Disabled), toMicros(c.CreatedAt), toMicros(c.UpdatedAt),
-		c.PreviousSecretHash, optMicros(c.PreviousUntil), c.RateLimit)
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-		return fmt.Errorf("put credential %s: tenant %s: %w", c.Key, c.Tenant, ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("put credential %s: %w", c.Key, err)
-	}
-	return nil
-}
-
-const sqliteCredentialCols = "key, secret_hash, tenant, label, scopes, authority, disabled, created_at, updated_at, previous_secret_hash, previous_until, rate_limit"
-
-// optMicros stores a zero time as NULL.
-func optMicros(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return toMicros(t)
-}
-
-type rowScanner interface{ Scan(dest ...any) error }
-
-func scanSQLiteCredential(row rowScanner) (Credential, error) {
-	var c Credential
-	var scopes string
-	var created, updated int64
-	var previousUntil sql.NullInt64
-	if err := row.Scan(&c.Key, &c.SecretHash, &c.Tenant, &c.Label, &scopes, &c.Authority, &c.Disabled, &created, &updated,
-		&c.PreviousSecretHash, &previousUntil, &c.RateLimit); err != nil {
-		return Credential{}, err
-	}
-	if previousUntil.Valid {
-		c.PreviousUntil = fromMicros(previousUntil.Int64)
-	}
-	if err := json.Unmarshal([]byte(scopes), &c.Scopes); err != nil {
-		return Credential{}, fmt.Errorf("scopes of credential %s: %w", c.Key, err)
-	}
-	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return c, nil
-}
-
-func (s *SQLite) GetCredential(ctx context.Context, key string) (Credential, error) {
-	c, err := scanSQLiteCredential(s.r.QueryRowContext(ctx, "SELECT "+sqliteCredentialCols+" FROM credentials WHERE key = ?", key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Credential{}, fmt.Errorf("credential %s: %w", key, ErrNotFound)
-	}
-	if err != nil {
-		return Credential{}, fmt.Errorf("get credential %s: %w", key, err)
-	}
-	return c, nil
-}
-
-func (s *SQLite) ListCredentials(ctx context.Context, tenant string) ([]Credential, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+sqliteCredentialCols+" FROM credentials WHERE tenant = ? ORDER BY key", tenant)
-	if err != nil {
-		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
-	}
-	defer rows.Close()
-	var out []Credential
-	for rows.Next() {
-		c, err := scanSQLiteCredential(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list credentials of %s: %w", tenant, err)
-	}
-	return out, nil
+	return page(l.listing, out, l.key), nil
 }
 
 // ExplainQuery returns SQLite's EXPLAIN QUERY PLAN of q, one step a line.
 func (s *SQLite) ExplainQuery(ctx context.Context, q Query) (string, error) {
-	key, err := s.cursor.get(ctx)
+	l, err := s.prepareListing(ctx, q)
 	if err != nil {
 		return "", err
 	}
-	l, err := normalize(q, key)
-	if err != nil {
-		return "", err
-	}
-	query, args := listSQL(sqliteDialect, l)
-	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+l.sql, l.args...)
 	if err != nil {
 		return "", fmt.Errorf("explain: %w", err)
 	}

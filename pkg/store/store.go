@@ -67,13 +67,28 @@ type ConflictRecord struct {
 	Detected          time.Time
 }
 
-// Store is the statement store. Every method is safe for concurrent use.
+// The store plays several roles, each an interface of its own, so that a
+// consumer can name the role it uses (or declare a narrower interface
+// where it is used); Store is all of them, for the wiring that opens one
+// database and hands it out. Every method is safe for concurrent use.
+
+// Store is the statement store: every role and its lifecycle.
 type Store interface {
 	// Migrate applies the embedded schema migrations that are not applied yet.
 	Migrate(ctx context.Context) error
 	Ping(ctx context.Context) error
 	Close() error
 
+	StatementWriter
+	StatementReader
+	Documents
+	Credentials
+	Attachments
+}
+
+// StatementWriter is the store-writer's role: statements in, together with
+// the offsets they came from.
+type StatementWriter interface {
 	// ApplyStatements writes stmts idempotently by (tenant, id) and records
 	// offsets for the consumer group in the same transaction. Voiding (verb
 	// http://adlnet.gov/expapi/verbs/voided, object a StatementRef) is applied
@@ -83,9 +98,17 @@ type Store interface {
 	ApplyStatements(ctx context.Context, group string, stmts []Statement, offsets []Offset) (ApplyResult, error)
 	// AppliedOffsets returns partition -> next offset for group/topic.
 	AppliedOffsets(ctx context.Context, group, topic string) (map[int32]int64, error)
+}
+
+// StatementReader is the read side of statements: the API's GETs, the
+// conflict check, and the conflicts the store-writer recorded.
+type StatementReader interface {
 	// GetStatement with voided=false finds a statement that is not voided;
 	// with voided=true one that is voided.
 	GetStatement(ctx context.Context, tenant, id string, voided bool) (Statement, error)
+	// QueryStatements lists statements that are not voided, newest first
+	// unless q.Ascending. See Query for the filters and paging.
+	QueryStatements(ctx context.Context, q Query) (Page, error)
 	// Fingerprints returns the fingerprints of the statements stored under
 	// keys, voided or not, in one round trip and without reading bodies: the
 	// statement comparison rules (same id, other content: 409) need nothing
@@ -100,10 +123,11 @@ type Store interface {
 	// RecentConflicts returns the tenant's newest conflicts of content, at
 	// most limit, newest first. ApplyStatements records them.
 	RecentConflicts(ctx context.Context, tenant string, limit int) ([]ConflictRecord, error)
-	// QueryStatements lists statements that are not voided, newest first
-	// unless q.Ascending. See Query for the filters and paging.
-	QueryStatements(ctx context.Context, q Query) (Page, error)
+}
 
+// Documents are the mutable xAPI documents (State, Activity Profile, Agent
+// Profile) and the Activity definitions served beside them.
+type Documents interface {
 	// GetDocument returns one State, Activity Profile or Agent Profile
 	// document; ErrNotFound if there is none.
 	GetDocument(ctx context.Context, key DocumentKey) (Document, error)
@@ -119,7 +143,10 @@ type Store interface {
 	// GetActivity returns the canonical definition of an Activity merged
 	// from the tenant's statements; ErrNotFound if none carried one.
 	GetActivity(ctx context.Context, tenant, id string) (Activity, error)
+}
 
+// Credentials are the tenants and their API keys.
+type Credentials interface {
 	CreateTenant(ctx context.Context, t Tenant) error // ErrExists if present
 	ListTenants(ctx context.Context) ([]Tenant, error)
 	GetTenant(ctx context.Context, id string) (Tenant, error)                      // ErrNotFound if absent
@@ -129,9 +156,6 @@ type Store interface {
 	GetCredential(ctx context.Context, key string) (Credential, error)
 	ListCredentials(ctx context.Context, tenant string) ([]Credential, error)
 }
-
-// tenantColumns are the tenants columns every backend reads, in order.
-const tenantColumns = "id, name, voiding_policy, created_at"
 
 // Tenant is one organization's store.
 type Tenant struct {

@@ -1,6 +1,7 @@
 // Package storetest is the behaviour every store.Store backend must have:
 // idempotent writes with offsets, voiding in any order, the xAPI query
-// filters, cursor paging under concurrent inserts, tenant isolation. Each
+// filters, cursor paging under concurrent inserts, tenant isolation,
+// documents, attachments, tenants and credentials. Each
 // backend's tests call Run with a factory of fresh, migrated stores.
 package storetest
 
@@ -36,6 +37,7 @@ func Run(t *testing.T, open Factory) {
 		{"Idempotency", testIdempotency},
 		{"Fingerprints", testFingerprints},
 		{"ScanStatementKeys", testScanStatementKeys},
+		{"Attachments", testAttachments},
 		{"AttachmentGrants", testAttachmentGrants},
 		{"RecentConflicts", testRecentConflicts},
 		{"Offsets", testOffsets},
@@ -251,43 +253,6 @@ func testFingerprints(t *testing.T, open Factory) {
 	}
 	if got, err := s.Fingerprints(ctx(t), nil); err != nil || len(got) != 0 {
 		t.Fatalf("Fingerprints(nil) = %v, %v", got, err)
-	}
-}
-
-// A body sent with statements grants it to those statements only, in their
-// tenant, whatever the case of the id and hash asked for.
-func testAttachmentGrants(t *testing.T, open Factory) {
-	s, ok := open(t).(store.AttachmentStore)
-	if !ok {
-		t.Fatal("the store keeps no attachments")
-	}
-	sentWith, other := newID(), newID()
-	const sum, sum2 = "aa11", "bb22"
-	err := s.PutAttachments(ctx(t), "t1", []store.Attachment{
-		{SHA2: sum, ContentType: "text/plain", Content: []byte("a"), SentWith: []string{sentWith}},
-		{SHA2: sum2, ContentType: "text/plain", Content: []byte("b")},
-	})
-	if err != nil {
-		t.Fatalf("PutAttachments: %v", err)
-	}
-	ask := []store.AttachmentGrant{
-		{StatementID: strings.ToUpper(sentWith), SHA2: strings.ToUpper(sum)},
-		{StatementID: other, SHA2: sum},
-		{StatementID: sentWith, SHA2: sum2},
-	}
-	got, err := s.Granted(ctx(t), "t1", ask)
-	if err != nil {
-		t.Fatalf("Granted: %v", err)
-	}
-	want := map[store.AttachmentGrant]bool{{StatementID: sentWith, SHA2: sum}: true}
-	if !maps.Equal(got, want) {
-		t.Fatalf("Granted = %v, want %v", got, want)
-	}
-	if got, err := s.Granted(ctx(t), "t2", ask); err != nil || len(got) != 0 {
-		t.Fatalf("Granted in another tenant = %v, %v; want none", got, err)
-	}
-	if got, err := s.Granted(ctx(t), "t1", nil); err != nil || len(got) != 0 {
-		t.Fatalf("Granted of nothing = %v, %v", got, err)
 	}
 }
 
