@@ -125,6 +125,13 @@ type batch struct {
 	path  string
 }
 
+// resetCounts starts the counts of a new run or pull.
+func (im *Importer) resetCounts() {
+	for _, c := range []*atomic.Int64{&im.read, &im.skipped, &im.accepted, &im.rejected, &im.conflicts, &im.retries, &im.bytesRead} {
+		c.Store(0)
+	}
+}
+
 // ErrFatal wraps an answer no retry can change (wrong credentials, a
 // missing scope): the import stops.
 var ErrFatal = errors.New("the LRS refuses this import")
@@ -133,6 +140,7 @@ var ErrFatal = errors.New("the LRS refuses this import")
 // leaves the state so that a new run resumes; the statements refused are
 // in the rejects, not errors.
 func (im *Importer) Run(ctx context.Context, files []string) (Progress, error) {
+	im.resetCounts()
 	start := time.Now()
 	var total int64
 	for _, f := range files {

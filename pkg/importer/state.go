@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
 // state is what an import has finished, per file, kept in a small JSON
@@ -16,7 +17,46 @@ type state struct {
 
 	mu    sync.Mutex
 	Files map[string]*fileState `json:"files"`
+	Pulls map[string]*pullState `json:"pulls,omitempty"`
 	dirty bool
+}
+
+// pullState is how far a pull from one source got: every statement the
+// source stored up to Since was delivered.
+type pullState struct {
+	st    *state
+	Since time.Time `json:"since"`
+}
+
+func (s *state) pull(source string) *pullState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Pulls == nil {
+		s.Pulls = map[string]*pullState{}
+	}
+	p, ok := s.Pulls[source]
+	if !ok {
+		p = &pullState{}
+		s.Pulls[source] = p
+	}
+	p.st = s
+	return p
+}
+
+func (p *pullState) since() time.Time {
+	p.st.mu.Lock()
+	defer p.st.mu.Unlock()
+	return p.Since
+}
+
+// advance records that everything stored up to t was delivered.
+func (p *pullState) advance(t time.Time) {
+	p.st.mu.Lock()
+	defer p.st.mu.Unlock()
+	if t.After(p.Since) {
+		p.Since = t
+		p.st.dirty = true
+	}
 }
 
 // fileState is one file's progress. Batches finish out of order; Done is

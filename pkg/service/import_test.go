@@ -186,3 +186,76 @@ func allIDs(t *testing.T, c *client) map[string]bool {
 		r = c.do(http.MethodGet, strings.TrimPrefix(l.More, "/xapi"), "", nil)
 	}
 }
+
+// TestPullFromAnotherLRS pulls one StreamLRS's statements into another:
+// voided ones included (before the statement voiding them), interrupted and
+// resumed, then only what the source stored since.
+func TestPullFromAnotherLRS(t *testing.T) {
+	dir := t.TempDir()
+	srcAddr, stopSrc := startLRS(t, filepath.Join(dir, "source"))
+	defer stopSrc()
+	dstAddr, stopDst := startLRS(t, filepath.Join(dir, "target"))
+	defer stopDst()
+	src, dst := newClient(t, srcAddr), newClient(t, dstAddr)
+
+	// Ten requests, so that the statements have ten stored times (one
+	// request's statements share one).
+	var ids []string
+	for range 10 {
+		ids = append(ids, postIDs(t, src, statementArray(25, "attempted"))...)
+		time.Sleep(5 * time.Millisecond)
+	}
+	postIDs(t, src, refStatement("", ids[7], "voided"))
+	cfg := importer.Config{Endpoint: "http://" + dstAddr + "/xapi", Key: testKey, Secret: testSecret, Batch: 40, Concurrency: 1,
+		StatePath: filepath.Join(dir, "pull.state")}
+	source := importer.Source{Endpoint: "http://" + srcAddr + "/xapi", Key: testKey, Secret: testSecret, PageSize: 40,
+		Overlap: time.Millisecond} // the whole test runs within a second
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := cfg
+	first.ProgressEvery = time.Nanosecond
+	first.Progress = func(p importer.Progress) {
+		if p.Accepted >= 80 {
+			cancel()
+		}
+	}
+	im, err := importer.New(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := im.Pull(ctx, source); err == nil {
+		t.Fatalf("interrupted pull = %+v, nil error", p)
+	}
+	im, err = importer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := im.Pull(context.Background(), source)
+	if err != nil {
+		t.Fatalf("resumed pull: %v", err)
+	}
+	if p.Read >= 251 || p.Rejected+p.Conflicts != 0 {
+		t.Fatalf("resumed pull = %+v: want fewer than the 251 statements read again, none refused", p)
+	}
+	got := allIDs(t, dst)
+	if len(got) != 250 { // 249 listed + the voiding statement; the voided one is not listed
+		t.Fatalf("the target lists %d statements, want 250", len(got))
+	}
+	for i, id := range ids {
+		if got[id] != (i != 7) {
+			t.Fatalf("statement %d (%s) listed %v on the target", i, id, got[id])
+		}
+	}
+	if r := dst.get("?voidedStatementId=" + ids[7]); r.status != http.StatusOK {
+		t.Fatalf("the voided statement on the target: %d %s", r.status, r.body)
+	}
+
+	more := postIDs(t, src, statementArray(30, "completed"))
+	if p, err := im.Pull(context.Background(), source); err != nil || p.Read >= 100 || p.Read < 30 {
+		t.Fatalf("incremental pull = %+v, %v: want the 30 new statements (and at most a page before them)", p, err)
+	}
+	got = allIDs(t, dst)
+	if len(got) != 280 || !got[more[29]] {
+		t.Fatalf("after the incremental pull the target lists %d statements, want 280", len(got))
+	}
+}

@@ -3,7 +3,8 @@
 // configured, the analytics-writer. `lrs migrate` applies the migrations;
 // `lrs tenants ...` and `lrs credentials ...` manage tenants and credentials
 // in the store; `lrs backfill` re-reads the topic into ClickHouse; `lrs
-// import` sends statements from files to an LRS (-h on each for its flags).
+// import` sends statements from files to an LRS, `lrs pull` those of another
+// LRS (-h on each for its flags).
 package main
 
 import (
@@ -23,6 +24,9 @@ func main() {
 		service.Command{Name: "credentials", Run: func(ctx context.Context, args []string) error { return admin.RunCredentials(ctx, args, os.Stdout) }},
 		service.Command{Name: "import", Run: func(ctx context.Context, args []string) error {
 			return importer.RunImport(ctx, args, os.Stdout, os.Stderr)
+		}},
+		service.Command{Name: "pull", Run: func(ctx context.Context, args []string) error {
+			return importer.RunPull(ctx, args, os.Stdout, os.Stderr)
 		}},
 	)
 }
