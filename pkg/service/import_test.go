@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamlrs/streamlrs/pkg/importer"
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 // TestImportIntoTheLRS imports a gzip NDJSON file and a JSON array into the
@@ -257,5 +258,58 @@ func TestPullFromAnotherLRS(t *testing.T) {
 	got = allIDs(t, dst)
 	if len(got) != 280 || !got[more[29]] {
 		t.Fatalf("after the incremental pull the target lists %d statements, want 280", len(got))
+	}
+}
+
+// TestPullFromLearningLocker pulls from a real other LRS, Learning Locker's
+// xAPI statements service (started by scripts/testenv), into the
+// all-in-one LRS: every statement this test sent it arrives once, the voided
+// one included, through an interruption and a resume.
+func TestPullFromLearningLocker(t *testing.T) {
+	source := testenv.LearningLockerURL(t)
+	ll := &client{t: t, base: source, key: "any", secret: "any", version: "1.0.3"}
+	var ids []string
+	for range 6 {
+		ids = append(ids, postIDs(t, ll, statementArray(100, "experienced"))...)
+	}
+	postIDs(t, ll, refStatement("", ids[42], "voided"))
+
+	dir := t.TempDir()
+	addr, stop := startLRS(t, dir)
+	defer stop()
+	cfg := importer.Config{Endpoint: "http://" + addr + "/xapi", Key: testKey, Secret: testSecret, Batch: 50, Concurrency: 1,
+		StatePath: filepath.Join(dir, "pull.state")}
+	src := importer.Source{Endpoint: source, Key: "any", Secret: "any", PageSize: 50}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := cfg
+	first.ProgressEvery = time.Nanosecond
+	first.Progress = func(p importer.Progress) {
+		if p.Accepted >= 100 {
+			cancel()
+		}
+	}
+	im, err := importer.New(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := im.Pull(ctx, src); err == nil {
+		t.Fatalf("interrupted pull = %+v, nil error", p)
+	}
+	im, err = importer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := im.Pull(context.Background(), src); err != nil || p.Rejected+p.Conflicts != 0 {
+		t.Fatalf("resumed pull = %+v, %v", p, err)
+	}
+	got := allIDs(t, newClient(t, addr))
+	for i, id := range ids {
+		if got[id] != (i != 42) {
+			t.Fatalf("statement %d (%s) listed %v after the pull", i, id, got[id])
+		}
+	}
+	if r := newClient(t, addr).get("?voidedStatementId=" + ids[42]); r.status != http.StatusOK {
+		t.Fatalf("the statement voided in Learning Locker: %d %s", r.status, r.body)
 	}
 }

@@ -49,6 +49,9 @@ const (
 	EnvKafkaMTLS = "LRS_TEST_KAFKA_MTLS_BROKERS"
 	// EnvKafkaTLSDir holds ca.pem, client.pem, client.key and sasl-password.
 	EnvKafkaTLSDir = "LRS_TEST_KAFKA_TLS_DIR"
+	// EnvLearningLocker holds the xAPI base URL of Learning Locker's
+	// statements service (in memory; any Basic credentials).
+	EnvLearningLocker = "LRS_TEST_LEARNINGLOCKER_URL"
 	// EnvRequire turns a missing server into a test failure.
 	EnvRequire = "LRS_TEST_REQUIRE_SERVERS"
 )
@@ -104,6 +107,14 @@ func KafkaSecured(t testing.TB) SecuredKafka {
 		CAFile: dir + "/ca.pem", CertFile: dir + "/client.pem", KeyFile: dir + "/client.key",
 		User: "lrs", Password: string(pw), PasswordFile: dir + "/sasl-password",
 	}
+}
+
+// LearningLockerURL returns the xAPI base URL of the Learning Locker
+// started for the tests. It keeps every statement it is sent, for every
+// test: a test must tell its own statements from others'.
+func LearningLockerURL(t testing.TB) string {
+	t.Helper()
+	return lookup(t, EnvLearningLocker)
 }
 
 // PostgresDSN creates a fresh database on the real PostgreSQL server, drops it

@@ -26,7 +26,7 @@ ours() {
 
 pids=()
 names=()
-for name in kafka clickhouse chdb-lts chdb-latest; do
+for name in kafka clickhouse chdb-lts chdb-latest learninglocker; do
 	f="$dir/$name/pid"
 	[[ -f "$f" ]] || continue
 	pid="$(cat "$f")"

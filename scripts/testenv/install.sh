@@ -129,8 +129,28 @@ install_chdb() {
 	log "chDB $got: $(du -sh "$venv" | cut -f1)"
 }
 
+# install_learninglocker puts npm's xapi-statements into the cache, once.
+install_learninglocker() {
+	local d
+	d="$(learninglocker_dir)"
+	if [[ -f "$d/complete" ]]; then
+		log "Learning Locker xapi-statements $LRS_LEARNINGLOCKER_VERSION present in $d"
+		return
+	fi
+	command -v npm >/dev/null 2>&1 || die "npm not found: Node.js (with npm) is needed for Learning Locker's xapi-statements"
+	log "installing Learning Locker xapi-statements $LRS_LEARNINGLOCKER_VERSION from npm into $d"
+	rm -rf "$d"
+	mkdir -p "$d"
+	npm install --prefix "$d" --no-audit --no-fund --loglevel=error "xapi-statements@$LRS_LEARNINGLOCKER_VERSION" >&2 ||
+		die "npm install xapi-statements@$LRS_LEARNINGLOCKER_VERSION failed"
+	[[ -f "$d/node_modules/xapi-statements/dist/index.js" ]] || die "xapi-statements has no dist/index.js in $d"
+	date -u +%FT%TZ >"$d/complete"
+	log "Learning Locker xapi-statements $LRS_LEARNINGLOCKER_VERSION: $(du -sh "$d" | cut -f1)"
+}
+
 install_debian_packages
 install_kafka_jars
+install_learninglocker
 if [[ "$LRS_TESTENV_CHDB" == 1 ]]; then
 	install_chdb "$LRS_CHDB_LTS_VERSION"
 	install_chdb "$LRS_CHDB_LATEST_VERSION"

@@ -41,6 +41,14 @@ KAFKA_LIBS="$LRS_CACHE_DIR/kafka/$LRS_KAFKA_VERSION/libs"
 # Written last by install.sh: its presence means the libs folder is complete.
 KAFKA_LIBS_DONE="$LRS_CACHE_DIR/kafka/$LRS_KAFKA_VERSION/complete"
 
+# Learning Locker's xAPI statements service (npm xapi-statements) with its
+# in-memory repositories and test auth: the other LRS that `lrs pull` is
+# tested against. Its port stays clear of the chDB ports and of 18126, where
+# docs/analytics.md starts a chDB 2.1.1 by hand.
+LRS_LEARNINGLOCKER_VERSION="${LRS_LEARNINGLOCKER_VERSION:-5.0.1}"
+LRS_TESTENV_LEARNINGLOCKER_PORT="${LRS_TESTENV_LEARNINGLOCKER_PORT:-$((LRS_TESTENV_CLICKHOUSE_HTTP_PORT + 4))}"
+learninglocker_dir() { printf '%s\n' "$LRS_CACHE_DIR/learninglocker/$LRS_LEARNINGLOCKER_VERSION"; }
+
 # chdb_venv VERSION prints the venv folder of that chDB version.
 chdb_venv() { printf '%s\n' "$LRS_CACHE_DIR/chdb/$1/venv"; }
 

@@ -16,13 +16,14 @@ dir="$LRS_TESTENV_DIR"
 
 for port in "$LRS_TESTENV_KAFKA_PORT" "$LRS_TESTENV_KAFKA_CONTROLLER_PORT" "$LRS_TESTENV_POSTGRES_PORT" \
 	"$LRS_TESTENV_KAFKA_SASL_PORT" "$LRS_TESTENV_KAFKA_MTLS_PORT" "$LRS_TESTENV_CLICKHOUSE_PORT" "$LRS_TESTENV_CLICKHOUSE_HTTP_PORT" \
-	"$LRS_TESTENV_CHDB_LTS_PORT" "$LRS_TESTENV_CHDB_LATEST_PORT"; do
+	"$LRS_TESTENV_CHDB_LTS_PORT" "$LRS_TESTENV_CHDB_LATEST_PORT" "$LRS_TESTENV_LEARNINGLOCKER_PORT"; do
 	port_open 127.0.0.1 "$port" && die "port $port is already taken: $(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)"
 done
 
 [[ -f "$KAFKA_LIBS_DONE" ]] || die "no Kafka $LRS_KAFKA_VERSION jars in $KAFKA_LIBS: run install.sh first"
 pgbin="$(pg_bindir)" || die "PostgreSQL server binaries not found: run install.sh first"
 command -v clickhouse-server >/dev/null || die "clickhouse-server not found: run install.sh first"
+[[ -f "$(learninglocker_dir)/complete" ]] || die "no Learning Locker xapi-statements in $(learninglocker_dir): run install.sh first"
 chdb_engines=()
 [[ "$LRS_TESTENV_CHDB" == 1 ]] && chdb_engines=(chdb-lts chdb-latest)
 for v in "$LRS_CHDB_LTS_VERSION" "$LRS_CHDB_LATEST_VERSION"; do
@@ -144,6 +145,19 @@ if ((${#chdb_engines[@]})); then
 	start_chdb chdb-lts "$LRS_CHDB_LTS_VERSION" "$LRS_TESTENV_CHDB_LTS_PORT"
 	start_chdb chdb-latest "$LRS_CHDB_LATEST_VERSION" "$LRS_TESTENV_CHDB_LATEST_PORT"
 fi
+
+# --- Learning Locker's xAPI statements service, in memory, with its test
+# auth (any Basic credentials): the source LRS of the pull tests. It reads
+# .env from its working folder, so it runs in its own; its data folder is
+# named on its command line so that down.sh knows the process is ours.
+ll="$dir/learninglocker"
+mkdir -p "$ll/storage"
+(cd "$ll" && AUTH_REPO=test EVENTS_REPO=test MODELS_REPO=memory STORAGE_REPO=memory \
+	EXPRESS_PORT="$LRS_TESTENV_LEARNINGLOCKER_PORT" WINSTON_CONSOLE_LEVEL=warn \
+	FS_LOCAL_STORAGE_DIR="$ll/storage" EXPRESS_MORGAN_DIRECTORY="$ll/storage/access" \
+	setsid node "$(learninglocker_dir)/node_modules/xapi-statements/dist/index.js" "$ll" \
+	>"$ll/server.log" 2>&1 </dev/null &
+	echo $! >"$ll/pid")
 
 # --- Kafka: format the KRaft metadata log, then start a combined
 # broker+controller. Internal topics get one replica and few partitions, and
@@ -277,6 +291,10 @@ for e in "chdb-lts $LRS_CHDB_LTS_VERSION $LRS_TESTENV_CHDB_LTS_PORT" "chdb-lates
 	log "$(sed -n 's/^chdb_http: \(chDB .*\)/\1/p' "$dir/$name/server.log" | head -n 1) ready ($(elapsed "$t0"))"
 done
 
+wait_until "Learning Locker" "$(cat "$ll/pid")" "$ll/server.log" \
+	curl -fsS -o /dev/null "http://127.0.0.1:$LRS_TESTENV_LEARNINGLOCKER_PORT/xAPI/about"
+log "Learning Locker xapi-statements $LRS_LEARNINGLOCKER_VERSION ready on 127.0.0.1:$LRS_TESTENV_LEARNINGLOCKER_PORT ($(elapsed "$t0"))"
+
 # The broker logs this line only once both the controller and the broker
 # have finished starting; the port check guards against a stale log.
 kafka_ready() {
@@ -294,6 +312,7 @@ export LRS_TEST_POSTGRES_DSN='$pg_dsn'
 export LRS_TEST_CLICKHOUSE_DSN=clickhouse://127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PORT/default
 export LRS_TEST_REQUIRE_SERVERS=1
 export LRS_TEST_KAFKA_LIBS=$KAFKA_LIBS
+export LRS_TEST_LEARNINGLOCKER_URL=http://127.0.0.1:$LRS_TESTENV_LEARNINGLOCKER_PORT/xAPI
 EOF
 if ((${#chdb_engines[@]})); then
 	cat >>"$dir/env.partial" <<EOF
