@@ -152,12 +152,12 @@ fi
 # named on its command line so that down.sh knows the process is ours.
 ll="$dir/learninglocker"
 mkdir -p "$ll/storage"
-(cd "$ll" && AUTH_REPO=test EVENTS_REPO=test MODELS_REPO=memory STORAGE_REPO=memory \
+setsid env -C "$ll" AUTH_REPO=test EVENTS_REPO=test MODELS_REPO=memory STORAGE_REPO=memory \
 	EXPRESS_PORT="$LRS_TESTENV_LEARNINGLOCKER_PORT" WINSTON_CONSOLE_LEVEL=warn \
 	FS_LOCAL_STORAGE_DIR="$ll/storage" EXPRESS_MORGAN_DIRECTORY="$ll/storage/access" \
-	setsid node "$(learninglocker_dir)/node_modules/xapi-statements/dist/index.js" "$ll" \
+	node "$(learninglocker_dir)/node_modules/xapi-statements/dist/index.js" "$ll" \
 	>"$ll/server.log" 2>&1 </dev/null &
-	echo $! >"$ll/pid")
+echo $! >"$ll/pid"
 
 # --- Kafka: format the KRaft metadata log, then start a combined
 # broker+controller. Internal topics get one replica and few partitions, and
