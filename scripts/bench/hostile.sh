@@ -14,21 +14,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 
 bin="$(cd "${1:?usage: $0 BIN_DIR}" && pwd)"
-data="$(mktemp -d /tmp/streamlrs-bench-hostile.XXXXXX)"
-pid=""
-cleanup() {
-	[[ -z "$pid" ]] || stop_pids "$pid"
-	rm -rf "$data"
-}
-trap cleanup EXIT
-
 admin="hostile-bench-admin-token"
-LRS_BOOTSTRAP_KEY="$BENCH_KEY" LRS_BOOTSTRAP_SECRET="$BENCH_SECRET" LRS_ADMIN_TOKEN="$admin" \
-	"$bin/lrs" -http-addr "127.0.0.1:$BENCH_EMBEDDED_PORT" -store-dsn "sqlite:$data/lrs.db" \
-	-broker-dir "$data/broker" -log-level warn >"$data/lrs.log" 2>&1 &
-pid=$!
+LRS_ADMIN_TOKEN="$admin" start_embedded "$bin" hostile
 base="http://127.0.0.1:$BENCH_EMBEDDED_PORT"
-wait_ready lrs "$pid" "$base/readyz"
 xapi=(-H 'X-Experience-API-Version: 1.0.3')
 
 # cpu_ticks prints the user+system clock ticks the lrs process has used.

@@ -49,6 +49,23 @@ stop_pids() {
 	done
 }
 
+# start_embedded BIN NAME [FLAG...] starts BIN/lrs, the all-in-one binary,
+# on $BENCH_EMBEDDED_PORT with a throwaway data folder ($data, named after
+# NAME) and the bench credential, waits until it is ready and sets $pid.
+# The process and its folder go when the script exits, whatever happens.
+start_embedded() {
+	local bin="$1" name="$2"
+	shift 2
+	data="$(mktemp -d "/tmp/streamlrs-bench-$name.XXXXXX")"
+	pid=""
+	trap 'if [[ -n "$pid" ]]; then stop_pids "$pid"; fi; rm -rf "$data"' EXIT
+	LRS_BOOTSTRAP_KEY="$BENCH_KEY" LRS_BOOTSTRAP_SECRET="$BENCH_SECRET" \
+		"$bin/lrs" -http-addr "127.0.0.1:$BENCH_EMBEDDED_PORT" -store-dsn "sqlite:$data/lrs.db" \
+		-broker-dir "$data/broker" -log-level warn "$@" >"$data/lrs.log" 2>&1 &
+	pid=$!
+	wait_ready lrs "$pid" "http://127.0.0.1:$BENCH_EMBEDDED_PORT/readyz"
+}
+
 # half_rate JSON TARGET prints the open-loop rate: half of TARGET, or half
 # of the accepted rate the closed-loop run in JSON reached when that is less
 # (running above what the LRS can take measures only a growing queue).

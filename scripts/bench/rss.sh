@@ -11,21 +11,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 
 bin="$(cd "${1:?usage: $0 BIN_DIR}" && pwd)"
-data="$(mktemp -d /tmp/streamlrs-bench-rss.XXXXXX)"
-pid=""
-cleanup() {
-	[[ -z "$pid" ]] || stop_pids "$pid"
-	rm -rf "$data"
-}
-trap cleanup EXIT
-
 # shellcheck disable=SC2086 # the flags are words
-LRS_BOOTSTRAP_KEY="$BENCH_KEY" LRS_BOOTSTRAP_SECRET="$BENCH_SECRET" \
-	"$bin/lrs" -http-addr "127.0.0.1:$BENCH_EMBEDDED_PORT" -store-dsn "sqlite:$data/lrs.db" \
-	-broker-dir "$data/broker" -log-level warn ${RSS_LRS_FLAGS:--broker-retention-bytes 268435456} >"$data/lrs.log" 2>&1 &
-pid=$!
+start_embedded "$bin" rss ${RSS_LRS_FLAGS:--broker-retention-bytes 268435456}
 base="http://127.0.0.1:$BENCH_EMBEDDED_PORT"
-wait_ready lrs "$pid" "$base/readyz"
 "$bin/lrs-loadgen" -url "$base/xapi" -auth "$BENCH_KEY:$BENCH_SECRET" -duration "${RSS_DURATION:-45m}" -warmup 0s \
 	-mode post -ids -rate "${RSS_RATE:-500}" -concurrency 64 -freshness-rate 1 -query-rate 1 -quiet \
 	-out "$data/run.json" >/dev/null &
