@@ -16,12 +16,7 @@ import (
 // stderr, rewritten in place on a terminal and as plain lines otherwise; the
 // summary goes to out.
 func RunImport(ctx context.Context, args []string, out, progress io.Writer) error {
-	fs := flag.NewFlagSet("lrs import", flag.ContinueOnError)
-	fs.SetOutput(progress)
-	fs.Usage = func() {
-		fmt.Fprintln(progress, "usage: lrs import [flags] FILE|FOLDER...\n\nStatements from JSON arrays or NDJSON files (gzip or not) into the tenant of the credential, through the LRS's xAPI API.")
-		fs.PrintDefaults()
-	}
+	fs := flagSet("lrs import", progress, "usage: lrs import [flags] FILE|FOLDER...\n\nStatements from JSON arrays or NDJSON files (gzip or not) into the tenant of the credential, through the LRS's xAPI API.")
 	var cfg Config
 	var rejects string
 	targetFlags(fs, &cfg, &rejects, "lrs-import")
@@ -54,6 +49,17 @@ func RunImport(ctx context.Context, args []string, out, progress io.Writer) erro
 		return err
 	}
 	return nil
+}
+
+// flagSet is a command's flag set whose -h prints usage, then the flags.
+func flagSet(name string, w io.Writer, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintln(w, usage)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // targetFlags registers the flags that say where statements go; name
@@ -99,12 +105,7 @@ func open(cfg Config, rejects string, progress io.Writer) (*os.File, *Importer, 
 // RunPull runs `lrs pull [flags]`: the statements of another LRS into this
 // one, once, or every -every until stopped.
 func RunPull(ctx context.Context, args []string, out, progress io.Writer) error {
-	fs := flag.NewFlagSet("lrs pull", flag.ContinueOnError)
-	fs.SetOutput(progress)
-	fs.Usage = func() {
-		fmt.Fprintln(progress, "usage: lrs pull -source URL -source-key KEY [flags]\n\nStatements another LRS stored (voided ones included) into the tenant of the credential, through both LRSs' xAPI APIs, oldest first, resuming where the last pull stopped.")
-		fs.PrintDefaults()
-	}
+	fs := flagSet("lrs pull", progress, "usage: lrs pull -source URL -source-key KEY [flags]\n\nStatements another LRS stored (voided ones included) into the tenant of the credential, through both LRSs' xAPI APIs, oldest first, resuming where the last pull stopped.")
 	var cfg Config
 	var rejects, since string
 	var src Source
