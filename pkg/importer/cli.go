@@ -74,6 +74,7 @@ func targetFlags(fs *flag.FlagSet, cfg *Config, rejects *string, name string) {
 	fs.StringVar(&cfg.StatePath, "state", name+".state", "progress kept here, so that running the same command again resumes (empty: none)")
 	fs.StringVar(rejects, "rejects", name+"-rejects.ndjson", "refused statements, one JSON line each with where it came from, status and reason (appended)")
 	fs.DurationVar(&cfg.ProgressEvery, "progress-every", 2*time.Second, "how often progress is shown")
+	fs.DurationVar(&cfg.RetryFor, "retry-for", 15*time.Minute, "how long a request that keeps failing (LRS down, 5xx, 429) is retried before the run stops; run it again to resume")
 }
 
 // open makes the importer of cfg, its rejects file and its progress display.

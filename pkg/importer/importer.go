@@ -33,7 +33,10 @@ type Config struct {
 	// Progress is called about every ProgressEvery, and once at the end.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
-	HTTP          *http.Client
+	// RetryFor is how long a request that keeps failing (the LRS down,
+	// 5xx, 429) is retried before the run stops with its last error.
+	RetryFor time.Duration
+	HTTP     *http.Client
 }
 
 // Validate checks the settings and fills in defaults.
@@ -59,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 2 * time.Second
+	}
+	if c.RetryFor <= 0 {
+		c.RetryFor = 15 * time.Minute
 	}
 	c.Endpoint = strings.TrimSuffix(c.Endpoint, "/")
 	return errors.Join(errs...)
@@ -310,6 +316,7 @@ func (im *Importer) send(ctx context.Context, b batch, items []Item) error {
 	if body == nil {
 		return nil // every item was rejected while preparing
 	}
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		status, msg, retryAfter, err := im.post(ctx, body)
 		switch {
@@ -334,19 +341,30 @@ func (im *Importer) send(ctx context.Context, b batch, items []Item) error {
 			im.reject(b.path, items[0], status, msg)
 			return nil
 		}
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
+		if err == nil {
+			err = fmt.Errorf("%d %s", status, msg)
 		}
-		im.retries.Add(1)
-		wait := backoff(attempt)
-		if retryAfter > wait {
-			wait = retryAfter
+		if err := im.retry(ctx, start, attempt, retryAfter, fmt.Errorf("POST %s/statements: %w", im.cfg.Endpoint, err)); err != nil {
+			return err
 		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
+	}
+}
+
+// retry waits before attempt+1 of a request that has failed since start
+// with failure, or gives up once RetryFor has passed.
+func (im *Importer) retry(ctx context.Context, start time.Time, attempt int, retryAfter time.Duration, failure error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if time.Since(start) > im.cfg.RetryFor {
+		return fmt.Errorf("gave up after %v of retries: %w", im.cfg.RetryFor, failure)
+	}
+	im.retries.Add(1)
+	select {
+	case <-time.After(max(backoff(attempt), retryAfter)):
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 

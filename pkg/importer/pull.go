@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -152,6 +153,7 @@ func (e notFoundError) Error() string { return "not found: " + e.url }
 // get reads one JSON answer of the source into v, retrying what a retry
 // may change.
 func (im *Importer) get(ctx context.Context, src Source, u string, v any) error {
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
@@ -177,22 +179,15 @@ func (im *Importer) get(ctx context.Context, src Source, u string, v any) error 
 				return notFoundError{u}
 			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5:
 				err = fmt.Errorf("%d %s", resp.StatusCode, message(body))
-				if s, perr := time.ParseDuration(resp.Header.Get("Retry-After") + "s"); perr == nil {
-					retryAfter = s
+				if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
+					retryAfter = time.Duration(s) * time.Second
 				}
 			default:
 				return fmt.Errorf("%w: the source %s answered %d %s", ErrFatal, u, resp.StatusCode, message(body))
 			}
 		}
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		im.retries.Add(1)
-		wait := max(backoff(attempt), retryAfter)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return context.Cause(ctx)
+		if err := im.retry(ctx, start, attempt, retryAfter, fmt.Errorf("GET %s: %w", u, err)); err != nil {
+			return err
 		}
 	}
 }
