@@ -2,10 +2,12 @@ package service
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // registered returns the flags register adds.
@@ -147,5 +149,56 @@ func TestLRSRefusesPartitionsOfTheEmbeddedBroker(t *testing.T) {
 	err := RunLRS(context.Background(), []string{"-kafka-partitions", "6", "-broker-dir", dir + "/broker", "-store-dsn", "sqlite:" + dir + "/db/lrs.db"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "kafka-partitions 6") {
 		t.Fatalf("RunLRS: %v, want the partitions refused", err)
+	}
+}
+
+// TestLRSRunGroup: the first failure of a function of the group cancels the
+// others' context and is what Wait returns; a function that ends without
+// error stops nothing.
+func TestLRSRunGroup(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name    string
+		results []error // what each function returns once its context ends, or at once when not nil
+		cancel  bool    // cancel the parent context
+		want    error
+	}{
+		{name: "one fails", results: []error{nil, boom, nil}, want: boom},
+		{name: "parent cancelled", results: []error{nil, nil}, cancel: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			g, gctx := newRunGroup(ctx)
+			ended := make(chan struct{}, len(tt.results))
+			for _, r := range tt.results {
+				g.Go(func() error {
+					defer func() { ended <- struct{}{} }()
+					if r != nil {
+						return r
+					}
+					<-gctx.Done()
+					return nil
+				})
+			}
+			g.Go(func() error { return nil }) // ends at once, stopping nothing
+			if tt.cancel {
+				cancel()
+			}
+			done := make(chan error, 1)
+			go func() { done <- g.Wait() }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("Wait: %v, want %v", err, tt.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Wait did not return: the group was not stopped")
+			}
+			if len(ended) != len(tt.results) {
+				t.Fatalf("%d of %d functions ended", len(ended), len(tt.results))
+			}
+		})
 	}
 }

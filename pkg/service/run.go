@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -150,30 +149,8 @@ func runWriter(ctx context.Context, name string, args []string, cfg writerServic
 		}
 		return err
 	}
-	return runConsumers(ctx, e, c)
-}
-
-// runConsumers runs the consumers until ctx is cancelled; each finishes its
-// batch in flight, commits, and leaves.
-func runConsumers(ctx context.Context, e env, cs ...*stream.Consumer) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for _, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.Run(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	// The consumer finishes its batch in flight, commits, and leaves.
+	return c.Run(ctx)
 }
 
 // LRSConfig configures the all-in-one binary: the settings of the same
@@ -317,18 +294,21 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	}
 	cl.add(func() { st.Close() })
 
-	consumers := []*stream.Consumer{}
+	type writer struct {
+		name string
+		c    *stream.Consumer
+	}
 	sw, err := buildStoreWriter(ctx, in.Common, cfg.Consumer, cfg.StoreWriter, st, e, &cl)
 	if err != nil {
 		return err
 	}
-	consumers = append(consumers, sw)
+	writers := []writer{{"store-writer", sw}}
 	if cfg.Analytics.DSN != "" {
 		aw, err := buildAnalyticsWriter(ctx, in.Common, cfg.Consumer, cfg.Analytics, e, &cl)
 		if err != nil {
 			return err
 		}
-		consumers = append(consumers, aw)
+		writers = append(writers, writer{"analytics-writer", aw})
 	}
 	srv, err := buildIngest(ctx, *in, st, e, out, &cl)
 	if err != nil {
@@ -340,16 +320,30 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	}
 	e.log.Info("LRS ready", zap.String("xapi", base+in.Prefix), zap.String("store", config.RedactDSN(cfg.Store.DSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
 
-	cctx, stopConsumers := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runConsumers(cctx, e, consumers...) }()
-	<-ctx.Done()
-	e.log.Info("shutting down: finishing requests in flight, then the writers")
-	sctx, cancel := context.WithTimeout(context.Background(), in.ShutdownTimeout)
-	defer cancel()
-	herr := srv.Shutdown(sctx)
-	stopConsumers()
-	return errors.Join(herr, <-done)
+	// One run group: when ctx ends or a writer fails, the API stops taking
+	// requests and finishes those in flight, then the writers finish their
+	// batches; RunLRS returns the first failure. The writers stop last so
+	// that a GET in flight still sees its writes applied.
+	g, gctx := newRunGroup(ctx)
+	wctx, stopWriters := context.WithCancel(context.Background())
+	defer stopWriters()
+	for _, w := range writers {
+		g.Go(func() error {
+			if err := w.c.Run(wctx); err != nil {
+				return fmt.Errorf("%s: %w", w.name, err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		defer stopWriters()
+		e.log.Info("shutting down: finishing requests in flight, then the writers")
+		sctx, cancel := context.WithTimeout(context.Background(), in.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
 }
 
 // RunMigrate applies the statement store's and (when a DSN is given)
