@@ -259,14 +259,16 @@ func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Clie
 	return conflict.NewChecker(cfg.Conflict, idx, tail, ends, st, e.reg)
 }
 
-// buildConsumer wires a consumer group with its dead-letter producer.
-func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, handler func(*stream.DeadLetter) (stream.Handler, stream.OffsetSource, error)) (*stream.Consumer, error) {
-	dcl, err := connectKafka(ctx, "kafka-"+cfg.Group, cfg.Common, e, append(stream.ProducerOpts(cfg.topic(), 30*time.Second, 0), e.kafkaMetrics("dead-letter-"+cfg.Group))...)
+// buildConsumer wires a consumer group with its dead-letter producer: sc
+// holds the writer's own settings (group, batches, retry), common and cc the
+// process's.
+func buildConsumer(ctx context.Context, common Common, cc ConsumerConfig, sc stream.ConsumerConfig, e env, cl *closers, handler func(*stream.DeadLetter) (stream.Handler, stream.OffsetSource, error)) (*stream.Consumer, error) {
+	dcl, err := connectKafka(ctx, "kafka-"+sc.Group, common, e, append(stream.ProducerOpts(common.topic(), 30*time.Second, 0), e.kafkaMetrics("dead-letter-"+sc.Group))...)
 	if err != nil {
 		return nil, err
 	}
 	cl.add(dcl.Close)
-	dlq, err := stream.NewDeadLetter(dcl, cfg.topic().DeadLetterTopic(), cfg.Group, e.reg)
+	dlq, err := stream.NewDeadLetter(dcl, common.topic().DeadLetterTopic(), sc.Group, e.reg)
 	if err != nil {
 		return nil, err
 	}
@@ -274,28 +276,28 @@ func buildConsumer(ctx context.Context, cfg WriterConfig, e env, cl *closers, ha
 	if err != nil {
 		return nil, err
 	}
-	c, err := stream.NewConsumer(stream.ConsumerConfig{
-		Brokers: e.brokers, Topic: cfg.Topic, Group: cfg.Group,
-		MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax, InstanceID: cfg.InstanceID,
-		FetchMaxBytes: int32(max(cfg.MaxRecordBytes, 32<<20)), SessionTimeout: cfg.SessionTimeout, StallTimeout: cfg.StallTimeout,
-		ClientOpts: append(slices.Clip(e.kafka), e.kafkaMetrics("consumer-"+cfg.Group)),
-	}, h, offsets, e.log.Named(cfg.Group), e.reg)
+	sc.Brokers, sc.Topic = e.brokers, common.Topic
+	sc.FetchMaxBytes = int32(max(common.MaxRecordBytes, 32<<20))
+	sc.InstanceID, sc.SessionTimeout, sc.StallTimeout = cc.InstanceID, cc.SessionTimeout, cc.StallTimeout
+	sc.ClientOpts = append(slices.Clip(e.kafka), e.kafkaMetrics("consumer-"+sc.Group))
+	c, err := stream.NewConsumer(sc, h, offsets, e.log.Named(sc.Group), e.reg)
 	if err != nil {
 		return nil, err
 	}
-	e.health.Add("kafka-"+cfg.Group, func(ctx context.Context) error { return stream.Ping(ctx, c.Client()) })
-	e.health.Add("consumer-"+cfg.Group, c.Ready)
+	e.health.Add("kafka-"+sc.Group, func(ctx context.Context) error { return stream.Ping(ctx, c.Client()) })
+	e.health.Add("consumer-"+sc.Group, c.Ready)
 	return c, nil
 }
 
-func buildStoreWriter(ctx context.Context, cfg WriterConfig, st storewriter.Store, e env, cl *closers) (*stream.Consumer, error) {
-	return buildConsumer(ctx, cfg, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
+func buildStoreWriter(ctx context.Context, common Common, cc ConsumerConfig, cfg storewriter.Config, st storewriter.Store, e env, cl *closers) (*stream.Consumer, error) {
+	sc := stream.ConsumerConfig{Group: cfg.Group, MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax}
+	return buildConsumer(ctx, common, cc, sc, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
 		w, err := storewriter.New(st, cfg.Group, cfg.Lanes, cfg.TxStatements, dlq, e.log.Named("store-writer"))
 		return w, w, err
 	})
 }
 
-func buildAnalyticsWriter(ctx context.Context, cfg WriterConfig, e env, cl *closers) (*stream.Consumer, error) {
+func buildAnalyticsWriter(ctx context.Context, common Common, cc ConsumerConfig, cfg analyticswriter.Config, e env, cl *closers) (*stream.Consumer, error) {
 	mode, host := clickhouseTransport(cfg.DSN)
 	logTransport(e.log, "ClickHouse", mode, host)
 	var ch *analytics.ClickHouse
@@ -326,7 +328,8 @@ func buildAnalyticsWriter(ctx context.Context, cfg WriterConfig, e env, cl *clos
 		// the build fails later with ctx still alive.
 		cl.add(startRollups(ctx, ch, cfg.RollupInterval, e.log.Named("rollups")))
 	}
-	return buildConsumer(ctx, cfg, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
+	sc := stream.ConsumerConfig{Group: cfg.Group, MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax}
+	return buildConsumer(ctx, common, cc, sc, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
 		w, err := analyticswriter.New(ch, dlq)
 		return w, nil, err
 	})

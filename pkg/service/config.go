@@ -13,9 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamlrs/streamlrs/pkg/analyticswriter"
 	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/config"
 	"github.com/streamlrs/streamlrs/pkg/conflict"
+	"github.com/streamlrs/streamlrs/pkg/storewriter"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
@@ -39,7 +41,7 @@ func (c *Common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.Brokers, "kafka-brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	fs.StringVar(&c.Topic, "kafka-topic", "xapi.statements", "statements topic (the dead-letter topic is <topic>.dlq)")
-	fs.IntVar(&c.Partitions, "kafka-partitions", 6, "partitions when the topics are created")
+	fs.IntVar(&c.Partitions, "kafka-partitions", 6, "partitions when the topics are created (lrs with its embedded broker: 1, the only value it takes)")
 	fs.IntVar(&c.ReplicationFactor, "kafka-replication-factor", 1, "replication factor when the topics are created")
 	fs.IntVar(&c.MaxRecordBytes, "kafka-max-record-bytes", 16<<20, "largest record (one request's statements) the topic accepts")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
@@ -113,11 +115,11 @@ func (c Common) validate() error {
 // IngestConfig configures the xAPI HTTP API.
 type IngestConfig struct {
 	Common
-	HTTPAddr           string
-	Prefix             string
-	StoreDSN           string
+	HTTPAddr string
+	Prefix   string
+	// StoreGroup is the store-writer's consumer group, whose applied
+	// offsets read-your-writes follows (storewriter.Config.Group).
 	StoreGroup         string
-	Migrate            bool
 	BodyLimit          int
 	MaxBatchStatements int
 	ReadWait           time.Duration
@@ -137,15 +139,13 @@ type IngestConfig struct {
 	TLSKeyFile         string
 }
 
-func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
-	if withCommon {
-		c.Common.register(fs)
-	}
+// register adds the API's settings and the process's Common ones; the
+// store's and the store-writer's group are registered by the binary, since
+// lrs shares them with its store-writer.
+func (c *IngestConfig) register(fs *flag.FlagSet) {
+	c.Common.register(fs)
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "listen address of the xAPI API (also /metrics, /healthz, /readyz)")
 	fs.StringVar(&c.Prefix, "xapi-prefix", "/xapi", "path prefix of the xAPI resources")
-	fs.StringVar(&c.StoreDSN, "store-dsn", "sqlite:./data/lrs.db", "statement store: postgres://... or sqlite:PATH")
-	fs.StringVar(&c.StoreGroup, "store-group", "lrs-store-writer", "consumer group of the store-writer (read-your-writes follows its offsets)")
-	fs.BoolVar(&c.Migrate, "migrate", true, "apply the store's schema migrations at start")
 	fs.IntVar(&c.BodyLimit, "max-body-bytes", 10<<20, "largest request body; larger requests get 413")
 	fs.IntVar(&c.MaxBatchStatements, "max-batch-statements", 1000, "most statements in one POST; more get 413")
 	fs.DurationVar(&c.ReadWait, "read-wait", 2*time.Second, "how long a GET waits for the store to apply what the topic holds")
@@ -167,12 +167,6 @@ func (c *IngestConfig) register(fs *flag.FlagSet, withCommon bool) {
 
 func (c IngestConfig) validate() error {
 	var errs []error
-	if c.StoreDSN == "" {
-		errs = append(errs, errors.New("store-dsn is empty"))
-	}
-	if c.StoreGroup == "" {
-		errs = append(errs, errors.New("store-group is empty"))
-	}
 	if c.ReadWait < 0 || c.AuthCacheTTL <= 0 || c.PublishTimeout <= 0 {
 		errs = append(errs, errors.New("read-wait, auth-cache-ttl and publish-timeout must be positive"))
 	}
@@ -188,70 +182,112 @@ func (c IngestConfig) validate() error {
 	return errors.Join(errs...)
 }
 
-// WriterConfig configures a consumer service (store-writer or analytics-writer).
-type WriterConfig struct {
-	Common
-	HTTPAddr        string
-	Group           string
-	MaxBatchRecords int
-	MaxBatchBytes   int
-	MaxBatchWait    time.Duration
-	RetryMax        time.Duration
-	InstanceID      string
-	SessionTimeout  time.Duration
-	StallTimeout    time.Duration
-	Lanes           int
-	TxStatements    int
-	RollupInterval  time.Duration
-	Migrate         bool
-	// DSN is the store DSN (store-writer) or the ClickHouse DSN (analytics-writer).
-	DSN string
+// StoreConfig is the statement store's settings, registered once per binary:
+// in lrs the API and the store-writer share the store.
+type StoreConfig struct {
+	DSN     string
+	Migrate bool
 }
 
-func (c *WriterConfig) register(fs *flag.FlagSet, kind string, withCommon bool) {
-	if withCommon {
-		c.Common.register(fs)
+func (c *StoreConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.DSN, "store-dsn", "sqlite:./data/lrs.db", "statement store: postgres://... or sqlite:PATH")
+	fs.BoolVar(&c.Migrate, "migrate", true, "apply the store's schema migrations at start")
+}
+
+func (c StoreConfig) validate() error {
+	if c.DSN == "" {
+		return errors.New("store-dsn is empty")
 	}
-	switch kind {
-	case "store":
-		fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8081", "listen address of /metrics, /healthz, /readyz")
-		fs.StringVar(&c.Group, "store-group", "lrs-store-writer", "consumer group")
-		fs.StringVar(&c.DSN, "store-dsn", "sqlite:./data/lrs.db", "statement store: postgres://... or sqlite:PATH")
-		fs.IntVar(&c.MaxBatchRecords, "store-batch-records", 2000, "most records written in one store transaction")
-		fs.IntVar(&c.MaxBatchBytes, "store-batch-bytes", 16<<20, "most record bytes written in one store transaction (bounds the writer's memory)")
-		fs.DurationVar(&c.MaxBatchWait, "store-batch-wait", 20*time.Millisecond, "how long a batch may fill before it is written (0: write what is there)")
-		fs.IntVar(&c.Lanes, "store-lanes", 2, "concurrent store transactions per batch (records split by partition)")
-		fs.IntVar(&c.TxStatements, "store-tx-statements", 0, "split a batch into store transactions of about this many statements, each with its offsets (0: one per batch and lane; SQLite, whose single writer the API's attachment and document writes wait for, wants a few hundred)")
-		fs.BoolVar(&c.Migrate, "migrate", true, "apply the store's schema migrations at start")
-	case "analytics":
-		fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8082", "listen address of /metrics, /healthz, /readyz")
-		fs.StringVar(&c.Group, "analytics-group", "lrs-analytics-writer", "consumer group")
-		fs.StringVar(&c.DSN, "clickhouse-dsn", "", "ClickHouse native DSN, e.g. clickhouse://127.0.0.1:9000/default")
-		fs.IntVar(&c.MaxBatchRecords, "analytics-batch-records", 5000, "most records (requests) in one ClickHouse insert")
-		fs.IntVar(&c.MaxBatchBytes, "analytics-batch-bytes", 16<<20, "most record bytes in one ClickHouse insert (bounds the writer's memory)")
-		fs.DurationVar(&c.MaxBatchWait, "analytics-batch-wait", time.Second, "how long an insert batch may fill")
-		fs.BoolVar(&c.Migrate, "analytics-migrate", true, "apply the ClickHouse migrations at start")
-		fs.DurationVar(&c.RollupInterval, "analytics-rollup-interval", 2*time.Minute, "how often the rollup tables are recomputed for the months that changed (0: never)")
-	}
+	return nil
+}
+
+// ConsumerConfig is how every consumer group of a process joins its group
+// and reports a stall: one setting for both writers when lrs runs them.
+type ConsumerConfig struct {
+	InstanceID     string
+	SessionTimeout time.Duration
+	StallTimeout   time.Duration
+}
+
+func (c *ConsumerConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.InstanceID, "kafka-instance-id", "", "static group membership id, unique per process (a restart then resumes at once)")
 	fs.DurationVar(&c.SessionTimeout, "kafka-session-timeout", 45*time.Second, "how long the group waits for a silent member before giving its partitions to the others")
 	fs.DurationVar(&c.StallTimeout, "stall-timeout", time.Minute, "how long lag may stand without progress before /readyz reports the writer stalled")
-	fs.DurationVar(&c.RetryMax, kind+"-retry-max", 10*time.Second, "longest backoff between write attempts while the sink is down")
 }
 
-func (c WriterConfig) validate(kind string) error {
-	var errs []error
-	if c.Group == "" {
-		errs = append(errs, fmt.Errorf("%s group is empty", kind))
-	}
-	if c.DSN == "" {
-		errs = append(errs, fmt.Errorf("%s DSN is empty", kind))
-	}
-	if c.MaxBatchRecords < 1 || c.MaxBatchBytes < 1 || c.MaxBatchWait < 0 || c.RetryMax <= 0 {
-		errs = append(errs, fmt.Errorf("%s batch and retry settings must be positive", kind))
-	}
+func (c ConsumerConfig) validate() error {
 	if c.SessionTimeout < 0 || c.StallTimeout < 0 {
-		errs = append(errs, errors.New("kafka-session-timeout and stall-timeout must not be negative"))
+		return errors.New("kafka-session-timeout and stall-timeout must not be negative")
 	}
-	return errors.Join(errs...)
+	return nil
+}
+
+// IngestServiceConfig configures lrs-ingest.
+type IngestServiceConfig struct {
+	Ingest IngestConfig
+	Store  StoreConfig
+}
+
+func (c *IngestServiceConfig) register(fs *flag.FlagSet) {
+	c.Ingest.register(fs)
+	c.Store.register(fs)
+	storewriter.RegisterGroupFlag(fs, &c.Ingest.StoreGroup)
+}
+
+func (c IngestServiceConfig) validate() error {
+	var errs []error
+	if c.Ingest.StoreGroup == "" {
+		errs = append(errs, errors.New("store-group is empty"))
+	}
+	return errors.Join(append(errs, c.Ingest.Common.validate(), c.Ingest.validate(), c.Store.validate())...)
+}
+
+// writerService is what the two consumer services have in common: the
+// process's settings, the admin endpoints and the group membership.
+type writerService struct {
+	Common
+	HTTPAddr string
+	Consumer ConsumerConfig
+}
+
+func (c *writerService) register(fs *flag.FlagSet, httpAddr string) {
+	c.Common.register(fs)
+	fs.StringVar(&c.HTTPAddr, "http-addr", httpAddr, "listen address of /metrics, /healthz, /readyz")
+	c.Consumer.register(fs)
+}
+
+func (c writerService) validate() error {
+	return errors.Join(c.Common.validate(), c.Consumer.validate())
+}
+
+// StoreWriterConfig configures lrs-store-writer.
+type StoreWriterConfig struct {
+	writerService
+	Store  StoreConfig
+	Writer storewriter.Config
+}
+
+func (c *StoreWriterConfig) register(fs *flag.FlagSet) {
+	c.writerService.register(fs, "127.0.0.1:8081")
+	c.Store.register(fs)
+	c.Writer.RegisterFlags(fs)
+}
+
+func (c StoreWriterConfig) validate() error {
+	return errors.Join(c.writerService.validate(), c.Store.validate(), c.Writer.Validate())
+}
+
+// AnalyticsWriterConfig configures lrs-analytics-writer.
+type AnalyticsWriterConfig struct {
+	writerService
+	Writer analyticswriter.Config
+}
+
+func (c *AnalyticsWriterConfig) register(fs *flag.FlagSet) {
+	c.writerService.register(fs, "127.0.0.1:8082")
+	c.Writer.RegisterFlags(fs)
+}
+
+func (c AnalyticsWriterConfig) validate() error {
+	return errors.Join(c.writerService.validate(), c.Writer.Validate())
 }

@@ -9,15 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/streamlrs/streamlrs/pkg/analytics"
+	"github.com/streamlrs/streamlrs/pkg/analyticswriter"
 	"github.com/streamlrs/streamlrs/pkg/config"
 	"github.com/streamlrs/streamlrs/pkg/observability"
 	"github.com/streamlrs/streamlrs/pkg/store"
+	"github.com/streamlrs/streamlrs/pkg/storewriter"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
@@ -37,13 +38,14 @@ func parse(name string, args []string, register func(*flag.FlagSet)) error {
 
 // RunIngest runs the xAPI API until ctx is cancelled.
 func RunIngest(ctx context.Context, args []string, out io.Writer) error {
-	var cfg IngestConfig
-	if err := parse("lrs-ingest", args, func(fs *flag.FlagSet) { cfg.register(fs, true) }); err != nil {
+	var svc IngestServiceConfig
+	if err := parse("lrs-ingest", args, svc.register); err != nil {
 		return err
 	}
-	if err := errors.Join(cfg.Common.validate(), cfg.validate()); err != nil {
+	if err := svc.validate(); err != nil {
 		return err
 	}
+	cfg := svc.Ingest
 	e, err := newEnv(cfg.Common)
 	if err != nil {
 		return err
@@ -52,7 +54,7 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 	defer e.stop()
 	var cl closers
 	defer cl.run()
-	st, err := openStore(ctx, cfg.StoreDSN, cfg.Migrate, e)
+	st, err := openStore(ctx, svc.Store.DSN, svc.Store.Migrate, e)
 	if err != nil {
 		return err
 	}
@@ -75,32 +77,47 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 
 // RunStoreWriter runs the store-writer consumer until ctx is cancelled.
 func RunStoreWriter(ctx context.Context, args []string) error {
-	return runWriter(ctx, "lrs-store-writer", "store", args, func(ctx context.Context, cfg WriterConfig, e env, cl *closers) (*stream.Consumer, error) {
-		st, err := openStore(ctx, cfg.DSN, cfg.Migrate, e)
+	var cfg StoreWriterConfig
+	return runWriter(ctx, "lrs-store-writer", args, &cfg, func(ctx context.Context, e env, cl *closers) (*stream.Consumer, error) {
+		st, err := openStore(ctx, cfg.Store.DSN, cfg.Store.Migrate, e)
 		if err != nil {
 			return nil, err
 		}
 		cl.add(func() { st.Close() })
-		return buildStoreWriter(ctx, cfg, st, e, cl)
+		return buildStoreWriter(ctx, cfg.Common, cfg.Consumer, cfg.Writer, st, e, cl)
 	})
 }
 
 // RunAnalyticsWriter runs the ClickHouse consumer until ctx is cancelled.
 func RunAnalyticsWriter(ctx context.Context, args []string) error {
-	return runWriter(ctx, "lrs-analytics-writer", "analytics", args, buildAnalyticsWriter)
+	var cfg AnalyticsWriterConfig
+	return runWriter(ctx, "lrs-analytics-writer", args, &cfg, func(ctx context.Context, e env, cl *closers) (*stream.Consumer, error) {
+		return buildAnalyticsWriter(ctx, cfg.Common, cfg.Consumer, cfg.Writer, e, cl)
+	})
 }
 
-// runWriter parses a consumer service's settings, builds it, and runs it.
-func runWriter(ctx context.Context, name, kind string, args []string,
-	build func(context.Context, WriterConfig, env, *closers) (*stream.Consumer, error)) error {
-	var cfg WriterConfig
-	if err := parse(name, args, func(fs *flag.FlagSet) { cfg.register(fs, kind, true) }); err != nil {
+// writerServiceConfig is what runWriter needs of a consumer service's
+// settings (StoreWriterConfig, AnalyticsWriterConfig).
+type writerServiceConfig interface {
+	register(fs *flag.FlagSet)
+	validate() error
+	service() writerService
+}
+
+func (c writerService) service() writerService { return c }
+
+// runWriter parses a consumer service's settings into cfg, builds the
+// consumer with build (which reads cfg), and runs it.
+func runWriter(ctx context.Context, name string, args []string, cfg writerServiceConfig,
+	build func(context.Context, env, *closers) (*stream.Consumer, error)) error {
+	if err := parse(name, args, cfg.register); err != nil {
 		return err
 	}
-	if err := errors.Join(cfg.Common.validate(), cfg.validate(kind)); err != nil {
+	if err := cfg.validate(); err != nil {
 		return err
 	}
-	e, err := newEnv(cfg.Common)
+	svc := cfg.service()
+	e, err := newEnv(svc.Common)
 	if err != nil {
 		return err
 	}
@@ -108,8 +125,8 @@ func runWriter(ctx context.Context, name, kind string, args []string,
 	defer e.stop()
 	// The admin endpoints come first, so that /readyz tells why the writer
 	// is not running yet while it waits for its database or broker.
-	if cfg.HTTPAddr != "" {
-		srv, err := observability.Listen(cfg.HTTPAddr, observability.Handler(e.reg, e.health))
+	if svc.HTTPAddr != "" {
+		srv, err := observability.Listen(svc.HTTPAddr, observability.Handler(e.reg, e.health))
 		if err != nil {
 			return err
 		}
@@ -123,7 +140,7 @@ func runWriter(ctx context.Context, name, kind string, args []string,
 	}
 	var cl closers
 	defer cl.run()
-	c, err := build(ctx, cfg, e, &cl)
+	c, err := build(ctx, e, &cl)
 	if err != nil {
 		if ctx.Err() != nil {
 			// Stopped while waiting for a dependency: a clean exit.
@@ -132,43 +149,88 @@ func runWriter(ctx context.Context, name, kind string, args []string,
 		}
 		return err
 	}
-	return runConsumers(ctx, e, c)
+	// The consumer finishes its batch in flight, commits, and leaves.
+	return c.Run(ctx)
 }
 
-// runConsumers runs the consumers until ctx is cancelled; each finishes its
-// batch in flight, commits, and leaves.
-func runConsumers(ctx context.Context, e env, cs ...*stream.Consumer) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for _, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.Run(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// LRSConfig configures the all-in-one binary.
+// LRSConfig configures the all-in-one binary: the settings of the same
+// components the separate services run, registered under the same names
+// and with the same defaults, and the embedded broker's. The defaults that
+// differ are set in register, and those that follow from the embedded
+// broker in RunLRS, each with its reason.
 type LRSConfig struct {
-	Ingest     IngestConfig
-	Store      WriterConfig
-	Analytics  WriterConfig
-	BrokerDir  string
-	BrokerPort int
-	SyncWrites bool
+	Ingest      IngestConfig
+	Store       StoreConfig
+	Consumer    ConsumerConfig
+	StoreWriter storewriter.Config
+	Analytics   analyticswriter.Config
+	BrokerDir   string
+	BrokerPort  int
+	SyncWrites  bool
 	// RetentionBytes bounds the embedded broker's log (and so its memory).
 	RetentionBytes int64
 	External       bool
+}
+
+func (c *LRSConfig) register(fs *flag.FlagSet) {
+	c.Ingest.register(fs)
+	c.Store.register(fs)
+	c.Consumer.register(fs)
+	c.StoreWriter.RegisterFlags(fs)
+	c.Analytics.RegisterFlags(fs)
+	fs.StringVar(&c.BrokerDir, "broker-dir", "./data/broker", "data directory of the embedded broker")
+	fs.IntVar(&c.BrokerPort, "broker-port", 0, "port of the embedded broker on 127.0.0.1 (0: any free port); it demands a password only this process knows")
+	fs.BoolVar(&c.SyncWrites, "broker-sync-writes", false, "fsync every batch in the embedded broker before acknowledging")
+	fs.Int64Var(&c.RetentionBytes, "broker-retention-bytes", 1<<30, "most bytes the embedded broker keeps per partition; older records go first, read or not (0: unbounded)")
+	fs.BoolVar(&c.External, "external-kafka", false, "use -kafka-brokers instead of the embedded broker")
+	// lrs runs on SQLite by default, whose single writer the API's
+	// attachment and document writes wait for: a store transaction of a
+	// whole batch would hold them up to half a second.
+	setDefault(fs, "store-tx-statements", "1000")
+}
+
+// setDefault changes the default of the registered flag name, value and help.
+func setDefault(fs *flag.FlagSet, name, value string) {
+	f := fs.Lookup(name)
+	if err := f.Value.Set(value); err != nil {
+		panic(fmt.Sprintf("default %q of -%s: %v", value, name, err))
+	}
+	f.DefValue = value
+}
+
+// parseLRS reads lrs's settings and checks those that do not depend on the
+// broker.
+func parseLRS(args []string) (LRSConfig, error) {
+	var (
+		cfg   LRSConfig
+		flags *flag.FlagSet
+	)
+	err := parse("lrs", args, func(fs *flag.FlagSet) {
+		flags = fs
+		cfg.register(fs)
+	})
+	if err != nil {
+		return cfg, err
+	}
+	// Visit sees the flags set on the command line or in the environment.
+	partitionsGiven := false
+	flags.Visit(func(f *flag.Flag) {
+		if f.Name == "kafka-partitions" {
+			partitionsGiven = true
+		}
+	})
+	var errs []error
+	if !cfg.External && partitionsGiven && cfg.Ingest.Partitions != 1 {
+		// The embedded broker is one node, where more partitions buy
+		// nothing, and the topic it already holds has one.
+		errs = append(errs, fmt.Errorf("kafka-partitions %d: the embedded broker's topic has one partition (drop the setting, or use -external-kafka)", cfg.Ingest.Partitions))
+	}
+	errs = append(errs, cfg.Ingest.validate(), cfg.Store.validate(), cfg.Consumer.validate(), cfg.StoreWriter.Validate())
+	if cfg.Analytics.DSN != "" {
+		// Without a DSN the analytics-writer does not run.
+		errs = append(errs, cfg.Analytics.Validate())
+	}
+	return cfg, errors.Join(errs...)
 }
 
 // RunLRS runs everything in one process: an embedded broker (unless
@@ -176,38 +238,22 @@ type LRSConfig struct {
 // store-writer on the same store, and the analytics-writer when a ClickHouse
 // DSN is set.
 func RunLRS(ctx context.Context, args []string, out io.Writer) error {
-	var cfg LRSConfig
-	err := parse("lrs", args, func(fs *flag.FlagSet) {
-		cfg.Ingest.register(fs, true)
-		fs.IntVar(&cfg.Store.MaxBatchRecords, "store-batch-records", 2000, "most records written in one store transaction")
-		fs.DurationVar(&cfg.Store.MaxBatchWait, "store-batch-wait", 20*time.Millisecond, "how long a store batch may fill before it is written (0: write what is there)")
-		fs.IntVar(&cfg.Store.TxStatements, "store-tx-statements", 1000, "split a store batch into transactions of about this many statements: attachment and document writes wait for SQLite's single writer no longer than one of them (0: one transaction per batch)")
-		fs.StringVar(&cfg.Analytics.DSN, "clickhouse-dsn", "", "ClickHouse native DSN; when set, the analytics-writer runs too")
-		fs.StringVar(&cfg.Analytics.Group, "analytics-group", "lrs-analytics-writer", "consumer group of the analytics-writer")
-		fs.IntVar(&cfg.Analytics.MaxBatchRecords, "analytics-batch-records", 5000, "most records (requests) in one ClickHouse insert")
-		fs.IntVar(&cfg.Analytics.MaxBatchBytes, "analytics-batch-bytes", 16<<20, "most record bytes in one ClickHouse insert (bounds the writer's memory)")
-		fs.DurationVar(&cfg.Analytics.MaxBatchWait, "analytics-batch-wait", 0, "how long an insert batch may fill")
-		fs.DurationVar(&cfg.Analytics.RollupInterval, "analytics-rollup-interval", 2*time.Minute, "how often the rollup tables are recomputed for the months that changed (0: never)")
-		fs.StringVar(&cfg.BrokerDir, "broker-dir", "./data/broker", "data directory of the embedded broker")
-		fs.IntVar(&cfg.BrokerPort, "broker-port", 0, "port of the embedded broker on 127.0.0.1 (0: any free port); it demands a password only this process knows")
-		fs.BoolVar(&cfg.SyncWrites, "broker-sync-writes", false, "fsync every batch in the embedded broker before acknowledging")
-		fs.Int64Var(&cfg.RetentionBytes, "broker-retention-bytes", 1<<30, "most bytes the embedded broker keeps per partition; older records go first, read or not (0: unbounded)")
-		fs.BoolVar(&cfg.External, "external-kafka", false, "use -kafka-brokers instead of the embedded broker")
-	})
+	cfg, err := parseLRS(args)
 	if err != nil {
 		return err
 	}
 	in := &cfg.Ingest
+	in.StoreGroup = cfg.StoreWriter.Group
 	if !cfg.External {
-		in.Partitions = 1 // one node, no replication: more partitions buy nothing
+		in.Partitions = 1 // another value given was refused by parseLRS
 		if in.Retention == 0 {
 			// The store holds every statement anyway; the log is only the
 			// writers' queue.
 			in.Retention = 72 * time.Hour
 		}
 	}
-	if strings.HasPrefix(in.StoreDSN, "sqlite:") {
-		if err := os.MkdirAll(filepath.Dir(strings.TrimPrefix(in.StoreDSN, "sqlite:")), 0o755); err != nil {
+	if strings.HasPrefix(cfg.Store.DSN, "sqlite:") {
+		if err := os.MkdirAll(filepath.Dir(strings.TrimPrefix(cfg.Store.DSN, "sqlite:")), 0o755); err != nil {
 			return fmt.Errorf("store directory: %w", err)
 		}
 	}
@@ -228,7 +274,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 			in.MaxBacklogBytes = cfg.RetentionBytes / 2
 		}
 	}
-	if err := errors.Join(in.Common.validate(), in.validate()); err != nil {
+	if err := in.Common.validate(); err != nil {
 		return err
 	}
 	e, err := newEnv(in.Common)
@@ -242,30 +288,27 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var cl closers
 	defer cl.run()
-	st, err := openStore(ctx, in.StoreDSN, in.Migrate, e)
+	st, err := openStore(ctx, cfg.Store.DSN, cfg.Store.Migrate, e)
 	if err != nil {
 		return err
 	}
 	cl.add(func() { st.Close() })
 
-	storeCfg := WriterConfig{Common: in.Common, Group: in.StoreGroup, DSN: in.StoreDSN, MaxBatchRecords: cfg.Store.MaxBatchRecords, MaxBatchWait: cfg.Store.MaxBatchWait, MaxBatchBytes: 16 << 20, Lanes: 1, TxStatements: cfg.Store.TxStatements, RetryMax: 5 * time.Second}
-	consumers := []*stream.Consumer{}
-	sw, err := buildStoreWriter(ctx, storeCfg, st, e, &cl)
+	type writer struct {
+		name string
+		c    *stream.Consumer
+	}
+	sw, err := buildStoreWriter(ctx, in.Common, cfg.Consumer, cfg.StoreWriter, st, e, &cl)
 	if err != nil {
 		return err
 	}
-	consumers = append(consumers, sw)
+	writers := []writer{{"store-writer", sw}}
 	if cfg.Analytics.DSN != "" {
-		a := cfg.Analytics
-		a.Common, a.Migrate, a.RetryMax = in.Common, true, 10*time.Second
-		if err := a.validate("analytics"); err != nil {
-			return err
-		}
-		aw, err := buildAnalyticsWriter(ctx, a, e, &cl)
+		aw, err := buildAnalyticsWriter(ctx, in.Common, cfg.Consumer, cfg.Analytics, e, &cl)
 		if err != nil {
 			return err
 		}
-		consumers = append(consumers, aw)
+		writers = append(writers, writer{"analytics-writer", aw})
 	}
 	srv, err := buildIngest(ctx, *in, st, e, out, &cl)
 	if err != nil {
@@ -275,18 +318,32 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e.log.Info("LRS ready", zap.String("xapi", base+in.Prefix), zap.String("store", config.RedactDSN(in.StoreDSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
+	e.log.Info("LRS ready", zap.String("xapi", base+in.Prefix), zap.String("store", config.RedactDSN(cfg.Store.DSN)), zap.Bool("analytics", cfg.Analytics.DSN != ""))
 
-	cctx, stopConsumers := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runConsumers(cctx, e, consumers...) }()
-	<-ctx.Done()
-	e.log.Info("shutting down: finishing requests in flight, then the writers")
-	sctx, cancel := context.WithTimeout(context.Background(), in.ShutdownTimeout)
-	defer cancel()
-	herr := srv.Shutdown(sctx)
-	stopConsumers()
-	return errors.Join(herr, <-done)
+	// One run group: when ctx ends or a writer fails, the API stops taking
+	// requests and finishes those in flight, then the writers finish their
+	// batches; RunLRS returns the first failure. The writers stop last so
+	// that a GET in flight still sees its writes applied.
+	g, gctx := newRunGroup(ctx)
+	wctx, stopWriters := context.WithCancel(context.Background())
+	defer stopWriters()
+	for _, w := range writers {
+		g.Go(func() error {
+			if err := w.c.Run(wctx); err != nil {
+				return fmt.Errorf("%s: %w", w.name, err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		defer stopWriters()
+		e.log.Info("shutting down: finishing requests in flight, then the writers")
+		sctx, cancel := context.WithTimeout(context.Background(), in.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
 }
 
 // RunMigrate applies the statement store's and (when a DSN is given)
