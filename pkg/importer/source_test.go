@@ -130,3 +130,34 @@ func TestResumePoint(t *testing.T) {
 		t.Fatal("a file whose size changed was resumed")
 	}
 }
+
+// FuzzRead: whatever a file holds, Read ends without panicking, counts every
+// byte it took, and hands out items with increasing positions that are
+// either JSON objects or marked refused.
+func FuzzRead(f *testing.F) {
+	for _, s := range []string{`[{"a":1},{"b":[1,2]}]`, "{\"a\":1}\n{\"b\":2}\n", "\x1f\x8b\x08", "[1,{", "\xef\xbb\xbf{}", "", "[]", "{\n\n}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var n int64
+		next := int64(0)
+		Read(bytes.NewReader(in), &n, func(it Item) error {
+			if it.Index != next {
+				t.Fatalf("item index %d, want %d", it.Index, next)
+			}
+			next++
+			if it.Err == nil && (!json.Valid(it.JSON) || it.JSON[0] != '{') {
+				t.Fatalf("item %d accepted but not a JSON object: %q", it.Index, it.JSON)
+			}
+			if it.Err == nil {
+				if _, _, err := WithID(it); err != nil {
+					t.Fatalf("item %d: WithID: %v", it.Index, err)
+				}
+			}
+			return nil
+		})
+		if n > int64(len(in)) {
+			t.Fatalf("counted %d bytes of %d", n, len(in))
+		}
+	})
+}
