@@ -290,7 +290,7 @@ func buildConsumer(ctx context.Context, common Common, cc ConsumerConfig, sc str
 }
 
 func buildStoreWriter(ctx context.Context, common Common, cc ConsumerConfig, cfg storewriter.Config, st storewriter.Store, e env, cl *closers) (*stream.Consumer, error) {
-	sc := stream.ConsumerConfig{Group: cfg.Group, MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax}
+	sc := cfg.Batching.ConsumerConfig()
 	return buildConsumer(ctx, common, cc, sc, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
 		w, err := storewriter.New(st, cfg.Group, cfg.Lanes, cfg.TxStatements, dlq, e.log.Named("store-writer"))
 		return w, w, err
@@ -328,7 +328,7 @@ func buildAnalyticsWriter(ctx context.Context, common Common, cc ConsumerConfig,
 		// the build fails later with ctx still alive.
 		cl.add(startRollups(ctx, ch, cfg.RollupInterval, e.log.Named("rollups")))
 	}
-	sc := stream.ConsumerConfig{Group: cfg.Group, MaxBatchRecords: cfg.MaxBatchRecords, MaxBatchBytes: cfg.MaxBatchBytes, MaxBatchWait: cfg.MaxBatchWait, RetryMax: cfg.RetryMax}
+	sc := cfg.Batching.ConsumerConfig()
 	return buildConsumer(ctx, common, cc, sc, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
 		w, err := analyticswriter.New(ch, dlq)
 		return w, nil, err
