@@ -407,10 +407,16 @@ func (im *Importer) post(ctx context.Context, body []byte) (status int, msg stri
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, message(answer), retryAfterOf(resp), nil
+}
+
+// retryAfterOf is the wait an answer's Retry-After asks for, in seconds
+// (0 when it has none).
+func retryAfterOf(resp *http.Response) time.Duration {
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		retryAfter = time.Duration(s) * time.Second
+		return time.Duration(s) * time.Second
 	}
-	return resp.StatusCode, message(answer), retryAfter, nil
+	return 0
 }
 
 // message is the LRS's own explanation: our LRS's error message, or the

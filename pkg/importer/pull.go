@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -179,9 +178,7 @@ func (im *Importer) get(ctx context.Context, src Source, u string, v any) error 
 				return notFoundError{u}
 			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5:
 				err = fmt.Errorf("%d %s", resp.StatusCode, message(body))
-				if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
-					retryAfter = time.Duration(s) * time.Second
-				}
+				retryAfter = retryAfterOf(resp)
 			default:
 				return fmt.Errorf("%w: the source %s answered %d %s", ErrFatal, u, resp.StatusCode, message(body))
 			}

@@ -212,29 +212,7 @@ func TestPullFromAnotherLRS(t *testing.T) {
 	source := importer.Source{Endpoint: "http://" + srcAddr + "/xapi", Key: testKey, Secret: testSecret, PageSize: 40,
 		Overlap: time.Millisecond} // the whole test runs within a second
 
-	ctx, cancel := context.WithCancel(context.Background())
-	first := cfg
-	first.ProgressEvery = time.Nanosecond
-	first.Progress = func(p importer.Progress) {
-		if p.Accepted >= 80 {
-			cancel()
-		}
-	}
-	im, err := importer.New(first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, err := im.Pull(ctx, source); err == nil {
-		t.Fatalf("interrupted pull = %+v, nil error", p)
-	}
-	im, err = importer.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := im.Pull(context.Background(), source)
-	if err != nil {
-		t.Fatalf("resumed pull: %v", err)
-	}
+	im, p := pullInterruptedThenResumed(t, cfg, source, 80)
 	if p.Read >= 251 || p.Rejected+p.Conflicts != 0 {
 		t.Fatalf("resumed pull = %+v: want fewer than the 251 statements read again, none refused", p)
 	}
@@ -281,27 +259,8 @@ func TestPullFromLearningLocker(t *testing.T) {
 		StatePath: filepath.Join(dir, "pull.state")}
 	src := importer.Source{Endpoint: source, Key: "any", Secret: "any", PageSize: 50}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	first := cfg
-	first.ProgressEvery = time.Nanosecond
-	first.Progress = func(p importer.Progress) {
-		if p.Accepted >= 100 {
-			cancel()
-		}
-	}
-	im, err := importer.New(first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, err := im.Pull(ctx, src); err == nil {
-		t.Fatalf("interrupted pull = %+v, nil error", p)
-	}
-	im, err = importer.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, err := im.Pull(context.Background(), src); err != nil || p.Rejected+p.Conflicts != 0 {
-		t.Fatalf("resumed pull = %+v, %v", p, err)
+	if _, p := pullInterruptedThenResumed(t, cfg, src, 100); p.Rejected+p.Conflicts != 0 {
+		t.Fatalf("resumed pull = %+v: want nothing refused", p)
 	}
 	got := allIDs(t, newClient(t, addr))
 	for i, id := range ids {
@@ -312,4 +271,35 @@ func TestPullFromLearningLocker(t *testing.T) {
 	if r := newClient(t, addr).get("?voidedStatementId=" + ids[42]); r.status != http.StatusOK {
 		t.Fatalf("the statement voided in Learning Locker: %d %s", r.status, r.body)
 	}
+}
+
+// pullInterruptedThenResumed pulls src with cfg, stopping the pull once
+// after accepted statements were sent, then pulls again with the same state
+// to the end; it returns the second importer and its progress.
+func pullInterruptedThenResumed(t *testing.T, cfg importer.Config, src importer.Source, accepted int64) (*importer.Importer, importer.Progress) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := cfg
+	first.ProgressEvery = time.Nanosecond
+	first.Progress = func(p importer.Progress) {
+		if p.Accepted >= accepted {
+			cancel()
+		}
+	}
+	im, err := importer.New(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := im.Pull(ctx, src); err == nil {
+		t.Fatalf("interrupted pull = %+v, nil error: it was not interrupted", p)
+	}
+	if im, err = importer.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	p, err := im.Pull(context.Background(), src)
+	if err != nil {
+		t.Fatalf("resumed pull: %v", err)
+	}
+	return im, p
 }

@@ -176,15 +176,7 @@ func TestTransactionsOfBoundedSize(t *testing.T) {
 		rec.Partition, rec.Offset = 0, off
 		recs = append(recs, rec)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1")) // never used: no record is bad
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	dlq, err := stream.NewDeadLetter(cl, "stmts.dlq", "writer", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dlq := unusedDeadLetter(t)
 	tests := []struct {
 		max  int
 		want []recordedTx
@@ -268,15 +260,7 @@ func TestConflictOutsideTheBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1")) // never used: nothing is dead-lettered
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	dlq, err := stream.NewDeadLetter(cl, "stmts.dlq", "writer", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dlq := unusedDeadLetter(t)
 	w, err := New(conflictStore{store.Statement{Tenant: "t", ID: id, Fingerprint: "other"}}, "writer", 1, 0, dlq, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -285,4 +269,20 @@ func TestConflictOutsideTheBatch(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no record of the batch holds") {
 		t.Fatalf("Handle = %v, want the conflict named as outside the batch", err)
 	}
+}
+
+// unusedDeadLetter is a dead-letter topic for tests in which nothing is
+// dead-lettered: its client points at a port where no broker listens.
+func unusedDeadLetter(t *testing.T) *stream.DeadLetter {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	dlq, err := stream.NewDeadLetter(cl, "stmts.dlq", "writer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dlq
 }
