@@ -118,7 +118,10 @@ func TestResumePoint(t *testing.T) {
 	if err := s.save(); err != nil {
 		t.Fatal(err)
 	}
-	_ = c
+	f.done(c)
+	if f.resumeAt() != 40 {
+		t.Fatalf("resume at %d with every batch done, want 40", f.resumeAt())
+	}
 	s2, err := loadState(path)
 	if err != nil {
 		t.Fatal(err)
