@@ -26,6 +26,10 @@ type Config struct {
 	// RulesInterval is how often the rules are read again (new, paused,
 	// rewound, deleted) and dead letters marked for resending are sent.
 	RulesInterval time.Duration
+	// InstanceID (static membership) and SessionTimeout (0: franz-go's)
+	// are the process's group settings, set by the wiring.
+	InstanceID     string
+	SessionTimeout time.Duration
 }
 
 // RegisterFlags adds the settings to fs with their defaults.
