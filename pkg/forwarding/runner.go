@@ -243,7 +243,7 @@ func header(rec *kgo.Record, key string) string {
 
 // deliver sends items until the target takes them or refuses them for
 // good. Failures are retried with exponential backoff and jitter (at least
-// what a Retry-After asks); a batch refused with 400 or 413 is halved until
+// what a Retry-After asks); a batch refused with 400, 409 or 413 is halved until
 // the statements at fault are alone, and those go to the dead letters. It
 // returns an error only when ctx ended first.
 func (r *runner) deliver(ctx context.Context, items []item) error {

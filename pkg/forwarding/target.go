@@ -61,9 +61,11 @@ func (a *Answer) permanent() bool {
 }
 
 // splittable reports an answer that may be about one statement of the
-// batch only, so that halves of it may be taken.
+// batch only, so that halves of it may be taken: a bad statement (400), a
+// batch too large (413), or one statement whose id the target holds with
+// other content (409: an xAPI LRS refuses the whole batch for it).
 func (a *Answer) splittable() bool {
-	return a.Status == http.StatusBadRequest || a.Status == http.StatusRequestEntityTooLarge
+	return a.Status == http.StatusBadRequest || a.Status == http.StatusRequestEntityTooLarge || a.Status == http.StatusConflict
 }
 
 // sender posts one batch of statements to a rule's target: nil when the
