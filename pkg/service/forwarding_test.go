@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/forwarding"
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 // hookReceiver is a webhook in the test, at a fixed address so that it can
@@ -226,4 +227,103 @@ func TestForwardToAnotherLRSAndAWebhook(t *testing.T) {
 	if again := hook.ids()[before:]; !slices.Equal(firstArrivals(again), order) {
 		t.Fatalf("after the rewind the webhook got %d statements, not everything in order", len(again))
 	}
+}
+
+// TestForwarderServicesOnKafka: on the real Kafka (six partitions) and
+// PostgreSQL, two lrs-forwarder processes share the partitions with the
+// forwarder of the LRS; one is killed (SIGKILL) in the middle of the
+// stream. Every statement still reaches the webhook and the second
+// StreamLRS, and the second LRS holds each once.
+func TestForwarderServicesOnKafka(t *testing.T) {
+	brokers := strings.Join(testenv.KafkaBrokers(t), ",")
+	pg := testenv.PostgresDSN(t)
+	bin := buildBinaries(t)
+	dir := t.TempDir()
+	topic := testenv.UniqueName("xapi")
+	group := topic + "-forwarder"
+	srcAddr, _ := startLRS(t, filepath.Join(dir, "source"), append(slices.Clone(forwardFlags), "-external-kafka", "-kafka-brokers", brokers,
+		"-kafka-topic", topic, "-kafka-partitions", "6", "-store-group", topic+"-store", "-analytics-group", topic+"-analytics",
+		"-forward-group", group, "-kafka-session-timeout", "6s", "-store-dsn", pg)...)
+	dstAddr, _ := startLRS(t, filepath.Join(dir, "target"))
+	src, dst := newClient(t, srcAddr), newClient(t, dstAddr)
+	var forwarders []*process
+	var forwarderAddrs []string
+	for i := range 2 {
+		addr := freeAddr(t)
+		p := startProcess(t, bin, "lrs-forwarder", []string{"LRS_KAFKA_BROKERS=" + brokers, "LRS_KAFKA_TOPIC=" + topic, "LRS_STORE_DSN=" + pg,
+			"LRS_FORWARD_GROUP=" + group, "LRS_HTTP_ADDR=" + addr, "LRS_KAFKA_SESSION_TIMEOUT=6s", "LRS_LOG_FORMAT=console",
+			"LRS_FORWARD_RULES_INTERVAL=200ms", "LRS_FORWARD_BATCH_WAIT=20ms", "LRS_FORWARD_RETRY_MAX=500ms", "LRS_KAFKA_INSTANCE_ID=" + group + strconv.Itoa(i)})
+		waitReady(t, addr, nil)
+		forwarders = append(forwarders, p)
+		forwarderAddrs = append(forwarderAddrs, addr)
+	}
+	adm := adminClient{t: t, base: "http://" + srcAddr + "/admin"}
+	hook := &hookReceiver{t: t, addr: freeAddr(t)}
+	hook.start()
+	defer func() { hook.stop() }()
+	var tenants []struct{ ID string }
+	adm.do(http.MethodGet, "/tenants", nil, http.StatusOK, &tenants)
+	tenant := tenants[0].ID
+	var created forwarding.Rule
+	adm.do(http.MethodPost, "/tenants/"+tenant+"/forwarding", forwarding.Spec{Name: "hook", Filter: forwarding.Filter{Verb: "http://adlnet.gov/expapi/verbs/attempted"},
+		Target: forwarding.Target{Type: forwarding.TargetWebhook, URL: "http://" + hook.addr + "/in"}}, http.StatusCreated, &created)
+	hook.mu.Lock()
+	hook.secret = created.Target.Secret
+	hook.mu.Unlock()
+	adm.do(http.MethodPost, "/tenants/"+tenant+"/forwarding", forwarding.Spec{Name: "mirror",
+		Target: forwarding.Target{Type: forwarding.TargetXAPI, URL: "http://" + dstAddr + "/xapi", Key: testKey, Secret: testSecret}}, http.StatusCreated, nil)
+
+	var attempted, all []string
+	for i := range 60 {
+		if i == 25 {
+			// One that forwards (the producer fills a partition's 256 KB
+			// before it moves on) is killed with batches in flight: its
+			// partitions go to the others once its session times out, from
+			// the positions it saved.
+			victim := -1
+			waitUntil(t, 30*time.Second, "an lrs-forwarder's deliveries", func() bool {
+				for j, addr := range forwarderAddrs {
+					if metric(t, addr, `lrs_forwarding_delivered_total{rule="mirror",tenant="`+tenant+`"}`) > 0 {
+						victim = j
+						return true
+					}
+				}
+				return false
+			})
+			_ = forwarders[victim].cmd.Process.Kill()
+			_ = forwarders[victim].cmd.Wait()
+		}
+		ids := postIDs(t, src, statementArray(10, "attempted"))
+		attempted = append(attempted, ids...)
+		all = append(all, ids...)
+		// Not for the webhook; 40 KB, so that the records move on to
+		// other partitions.
+		all = append(all, postIDs(t, src, `[{"actor":{"mbox":"mailto:pad@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},`+
+			`"object":{"id":"http://example.com/pad"},"result":{"extensions":{"http://example.com/pad":"`+strings.Repeat("x", 40<<10)+`"}}}]`)...)
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitUntil(t, 2*time.Minute, "every statement at the webhook and the target", func() bool {
+		return len(firstArrivals(hook.ids())) >= len(attempted) && len(allIDs(t, dst)) >= len(all)
+	})
+	got := hook.ids()
+	if first := firstArrivals(got); len(first) != len(attempted) || !sameElements(first, attempted) {
+		t.Fatalf("the webhook got %d distinct statements, want the %d attempted ones only", len(first), len(attempted))
+	}
+	held := allIDs(t, dst)
+	if len(held) != len(all) {
+		t.Fatalf("the target holds %d statements, want %d", len(held), len(all))
+	}
+	for _, id := range all {
+		if !held[id] {
+			t.Fatalf("statement %s never reached the target", id)
+		}
+	}
+	t.Logf("webhook: %d deliveries of %d statements (%d again after the kill)", len(got), len(attempted), len(got)-len(attempted))
+}
+
+func sameElements(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
