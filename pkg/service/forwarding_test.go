@@ -26,7 +26,9 @@ type hookReceiver struct {
 	mu     sync.Mutex
 	secret string
 	got    []string
-	srv    *http.Server
+	// arrived, when not nil, keeps when each id first came.
+	arrived map[string]time.Time
+	srv     *http.Server
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +52,9 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var v struct{ ID string }
 		_ = json.Unmarshal(s, &v)
 		h.got = append(h.got, v.ID)
+		if _, seen := h.arrived[v.ID]; h.arrived != nil && !seen {
+			h.arrived[v.ID] = time.Now()
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
