@@ -361,3 +361,35 @@ func TestPauseResumeRewind(t *testing.T) {
 		t.Fatalf("rewind delivered %v, want %v", got[6:], append(first, id))
 	}
 }
+
+// TestVoidingStatementsToo: with voiding, the voiding statement of a
+// selected statement is sent (in the same record or later, when the store
+// does not hold the statement yet); that of a statement the store holds
+// and the filter does not select is not.
+func TestVoidingStatementsToo(t *testing.T) {
+	r := newRig(t, 1)
+	rc := newReceiver(t)
+	r.webhookRule(rc, "passes", Filter{Verb: passed, Voiding: true})
+	voiding := func(target string) (string, json.RawMessage) {
+		id := uuid.NewString()
+		return id, json.RawMessage(fmt.Sprintf(`{"id":%q,"actor":{"mbox":"mailto:admin@example.com"},"verb":{"id":%q},"object":{"objectType":"StatementRef","id":%q}}`, id, verbVoided, target))
+	}
+	pID, p := statement(passed)
+	fID, f := statement(failed)
+	// The failed statement is in the store (as the store-writer put it).
+	if _, err := r.st.ApplyStatements(r.ctx, "g", []store.Statement{{Tenant: testTen, ID: fID, Stored: time.Now(), JSON: f, Fingerprint: "f"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	vp, voidP := voiding(pID)
+	vf, voidF := voiding(fID)
+	p2ID, p2 := statement(passed)
+	vp2, voidP2 := voiding(p2ID)
+	r.publish(0, testTen, p, f, voidP)
+	r.publish(0, testTen, voidF, voidP2, p2)
+	r.start("f1")
+	waitFor(t, "4 statements", func() bool { return len(rc.ids()) >= 4 })
+	time.Sleep(300 * time.Millisecond)
+	if got, want := rc.ids(), []string{pID, vp, vp2, p2ID}; !slices.Equal(got, want) {
+		t.Fatalf("webhook got %v, want %v (not %s voiding %s)", got, want, vf, fID)
+	}
+}
