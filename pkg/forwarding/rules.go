@@ -172,8 +172,9 @@ func (r *Rules) Delete(ctx context.Context, tenant, name string) error {
 	return r.st.DeleteForwardingRule(ctx, tenant, name)
 }
 
-// SetPaused pauses a rule (its forwarders stop at the end of the batch in
-// flight) or resumes it where it stood.
+// SetPaused pauses a rule (its forwarders stop within their rules
+// interval; a batch cut off then is sent again) or resumes it from its
+// saved positions.
 func (r *Rules) SetPaused(ctx context.Context, tenant, name string, paused bool) (Rule, error) {
 	s, err := r.st.SetForwardingRulePaused(ctx, tenant, name, paused)
 	if err != nil {
