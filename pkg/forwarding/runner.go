@@ -182,10 +182,12 @@ func (r *runner) selectItems(ctx context.Context, recs []*kgo.Record) []item {
 	var out []item
 	picked := map[string]bool{}
 	for _, rec := range recs {
-		if header(rec, stream.FormatHeader) != stream.FormatBatchV1 {
+		// Like the writers, a record without a format header is taken for
+		// statements.v1 (DecodeBatch decides).
+		if f, ok := header(rec, stream.FormatHeader); ok && f != stream.FormatBatchV1 {
 			continue
 		}
-		if t := header(rec, stream.TenantHeader); t != "" && t != r.rule.Tenant {
+		if t, ok := header(rec, stream.TenantHeader); ok && t != r.rule.Tenant {
 			continue
 		}
 		b, err := stream.DecodeBatch(rec)
@@ -232,13 +234,13 @@ func (r *runner) voidsSelected(ctx context.Context, v statementView, picked map[
 	return true
 }
 
-func header(rec *kgo.Record, key string) string {
+func header(rec *kgo.Record, key string) (string, bool) {
 	for _, h := range rec.Headers {
 		if h.Key == key {
-			return string(h.Value)
+			return string(h.Value), true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // deliver sends items until the target takes them or refuses them for
