@@ -8,7 +8,7 @@ BIN      ?= bin
 TESTARGS ?= -count=1 -timeout 20m
 export GOFLAGS ?= -buildvcs=false
 
-SERVICES := lrs:lrs ingest:lrs-ingest store-writer:lrs-store-writer analytics-writer:lrs-analytics-writer
+SERVICES := lrs:lrs ingest:lrs-ingest store-writer:lrs-store-writer analytics-writer:lrs-analytics-writer forwarder:lrs-forwarder
 
 .PHONY: all build run test test-unit vet fmt clean testenv-up testenv-down bench bench-hostile
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
+	"github.com/streamlrs/streamlrs/pkg/forwarding"
 	"github.com/streamlrs/streamlrs/pkg/store"
 )
 
@@ -22,6 +23,7 @@ type Store interface {
 	SetTenantVoidingPolicy(ctx context.Context, id, policy string) (store.Tenant, error)
 	ListCredentials(ctx context.Context, tenant string) ([]store.Credential, error)
 	RecentConflicts(ctx context.Context, tenant string, limit int) ([]store.ConflictRecord, error)
+	forwarding.RulesStore
 }
 
 var (
@@ -35,6 +37,8 @@ var (
 // Service carries out admin operations on a store.
 type Service struct {
 	st Store
+	// Forwarding manages the tenants' forwarding rules.
+	Forwarding *forwarding.Rules
 	// changed is told the key of every credential that changed, so that
 	// the instance serving the change can forget its cached verifications
 	// at once; the other instances notice within their cache ttl.
@@ -49,7 +53,11 @@ func NewService(st Store, changed func(key string)) (*Service, error) {
 	if changed == nil {
 		changed = func(string) {}
 	}
-	return &Service{st: st, changed: changed}, nil
+	rules, err := forwarding.NewRules(st)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{st: st, changed: changed, Forwarding: rules}, nil
 }
 
 // Tenant is a tenant as shown to operators.

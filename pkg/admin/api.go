@@ -13,6 +13,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
+
+	"github.com/streamlrs/streamlrs/pkg/forwarding"
 )
 
 // MinTokenLength keeps a guessable admin token from guarding the API.
@@ -49,6 +51,8 @@ func NewAPI(svc *Service, token string, log *zap.Logger) (*API, error) {
 //	POST /credentials/:key/disable        disable
 //	POST /credentials/:key/enable         enable again
 //	POST /credentials/:key/rotate         new secret {"grace":"24h"}: the answer holds the secret
+//
+// and the forwarding rules of a tenant (see registerForwarding).
 func (a *API) Register(r fiber.Router, prefix string) {
 	g := r.Group(prefix, a.guard)
 	g.Get("/tenants", a.listTenants)
@@ -61,6 +65,7 @@ func (a *API) Register(r fiber.Router, prefix string) {
 	g.Post("/credentials/:key/disable", a.setDisabled(true))
 	g.Post("/credentials/:key/enable", a.setDisabled(false))
 	g.Post("/credentials/:key/rotate", a.rotate)
+	a.registerForwarding(g)
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, http.StatusNotFound, "no admin resource "+c.Method()+" "+c.Path())
 	})
@@ -95,7 +100,7 @@ func (a *API) answer(c *fiber.Ctx, ok int, v any, err error) error {
 	switch {
 	case err == nil:
 		return c.Status(ok).JSON(v)
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, ErrInvalid), errors.Is(err, forwarding.ErrInvalid):
 		return a.fail(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrNotFound):
 		return a.fail(c, http.StatusNotFound, err.Error())

@@ -36,6 +36,7 @@ func TestFlagsOfLRSMatchTheServices(t *testing.T) {
 		{service: "lrs-store-writer", register: (&StoreWriterConfig{}).register, notInLRS: []string{"http-addr"},
 			lrsDefaults: map[string]string{"store-tx-statements": "1000"}},
 		{service: "lrs-analytics-writer", register: (&AnalyticsWriterConfig{}).register, notInLRS: []string{"http-addr"}},
+		{service: "lrs-forwarder", register: (&ForwarderConfig{}).register, notInLRS: []string{"http-addr"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.service, func(t *testing.T) {

@@ -36,7 +36,7 @@ func compileServices() {
 		return
 	}
 	binaries.dir = dir
-	services := []string{"ingest", "store-writer", "analytics-writer", "lrs"}
+	services := []string{"ingest", "store-writer", "analytics-writer", "forwarder", "lrs"}
 	args := []string{"build", "-o", dir}
 	for _, s := range services {
 		args = append(args, "../../services/"+s)
@@ -45,7 +45,7 @@ func compileServices() {
 		binaries.err = fmt.Errorf("%v\n%s", err, out)
 		return
 	}
-	for _, s := range services[:3] {
+	for _, s := range services[:4] {
 		if err := os.Rename(filepath.Join(dir, s), filepath.Join(dir, "lrs-"+s)); err != nil {
 			binaries.err = err
 			return
@@ -54,7 +54,7 @@ func compileServices() {
 }
 
 // buildBinaries returns the directory of the compiled services: lrs-ingest,
-// lrs-store-writer, lrs-analytics-writer and lrs.
+// lrs-store-writer, lrs-analytics-writer, lrs-forwarder and lrs.
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	binaries.once.Do(compileServices)

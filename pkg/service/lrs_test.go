@@ -20,7 +20,13 @@ import (
 // its address and a stop function (SIGTERM equivalent).
 func startLRS(t *testing.T, dir string, extra ...string) (addr string, stop func()) {
 	t.Helper()
-	addr = freeAddr(t)
+	return startLRSAt(t, dir, freeAddr(t), extra...)
+}
+
+// startLRSAt is startLRS on a given address (to start an LRS again where
+// its clients expect it).
+func startLRSAt(t *testing.T, dir, addr string, extra ...string) (string, func()) {
+	t.Helper()
 	args := append([]string{
 		"-http-addr", addr, "-log-format", "console", "-log-level", "warn",
 		"-store-dsn", "sqlite:" + filepath.Join(dir, "lrs.db"), "-broker-dir", filepath.Join(dir, "broker"),
@@ -31,7 +37,7 @@ func startLRS(t *testing.T, dir string, extra ...string) (addr string, stop func
 	go func() { errc <- RunLRS(ctx, args, io.Discard) }()
 	waitReady(t, addr, errc)
 	var stopped bool
-	stop = func() {
+	stop := func() {
 		if stopped {
 			return
 		}

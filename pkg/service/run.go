@@ -16,6 +16,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/analytics"
 	"github.com/streamlrs/streamlrs/pkg/analyticswriter"
 	"github.com/streamlrs/streamlrs/pkg/config"
+	"github.com/streamlrs/streamlrs/pkg/forwarding"
 	"github.com/streamlrs/streamlrs/pkg/observability"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/storewriter"
@@ -78,7 +79,7 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 // RunStoreWriter runs the store-writer consumer until ctx is cancelled.
 func RunStoreWriter(ctx context.Context, args []string) error {
 	var cfg StoreWriterConfig
-	return runWriter(ctx, "lrs-store-writer", args, &cfg, func(ctx context.Context, e env, cl *closers) (*stream.Consumer, error) {
+	return runWriter(ctx, "lrs-store-writer", args, &cfg, func(ctx context.Context, e env, cl *closers) (runnable, error) {
 		st, err := openStore(ctx, cfg.Store.DSN, cfg.Store.Migrate, e)
 		if err != nil {
 			return nil, err
@@ -91,7 +92,7 @@ func RunStoreWriter(ctx context.Context, args []string) error {
 // RunAnalyticsWriter runs the ClickHouse consumer until ctx is cancelled.
 func RunAnalyticsWriter(ctx context.Context, args []string) error {
 	var cfg AnalyticsWriterConfig
-	return runWriter(ctx, "lrs-analytics-writer", args, &cfg, func(ctx context.Context, e env, cl *closers) (*stream.Consumer, error) {
+	return runWriter(ctx, "lrs-analytics-writer", args, &cfg, func(ctx context.Context, e env, cl *closers) (runnable, error) {
 		return buildAnalyticsWriter(ctx, cfg.Common, cfg.Consumer, cfg.Writer, e, cl)
 	})
 }
@@ -106,10 +107,15 @@ type writerServiceConfig interface {
 
 func (c writerService) service() writerService { return c }
 
+// runnable is a consumer service's component: a writer's consumer, the forwarder.
+type runnable interface {
+	Run(ctx context.Context) error
+}
+
 // runWriter parses a consumer service's settings into cfg, builds the
 // consumer with build (which reads cfg), and runs it.
 func runWriter(ctx context.Context, name string, args []string, cfg writerServiceConfig,
-	build func(context.Context, env, *closers) (*stream.Consumer, error)) error {
+	build func(context.Context, env, *closers) (runnable, error)) error {
 	if err := parse(name, args, cfg.register); err != nil {
 		return err
 	}
@@ -164,6 +170,7 @@ type LRSConfig struct {
 	Consumer    ConsumerConfig
 	StoreWriter storewriter.Config
 	Analytics   analyticswriter.Config
+	Forwarding  forwarding.Config
 	BrokerDir   string
 	BrokerPort  int
 	SyncWrites  bool
@@ -178,6 +185,7 @@ func (c *LRSConfig) register(fs *flag.FlagSet) {
 	c.Consumer.register(fs)
 	c.StoreWriter.RegisterFlags(fs)
 	c.Analytics.RegisterFlags(fs)
+	c.Forwarding.RegisterFlags(fs)
 	fs.StringVar(&c.BrokerDir, "broker-dir", "./data/broker", "data directory of the embedded broker")
 	fs.IntVar(&c.BrokerPort, "broker-port", 0, "port of the embedded broker on 127.0.0.1 (0: any free port); it demands a password only this process knows")
 	fs.BoolVar(&c.SyncWrites, "broker-sync-writes", false, "fsync every batch in the embedded broker before acknowledging")
@@ -225,7 +233,7 @@ func parseLRS(args []string) (LRSConfig, error) {
 		// nothing, and the topic it already holds has one.
 		errs = append(errs, fmt.Errorf("kafka-partitions %d: the embedded broker's topic has one partition (drop the setting, or use -external-kafka)", cfg.Ingest.Partitions))
 	}
-	errs = append(errs, cfg.Ingest.validate(), cfg.Store.validate(), cfg.Consumer.validate(), cfg.StoreWriter.Validate())
+	errs = append(errs, cfg.Ingest.validate(), cfg.Store.validate(), cfg.Consumer.validate(), cfg.StoreWriter.Validate(), cfg.Forwarding.Validate())
 	if cfg.Analytics.DSN != "" {
 		// Without a DSN the analytics-writer does not run.
 		errs = append(errs, cfg.Analytics.Validate())
@@ -235,8 +243,8 @@ func parseLRS(args []string) (LRSConfig, error) {
 
 // RunLRS runs everything in one process: an embedded broker (unless
 // -kafka-brokers points at a real one with -external-kafka), the API, the
-// store-writer on the same store, and the analytics-writer when a ClickHouse
-// DSN is set.
+// store-writer on the same store, the analytics-writer when a ClickHouse
+// DSN is set, and the forwarder.
 func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	cfg, err := parseLRS(args)
 	if err != nil {
@@ -296,7 +304,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 
 	type writer struct {
 		name string
-		c    *stream.Consumer
+		c    runnable
 	}
 	sw, err := buildStoreWriter(ctx, in.Common, cfg.Consumer, cfg.StoreWriter, st, e, &cl)
 	if err != nil {
@@ -310,6 +318,11 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		}
 		writers = append(writers, writer{"analytics-writer", aw})
 	}
+	fw, err := buildForwarder(ctx, in.Common, cfg.Consumer, cfg.Forwarding, st, e, &cl)
+	if err != nil {
+		return err
+	}
+	writers = append(writers, writer{"forwarder", fw})
 	srv, err := buildIngest(ctx, *in, st, e, out, &cl)
 	if err != nil {
 		return err

@@ -84,6 +84,7 @@ type Store interface {
 	Documents
 	Credentials
 	Attachments
+	Forwarding
 }
 
 // StatementWriter is the store-writer's role: statements in, together with

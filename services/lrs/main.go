@@ -1,8 +1,9 @@
 // Command lrs is the whole LRS in one process: an embedded broker, the xAPI
 // API, the store-writer on SQLite (or PostgreSQL) and, when ClickHouse is
-// configured, the analytics-writer. `lrs migrate` applies the migrations;
-// `lrs tenants ...` and `lrs credentials ...` manage tenants and credentials
-// in the store; `lrs backfill` re-reads the topic into ClickHouse; `lrs
+// configured, the analytics-writer, and the forwarder. `lrs migrate` applies
+// the migrations; `lrs tenants ...`, `lrs credentials ...` and `lrs
+// forwarding ...` manage tenants, credentials and forwarding rules in the
+// store; `lrs backfill` re-reads the topic into ClickHouse; `lrs
 // import` sends statements from files to an LRS, `lrs pull` those of another
 // LRS (-h on each for its flags).
 package main
@@ -22,6 +23,7 @@ func main() {
 		service.Command{Name: "migrate", Run: func(ctx context.Context, args []string) error { return service.RunMigrate(ctx, args, os.Stdout) }},
 		service.Command{Name: "tenants", Run: func(ctx context.Context, args []string) error { return admin.RunTenants(ctx, args, os.Stdout) }},
 		service.Command{Name: "credentials", Run: func(ctx context.Context, args []string) error { return admin.RunCredentials(ctx, args, os.Stdout) }},
+		service.Command{Name: "forwarding", Run: func(ctx context.Context, args []string) error { return admin.RunForwarding(ctx, args, os.Stdout) }},
 		service.Command{Name: "import", Run: func(ctx context.Context, args []string) error {
 			return importer.RunImport(ctx, args, os.Stdout, os.Stderr)
 		}},
