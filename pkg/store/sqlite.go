@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,6 +118,11 @@ VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`)
 	}
 	defer insert.Close()
 
+	// In key order, like the keys below: the primary key's B-tree is
+	// walked once. plan made the ids unique, so the order decides nothing.
+	slices.SortFunc(todo, func(a, b planned) int {
+		return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.ID, b.ID))
+	})
 	var inserted []planned
 	filled := map[string]bool{}
 	for _, p := range todo {
@@ -212,15 +220,35 @@ func insertKeys(ctx context.Context, tx *sql.Tx, stmts []planned) error {
 		args, n = args[:0], 0
 		return nil
 	}
-	for _, p := range stmts {
-		us := toMicros(p.Stored)
+	type row struct {
+		digest [16]byte
+		stored int64
+		p      *planned
+		direct bool
+	}
+	var rows []row
+	for i := range stmts {
+		p := &stmts[i]
 		for _, k := range p.Keys {
-			d := keyDigest(p.Tenant, k.Key)
-			args = append(args, d[:], us, p.ID, b2i(k.Direct), p.Tenant)
-			if n++; n == sqliteKeyRows {
-				if err := flush(); err != nil {
-					return err
-				}
+			rows = append(rows, row{keyDigest(p.Tenant, k.Key), toMicros(p.Stored), p, k.Direct})
+		}
+	}
+	// The table is clustered on random digests: inserting in key order
+	// walks the B-tree once instead of jumping to a random page per row,
+	// which is what the store's write rate falls to once the table
+	// outgrows the page cache.
+	slices.SortFunc(rows, func(a, b row) int {
+		if c := bytes.Compare(a.digest[:], b.digest[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.stored, b.stored)
+	})
+	for i := range rows {
+		r := &rows[i]
+		args = append(args, r.digest[:], r.stored, r.p.ID, b2i(r.direct), r.p.Tenant)
+		if n++; n == sqliteKeyRows {
+			if err := flush(); err != nil {
+				return err
 			}
 		}
 	}
