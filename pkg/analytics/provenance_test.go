@@ -10,7 +10,7 @@ import (
 
 // TestProvenanceColumns: an imported statement's source and original
 // stored time reach the table and both deduplicated views on every engine;
-// a statement sent directly has '' and NULL.
+// a statement sent directly has an empty source and NULL.
 func TestProvenanceColumns(t *testing.T) {
 	testenv.ForEachClickHouse(t, func(t *testing.T, dsn string) {
 		c := openTest(t, dsn, Config{})
