@@ -19,7 +19,8 @@ type Provenance struct {
 }
 
 // Imports is what bringing statements in from elsewhere keeps: each
-// imported statement's provenance and each pull's position.
+// imported statement's provenance, each pull's position and the sources
+// each tenant pulls from.
 type Imports interface {
 	// StatementProvenance returns the provenance ApplyStatements kept for a
 	// statement; ErrNotFound if it was not imported (or is not stored).
@@ -30,6 +31,14 @@ type Imports interface {
 	// AdvancePullCursor moves that position to since; it never moves back,
 	// so a stale puller cannot undo a newer one's progress.
 	AdvancePullCursor(ctx context.Context, tenant, source string, since time.Time) error
+	// PutPullSource inserts or replaces a tenant's source by name; the
+	// tenant must exist (ErrNotFound).
+	PutPullSource(ctx context.Context, p PullSource) error
+	// ListPullSources returns the tenant's sources by name.
+	ListPullSources(ctx context.Context, tenant string) ([]PullSource, error)
+	// DeletePullSource removes one; ErrNotFound if there is none. Its
+	// cursor stays, so adding it again resumes.
+	DeletePullSource(ctx context.Context, tenant, name string) error
 }
 
 func (s *sqlDB) StatementProvenance(ctx context.Context, tenant, id string) (Provenance, error) {

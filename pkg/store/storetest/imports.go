@@ -86,4 +86,47 @@ func testImports(t *testing.T, open Factory) {
 	if err := s.AdvancePullCursor(ctx(t), "t1", "", orig); err == nil {
 		t.Fatal("a cursor without a source must be refused")
 	}
+
+	// Pull sources: per tenant, replaced by name, the tenant must exist.
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	lms := store.PullSource{Tenant: "acme", Name: "moodle", Endpoint: src, Key: "k", Secret: "s", Version: "1.0.3",
+		Interval: 90 * time.Second, Since: orig, CreatedAt: now, UpdatedAt: now}
+	if err := s.PutPullSource(ctx(t), lms); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a source of a tenant that does not exist: %v, want ErrNotFound", err)
+	}
+	for _, id := range []string{"acme", "other"} {
+		if err := s.CreateTenant(ctx(t), store.Tenant{ID: id, Name: id, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := lms
+	other.Tenant, other.Name, other.Since = "other", "ll", time.Time{}
+	for _, p := range []store.PullSource{lms, other} {
+		if err := s.PutPullSource(ctx(t), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lms.Secret, lms.Interval, lms.UpdatedAt = "s2", 0, now.Add(time.Minute)
+	if err := s.PutPullSource(ctx(t), lms); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListPullSources(ctx(t), "acme")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("sources of acme: %+v, %v", got, err)
+	}
+	if g := got[0]; g.Name != "moodle" || g.Secret != "s2" || g.Interval != 0 || !g.Since.Equal(orig) || !g.CreatedAt.Equal(now) || !g.UpdatedAt.Equal(lms.UpdatedAt) {
+		t.Fatalf("source after replacing: %+v, want %+v", g, lms)
+	}
+	if got, _ := s.ListPullSources(ctx(t), "other"); len(got) != 1 || !got[0].Since.IsZero() {
+		t.Fatalf("sources of other: %+v", got)
+	}
+	if err := s.DeletePullSource(ctx(t), "other", "moodle"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting another tenant's source: %v, want ErrNotFound", err)
+	}
+	if err := s.DeletePullSource(ctx(t), "acme", "moodle"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ListPullSources(ctx(t), "acme"); len(got) != 0 {
+		t.Fatalf("sources of acme after deleting: %+v", got)
+	}
 }

@@ -19,3 +19,20 @@ CREATE TABLE pull_cursors (
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (tenant, source)
 );
+
+-- The other LRSs each tenant pulls from (`lrs pulls`, the admin API), read
+-- by `lrs pull -store-dsn`. The source's secret is kept as given: it must
+-- be sent to the source; it is never shown back.
+CREATE TABLE pull_sources (
+    tenant      text NOT NULL REFERENCES tenants (id),
+    name        text NOT NULL,
+    endpoint    text NOT NULL,
+    key         text NOT NULL,
+    secret      text NOT NULL,
+    version     text NOT NULL,
+    interval_ms bigint NOT NULL,
+    since       timestamptz,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    PRIMARY KEY (tenant, name)
+);

@@ -19,3 +19,20 @@ CREATE TABLE IF NOT EXISTS pull_cursors (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (tenant, source)
 );
+
+-- The other LRSs each tenant pulls from (`lrs pulls`, the admin API), read
+-- by `lrs pull -store-dsn`. The source's secret is kept as given: it must
+-- be sent to the source; it is never shown back.
+CREATE TABLE IF NOT EXISTS pull_sources (
+    tenant      TEXT NOT NULL REFERENCES tenants (id),
+    name        TEXT NOT NULL,
+    endpoint    TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    interval_ms INTEGER NOT NULL,
+    since       INTEGER,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
