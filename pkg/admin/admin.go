@@ -22,6 +22,7 @@ type Store interface {
 	SetTenantVoidingPolicy(ctx context.Context, id, policy string) (store.Tenant, error)
 	ListCredentials(ctx context.Context, tenant string) ([]store.Credential, error)
 	RecentConflicts(ctx context.Context, tenant string, limit int) ([]store.ConflictRecord, error)
+	PullStore
 }
 
 var (

@@ -4,7 +4,7 @@
 // `lrs tenants ...` and `lrs credentials ...` manage tenants and credentials
 // in the store; `lrs backfill` re-reads the topic into ClickHouse; `lrs
 // import` sends statements from files to an LRS, `lrs pull` those of another
-// LRS (-h on each for its flags).
+// LRS, `lrs pulls` configures a tenant's sources (-h on each for its flags).
 package main
 
 import (
@@ -22,6 +22,7 @@ func main() {
 		service.Command{Name: "migrate", Run: func(ctx context.Context, args []string) error { return service.RunMigrate(ctx, args, os.Stdout) }},
 		service.Command{Name: "tenants", Run: func(ctx context.Context, args []string) error { return admin.RunTenants(ctx, args, os.Stdout) }},
 		service.Command{Name: "credentials", Run: func(ctx context.Context, args []string) error { return admin.RunCredentials(ctx, args, os.Stdout) }},
+		service.Command{Name: "pulls", Run: func(ctx context.Context, args []string) error { return admin.RunPulls(ctx, args, os.Stdout) }},
 		service.Command{Name: "import", Run: func(ctx context.Context, args []string) error {
 			return importer.RunImport(ctx, args, os.Stdout, os.Stderr)
 		}},
