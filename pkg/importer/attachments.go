@@ -59,7 +59,7 @@ func splitMultipart(contentType string, body []byte) ([]byte, map[string]Part, e
 	if err != nil || params["boundary"] == "" {
 		return nil, nil, fmt.Errorf("multipart answer with Content-Type %q: no boundary", contentType)
 	}
-	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	r := multipart.NewReader(bytes.NewReader(delimited(body, params["boundary"])), params["boundary"])
 	first, err := r.NextPart()
 	if err != nil {
 		return nil, nil, fmt.Errorf("multipart answer: %w", err)
@@ -87,5 +87,32 @@ func splitMultipart(contentType string, body []byte) ([]byte, map[string]Part, e
 			return nil, nil, fmt.Errorf("multipart answer: a part's %s is %q, its content hashes to %s", headerHash, h, got)
 		}
 		parts[h] = Part{Hash: h, ContentType: p.Header.Get("Content-Type"), Content: content}
+	}
+}
+
+// delimited puts the CRLF that must precede every boundary delimiter
+// where it is missing: Learning Locker (xapi-statements 5) writes the
+// closing delimiter right after the JSON, which Go's reader takes for a
+// truncated body. A boundary never occurs inside the parts, so only
+// delimiters change.
+func delimited(body []byte, boundary string) []byte {
+	delim := []byte("--" + boundary)
+	var out []byte
+	for rest, start := body, 0; ; {
+		i := bytes.Index(rest, delim)
+		if i < 0 {
+			if out == nil {
+				return body
+			}
+			return append(out, rest...)
+		}
+		if start+i > 0 && (i == 0 || rest[i-1] != '\n') {
+			out = append(append(out, rest[:i]...), '\r', '\n')
+		} else {
+			out = append(out, rest[:i]...)
+		}
+		out = append(out, delim...)
+		rest = rest[i+len(delim):]
+		start += i + len(delim)
 	}
 }

@@ -142,6 +142,13 @@ func (im *Importer) Pull(ctx context.Context, src Source) (Progress, error) {
 			if err != nil {
 				return progress(true), fmt.Errorf("pull: more link %q of %s: %w", page.More, source, err)
 			}
+			// An LRS's more link need not repeat attachments=true (ours
+			// does not): without it the next page would come without parts.
+			mq := more.Query()
+			if mq.Get("attachments") == "" {
+				mq.Set("attachments", "true")
+				more.RawQuery = mq.Encode()
+			}
 			next = more.String()
 		}
 	}
