@@ -286,3 +286,76 @@ func sqlCount(t *testing.T, dsn string, n *int) error {
 	return err
 }
 
+
+// TestPullFromLearningLockerKeepsProvenance pulls from Learning Locker's
+// xAPI statements service into the LRS on Kafka, PostgreSQL and
+// ClickHouse, interrupted and resumed from the position in the store:
+// every statement arrives once, with its attachment, and keeps Learning
+// Locker's URL and stored time in the store and in ClickHouse.
+func TestPullFromLearningLockerKeepsProvenance(t *testing.T) {
+	source := testenv.LearningLockerURL(t)
+	ch := testenv.ClickHouseDSN(t)
+	ll := &client{t: t, base: source, key: "any", secret: "any", version: "1.0.3"}
+	since := time.Now().Add(-time.Second) // Learning Locker is shared: only this test's statements
+	var ids []string
+	for range 3 {
+		ids = append(ids, postIDs(t, ll, statementArray(60, "experienced"))...)
+	}
+	content := []byte("certificate kept by Learning Locker")
+	body, ct := attachmentRequest(withAttachment(content), content)
+	r := ll.do(http.MethodPost, "/statements", ct, body)
+	if r.status != http.StatusOK {
+		t.Fatalf("POST with an attachment to Learning Locker: %d %s", r.status, r.body)
+	}
+	var att []string
+	r.json(t, &att)
+	ids = append(ids, att...)
+	postIDs(t, ll, refStatement("", ids[5], "voided"))
+
+	addr, _, st, importing := importTarget(t, "-clickhouse-dsn", ch)
+	src := importer.Source{Endpoint: source, Key: "any", Secret: "any", PageSize: 50, Since: since}
+	cfg := importer.Config{Endpoint: "http://" + addr + "/xapi", Key: importing.key, Secret: importing.secret,
+		Batch: 50, Concurrency: 1, Provenance: true, Cursors: st, Tenant: auth.DefaultTenant}
+	if _, p := pullInterruptedThenResumed(t, cfg, src, 60); p.Rejected+p.Conflicts != 0 {
+		t.Fatalf("resumed pull = %+v: want nothing refused", p)
+	}
+	got := allIDs(t, importing)
+	for i, id := range ids {
+		if got[id] != (i != 5) {
+			t.Fatalf("statement %d (%s) listed %v after the pull", i, id, got[id])
+		}
+	}
+	for _, id := range []string{ids[0], ids[5], att[0]} {
+		r := ll.get("?statementId=" + id)
+		if id == ids[5] {
+			r = ll.get("?voidedStatementId=" + id)
+		}
+		var s map[string]any
+		r.json(t, &s)
+		stored, err := time.Parse(time.RFC3339Nano, s["stored"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantProvenance(t, st, id, source, stored)
+	}
+	if r := importing.get("?statementId=" + att[0] + "&attachments=true"); r.status != http.StatusOK || !strings.Contains(string(r.body), string(content)) {
+		t.Fatalf("the attachment pulled from Learning Locker: %d %s", r.status, r.body)
+	}
+
+	// In ClickHouse: every pulled statement once, with its provenance.
+	conn := testenv.ClickHouseConn(t, ch)
+	var rows, distinct, withStored uint64
+	want := uint64(len(ids) + 1) // and the voiding statement
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(statement_id), countIf(original_stored IS NOT NULL) FROM statements_all WHERE source = ?", source).
+			Scan(&rows, &distinct, &withStored); err != nil {
+			t.Fatal(err)
+		}
+		if distinct >= want {
+			break
+		}
+	}
+	if distinct < want || rows != distinct || withStored != rows {
+		t.Fatalf("ClickHouse: %d rows from Learning Locker, %d statements, %d with their original stored; want at least %d, each once, all with it", rows, distinct, withStored, want)
+	}
+}
