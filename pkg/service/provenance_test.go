@@ -286,7 +286,6 @@ func sqlCount(t *testing.T, dsn string, n *int) error {
 	return err
 }
 
-
 // TestPullFromLearningLockerKeepsProvenance pulls from Learning Locker's
 // xAPI statements service into the LRS on Kafka, PostgreSQL and
 // ClickHouse, interrupted and resumed from the position in the store:
