@@ -69,6 +69,21 @@ func TestImportKeepsProvenance(t *testing.T) {
 		t.Fatalf("X-LRS-Source without the import scope: %d %s, want 403 naming the scope", r.status, r.body)
 	}
 	direct := postIDs(t, importing, statement("dan", "completed", "direct"))[0]
+	for _, bad := range []string{"not a url with spaces", "https://x.example.com/" + strings.Repeat("a", 2100)} {
+		r := importing.do(http.MethodPost, "/statements", "application/json", []byte(statement("eve", "completed", "bad")), "X-LRS-Source", bad)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "X-LRS-Source") {
+			t.Fatalf("X-LRS-Source %.30q: %d %s, want 400 naming the header", bad, r.status, r.body)
+		}
+	}
+	// One statement by PUT keeps its provenance too.
+	putID := uuid.NewString()
+	putStored := time.Date(2018, 1, 2, 3, 4, 5, 600e6, time.UTC)
+	r = importing.do(http.MethodPut, "/statements?statementId="+putID, "application/json",
+		[]byte(`{"actor":{"mbox":"mailto:p@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},"object":{"id":"http://example.com/put"},"stored":"2018-01-02T03:04:05.600Z"}`),
+		"X-LRS-Source", "https://old.example.com/xapi")
+	if r.status != http.StatusNoContent {
+		t.Fatalf("PUT with X-LRS-Source: %d %s", r.status, r.body)
+	}
 
 	dir := t.TempDir()
 	orig := time.Date(2019, 6, 1, 8, 0, 0, 0, time.UTC)
@@ -102,6 +117,7 @@ func TestImportKeepsProvenance(t *testing.T) {
 	for _, i := range []int{0, 7, 119} {
 		wantProvenance(t, st, ids[i], source, orig.Add(time.Duration(i)*1500*time.Millisecond))
 	}
+	wantProvenance(t, st, putID, "https://old.example.com/xapi", putStored)
 	if _, err := st.StatementProvenance(context.Background(), auth.DefaultTenant, direct); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("provenance of a statement sent directly: %v, want none", err)
 	}
