@@ -24,6 +24,7 @@ type Store interface {
 	ListCredentials(ctx context.Context, tenant string) ([]store.Credential, error)
 	RecentConflicts(ctx context.Context, tenant string, limit int) ([]store.ConflictRecord, error)
 	forwarding.RulesStore
+	PullStore
 }
 
 var (

@@ -51,6 +51,7 @@ func NewAPI(svc *Service, token string, log *zap.Logger) (*API, error) {
 //	POST /credentials/:key/disable        disable
 //	POST /credentials/:key/enable         enable again
 //	POST /credentials/:key/rotate         new secret {"grace":"24h"}: the answer holds the secret
+//	GET|PUT|DELETE /tenants/:id/pulls...  the other LRSs the tenant pulls from (registerPulls)
 //
 // and the forwarding rules of a tenant (see registerForwarding).
 func (a *API) Register(r fiber.Router, prefix string) {
@@ -66,6 +67,7 @@ func (a *API) Register(r fiber.Router, prefix string) {
 	g.Post("/credentials/:key/enable", a.setDisabled(false))
 	g.Post("/credentials/:key/rotate", a.rotate)
 	a.registerForwarding(g)
+	a.registerPulls(g)
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, http.StatusNotFound, "no admin resource "+c.Method()+" "+c.Path())
 	})

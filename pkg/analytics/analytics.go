@@ -20,6 +20,11 @@ import (
 type Statement struct {
 	Tenant string
 	JSON   []byte
+	// Source and OriginalStored are the provenance of an imported
+	// statement (the topic's source and originalStored); empty and zero
+	// for any other.
+	Source         string
+	OriginalStored time.Time
 }
 
 // RowError reports a statement that can never be written.

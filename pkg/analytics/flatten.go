@@ -65,6 +65,9 @@ type row struct {
 	version              string
 	authority            string
 	voidedStatementID    *uuid.UUID
+	source               string
+	originalStored       *int64 // NULL when the statement had none
+	originalStoredMS     uint16
 	json                 []byte // the caller's statement JSON, not copied
 	// month is the partition (toYYYYMM(timestamp)) the row lands in.
 	month int
@@ -140,7 +143,14 @@ func (f *flattener) flatten(s Statement) (row, error) {
 		verbID:      verbID,
 		verbDisplay: verbDisplay,
 		version:     version,
+		source:      s.Source,
 		json:        s.JSON,
+	}
+	// An original stored time DateTime cannot hold stays NULL: it is no
+	// reason to keep the statement out of ClickHouse.
+	if t := s.OriginalStored; !t.IsZero() && !t.Before(minDateTime) && !t.After(maxDateTime) {
+		sec := t.Unix()
+		r.originalStored, r.originalStoredMS = &sec, uint16(t.Nanosecond()/int(time.Millisecond))
 	}
 
 	if r.actorKind, err = agentKind(actor); err != nil {

@@ -22,6 +22,7 @@ var columns = []string{
 	"context_parent_ids", "context_grouping_ids", "context_category_ids", "context_other_ids",
 	"context_agents", "context_groups", "context_extension_keys", "result_extension_keys", "object_extension_keys",
 	"version", "authority", "voided_statement_id", "statement_json",
+	"source", "original_stored", "original_stored_ms",
 }
 
 var insertQuery = "INSERT INTO statements (" + strings.Join(columns, ", ") + ")"
@@ -235,6 +236,9 @@ func appendColumns(rows []row, add func(i int, v any) error) error {
 		column(rows, func(r *row) string { return r.authority }),
 		column(rows, func(r *row) *uuid.UUID { return r.voidedStatementID }),
 		column(rows, func(r *row) []byte { return r.json }),
+		column(rows, func(r *row) string { return r.source }),
+		column(rows, func(r *row) *int64 { return r.originalStored }),
+		column(rows, func(r *row) uint16 { return r.originalStoredMS }),
 	}
 	for i, b := range builders {
 		if err := add(i, b()); err != nil {

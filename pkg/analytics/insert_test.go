@@ -90,7 +90,7 @@ func TestAppendColumnsFillsEveryColumn(t *testing.T) {
 	if !errors.Is(err, failing) || !strings.Contains(err.Error(), "verb_id") {
 		t.Fatalf("err = %v, want the failing column named", err)
 	}
-	if !strings.Contains(insertQuery, "(tenant, statement_id,") || !strings.HasSuffix(insertQuery, "statement_json)") {
+	if !strings.Contains(insertQuery, "(tenant, statement_id,") || !strings.HasSuffix(insertQuery, "original_stored_ms)") {
 		t.Fatalf("insert query %q lacks the explicit column list", insertQuery)
 	}
 }
@@ -134,6 +134,9 @@ func TestEmbeddedMigrations(t *testing.T) {
 		for _, s := range m.statements {
 			if strings.HasPrefix(s, "CREATE") && !strings.Contains(s, "IF NOT EXISTS") && !strings.HasPrefix(s, "CREATE OR REPLACE") {
 				t.Errorf("%04d_%s: CREATE without IF NOT EXISTS cannot be re-run: %.60s", m.version, m.name, s)
+			}
+			if strings.Contains(s, "ADD COLUMN") && !strings.Contains(s, "IF NOT EXISTS") && !addColumn.MatchString(s) {
+				t.Errorf("%04d_%s: ADD COLUMN without IF NOT EXISTS must add one column alone, or a re-run fails: %.60s", m.version, m.name, s)
 			}
 		}
 	}

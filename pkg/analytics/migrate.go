@@ -130,7 +130,7 @@ func (c *ClickHouse) migrate(ctx context.Context, migs []migration, server serve
 			continue
 		}
 		for i, stmt := range m.statements {
-			if err := c.conn.Exec(ctx, stmt); err != nil {
+			if err := c.conn.Exec(ctx, stmt); err != nil && !addedBefore(stmt, err) {
 				return fmt.Errorf("analytics: migration %04d_%s statement %d: %w", m.version, m.name, i+1, err)
 			}
 		}
@@ -139,6 +139,17 @@ func (c *ClickHouse) migrate(ctx context.Context, migs []migration, server serve
 		}
 	}
 	return nil
+}
+
+// addColumn is a statement that adds one column and nothing else.
+var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s+[^,]+$`)
+
+// addedBefore reports an ADD COLUMN refused because the column exists: a
+// run interrupted after it and before its migration was recorded. 18.16
+// has no ADD COLUMN IF NOT EXISTS to say that in the SQL.
+func addedBefore(stmt string, err error) bool {
+	return addColumn.MatchString(stmt) && !strings.Contains(strings.ToUpper(stmt), "IF NOT EXISTS") &&
+		strings.Contains(err.Error(), "already exists")
 }
 
 // recordMigration uses a batch: ClickHouse 18.16 does not answer an INSERT

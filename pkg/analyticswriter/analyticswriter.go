@@ -51,7 +51,7 @@ func (w *Writer) Handle(ctx context.Context, recs []*kgo.Record) error {
 	)
 	for _, d := range decoded {
 		for _, s := range d.Batch.Statements {
-			stmts = append(stmts, analytics.Statement{Tenant: d.Batch.Tenant, JSON: s.Statement})
+			stmts = append(stmts, analytics.Statement{Tenant: d.Batch.Tenant, JSON: s.Statement, Source: s.Source, OriginalStored: s.OriginalStored})
 			src = append(src, d)
 			orig = append(orig, s)
 		}

@@ -82,7 +82,7 @@ func (s *TopicSource) Next(ctx context.Context) (analytics.Statement, error) {
 				return
 			}
 			for _, st := range b.Statements {
-				s.pending = append(s.pending, analytics.Statement{Tenant: b.Tenant, JSON: st.Statement})
+				s.pending = append(s.pending, analytics.Statement{Tenant: b.Tenant, JSON: st.Statement, Source: st.Source, OriginalStored: st.OriginalStored})
 			}
 		})
 	}

@@ -26,10 +26,18 @@ const (
 	ScopeState              = "state"
 )
 
+// ScopeImport is not an xAPI scope: it lets a credential send the
+// provenance of statements brought in from elsewhere (the X-LRS-Source
+// header of `lrs import` and `lrs pull`: their source and original stored
+// time). "all" does not grant it, so an ordinary LMS credential can never
+// make its statements look imported; give it to the importing credential
+// next to statements/write.
+const ScopeImport = "import"
+
 // Scopes lists every scope a credential may carry.
 var Scopes = []string{
 	ScopeStatementsWrite, ScopeStatementsRead, ScopeStatementsReadMine, ScopeAllRead,
-	ScopeAll, ScopeDefine, ScopeProfile, ScopeState,
+	ScopeAll, ScopeDefine, ScopeProfile, ScopeState, ScopeImport,
 }
 
 // ValidateScopes reports an empty list or a scope that is not an xAPI scope:
@@ -81,8 +89,12 @@ type Principal struct {
 }
 
 // Allows reports whether the principal's scopes grant scope. "all" grants
-// everything; "all/read" grants every read scope.
+// every xAPI scope; "all/read" grants every read scope; only "import"
+// grants import.
 func (p Principal) Allows(scope string) bool {
+	if scope == ScopeImport {
+		return slices.Contains(p.Scopes, ScopeImport)
+	}
 	if slices.Contains(p.Scopes, ScopeAll) || slices.Contains(p.Scopes, scope) {
 		return true
 	}

@@ -103,6 +103,9 @@ func TestScopes(t *testing.T) {
 		{[]string{ScopeStatementsWrite}, ScopeStatementsRead, false},
 		{[]string{ScopeState}, ScopeProfile, false},
 		{[]string{ScopeDefine}, ScopeDefine, true},
+		{[]string{ScopeAll}, ScopeImport, false},
+		{[]string{ScopeStatementsWrite, ScopeImport}, ScopeImport, true},
+		{[]string{ScopeImport}, ScopeStatementsWrite, false},
 	}
 	for _, tt := range tests {
 		if got := (Principal{Scopes: tt.scopes}).Allows(tt.want); got != tt.ok {

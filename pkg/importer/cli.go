@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/config"
+	"github.com/streamlrs/streamlrs/pkg/store"
 )
 
 // RunImport runs `lrs import [flags] FILE|FOLDER...`. Progress goes to
@@ -75,6 +76,7 @@ func targetFlags(fs *flag.FlagSet, cfg *Config, rejects *string, name string) {
 	fs.StringVar(rejects, "rejects", name+"-rejects.ndjson", "refused statements, one JSON line each with where it came from, status and reason (appended)")
 	fs.DurationVar(&cfg.ProgressEvery, "progress-every", 2*time.Second, "how often progress is shown")
 	fs.DurationVar(&cfg.RetryFor, "retry-for", 15*time.Minute, "how long a request that keeps failing (LRS down, 5xx, 429) is retried before the run stops; run it again to resume")
+	fs.BoolVar(&cfg.Provenance, "provenance", true, "send where the statements come from (X-LRS-Source), so that the LRS keeps it and their original stored times; the credential needs the import scope")
 }
 
 // open makes the importer of cfg, its rejects file and its progress display.
@@ -104,11 +106,13 @@ func open(cfg Config, rejects string, progress io.Writer) (*os.File, *Importer, 
 }
 
 // RunPull runs `lrs pull [flags]`: the statements of another LRS into this
-// one, once, or every -every until stopped.
+// one, once, or every -every until stopped; with -store-dsn and no -source,
+// those of every source configured for the credential's tenant, each on
+// its interval.
 func RunPull(ctx context.Context, args []string, out, progress io.Writer) error {
-	fs := flagSet("lrs pull", progress, "usage: lrs pull -source URL -source-key KEY [flags]\n\nStatements another LRS stored (voided ones included) into the tenant of the credential, through both LRSs' xAPI APIs, oldest first, resuming where the last pull stopped.")
+	fs := flagSet("lrs pull", progress, "usage: lrs pull -source URL -source-key KEY [flags]\n       lrs pull -store-dsn DSN [flags]    (the sources of `lrs pulls`)\n\nStatements another LRS stored (voided ones and attachments included) into the tenant of the credential, through both LRSs' xAPI APIs, oldest first, resuming where the last pull stopped.")
 	var cfg Config
-	var rejects, since string
+	var rejects, since, dsn string
 	var src Source
 	var every time.Duration
 	targetFlags(fs, &cfg, &rejects, "lrs-pull")
@@ -118,6 +122,7 @@ func RunPull(ctx context.Context, args []string, out, progress io.Writer) error 
 	fs.StringVar(&src.Version, "source-version", "1.0.3", "X-Experience-API-Version sent to the source")
 	fs.StringVar(&since, "since", "", "RFC 3339 time: the first pull starts after it (default: everything)")
 	fs.DurationVar(&every, "every", 0, "keep pulling at this interval until stopped (0: once)")
+	fs.StringVar(&dsn, "store-dsn", "", "the LRS's statement store (postgres://... or sqlite:PATH): the pull's position is kept there, per tenant and source, instead of in -state; without -source, the sources configured for the credential's tenant (lrs pulls) are pulled")
 	if err := config.ParsePrefixed(fs, args, "LRS_PULL_"); err != nil {
 		return err
 	}
@@ -131,20 +136,33 @@ func RunPull(ctx context.Context, args []string, out, progress io.Writer) error 
 		}
 		src.Since = t
 	}
+	if src.Endpoint == "" && dsn == "" {
+		return errors.New("lrs pull: give -source (and its credential), or -store-dsn to pull the sources configured for the tenant")
+	}
+	var st store.Store
+	if dsn != "" {
+		var err error
+		if st, err = openStore(ctx, dsn); err != nil {
+			return err
+		}
+		defer st.Close()
+		cred, err := st.GetCredential(ctx, cfg.Key)
+		if err != nil {
+			return fmt.Errorf("lrs pull: credential %q in the store: %w", cfg.Key, err)
+		}
+		cfg.Cursors, cfg.Tenant = st, cred.Tenant
+	}
 	rf, im, err := open(cfg, rejects, progress)
 	if err != nil {
 		return err
 	}
 	defer rf.Close()
+	if src.Endpoint == "" {
+		return pullConfigured(ctx, im, st, cfg.Tenant, out)
+	}
 	for {
-		p, err := im.Pull(ctx, src)
-		fmt.Fprintf(out, "%s: %s, %d statements read in %s: %d accepted, %d rejected, %d conflicts\n",
-			time.Now().UTC().Format(time.RFC3339), src.Endpoint, p.Read, p.Elapsed.Round(time.Millisecond), p.Accepted, p.Rejected, p.Conflicts)
-		if err != nil {
-			if every == 0 || errors.Is(err, ErrFatal) || ctx.Err() != nil {
-				return err
-			}
-			fmt.Fprintf(out, "pull failed, retrying at the next interval: %v\n", err)
+		if err := pullOnce(ctx, im, src, out); err != nil && (every == 0 || errors.Is(err, ErrFatal) || ctx.Err() != nil) {
+			return err
 		}
 		if every == 0 {
 			return nil
@@ -155,6 +173,89 @@ func RunPull(ctx context.Context, args []string, out, progress io.Writer) error 
 			return nil
 		}
 	}
+}
+
+// pullOnce pulls src and prints a line about it, and the error, if any.
+func pullOnce(ctx context.Context, im *Importer, src Source, out io.Writer) error {
+	p, err := im.Pull(ctx, src)
+	fmt.Fprintf(out, "%s: %s, %d statements read in %s: %d accepted, %d rejected, %d conflicts\n",
+		time.Now().UTC().Format(time.RFC3339), src.Endpoint, p.Read, p.Elapsed.Round(time.Millisecond), p.Accepted, p.Rejected, p.Conflicts)
+	if err != nil && !errors.Is(err, ErrFatal) && ctx.Err() == nil {
+		fmt.Fprintf(out, "pull from %s failed: %v\n", src.Endpoint, err)
+	}
+	return err
+}
+
+// sourcesRecheck is how often a long-running pull of configured sources
+// looks for sources added or changed meanwhile.
+const sourcesRecheck = time.Minute
+
+// pullConfigured pulls each of the tenant's configured sources: those
+// with an interval again and again until ctx ends, the others once. The
+// configuration is read again every round, so that changes apply without
+// a restart.
+func pullConfigured(ctx context.Context, im *Importer, st store.Imports, tenant string, out io.Writer) error {
+	next := map[string]time.Time{} // by name: when to pull it again; absent: now
+	for round := 0; ; round++ {
+		sources, err := st.ListPullSources(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		if round == 0 && len(sources) == 0 {
+			return fmt.Errorf("lrs pull: tenant %s has no pull sources: add one with lrs pulls add", tenant)
+		}
+		wake, repeating := time.Now().Add(sourcesRecheck), false
+		for _, ps := range sources {
+			repeating = repeating || ps.Interval > 0
+			if t, ok := next[ps.Name]; ok && time.Now().Before(t) {
+				wake = minTime(wake, t)
+				continue
+			}
+			if _, ok := next[ps.Name]; ok && ps.Interval == 0 {
+				continue // pulled once already
+			}
+			err := pullOnce(ctx, im, Source{Endpoint: ps.Endpoint, Key: ps.Key, Secret: ps.Secret, Version: ps.Version, Since: ps.Since}, out)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil && ps.Interval == 0 {
+				return err
+			}
+			next[ps.Name] = time.Now().Add(ps.Interval)
+			if ps.Interval > 0 {
+				wake = minTime(wake, next[ps.Name])
+			}
+		}
+		if !repeating {
+			return nil
+		}
+		select {
+		case <-time.After(time.Until(wake)):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// openStore opens the LRS's statement store and applies its migrations
+// (the pull tables may be newer than the running LRS).
+func openStore(ctx context.Context, dsn string) (store.Store, error) {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate store: %w", err)
+	}
+	return st, nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,6 +38,21 @@ type Config struct {
 	// 5xx, 429) is retried before the run stops with its last error.
 	RetryFor time.Duration
 	HTTP     *http.Client
+	// Provenance sends each statement's source (X-LRS-Source: the file's
+	// file:// URL, the source LRS's URL) so that the LRS keeps it and the
+	// statement's original stored time; the credential then needs the
+	// import scope.
+	Provenance bool
+	// Cursors, when set, keeps each pull's position in the statement store
+	// under (Tenant, source) instead of the state file.
+	Cursors Cursors
+	Tenant  string
+}
+
+// Cursors is where pull positions are kept (pkg/store.Imports).
+type Cursors interface {
+	PullCursor(ctx context.Context, tenant, source string) (time.Time, error)
+	AdvancePullCursor(ctx context.Context, tenant, source string, since time.Time) error
 }
 
 // Validate checks the settings and fills in defaults.
@@ -50,6 +66,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Batch < 1 || c.Batch > 10000 {
 		errs = append(errs, fmt.Errorf("batch %d: want 1 to 10000", c.Batch))
+	}
+	if c.Cursors != nil && c.Tenant == "" {
+		errs = append(errs, errors.New("pull positions kept in the store need the tenant"))
 	}
 	if c.Concurrency < 1 || c.Concurrency > 64 {
 		errs = append(errs, fmt.Errorf("concurrency %d: want 1 to 64", c.Concurrency))
@@ -125,10 +144,11 @@ func New(cfg Config) (*Importer, error) {
 }
 
 type batch struct {
-	file  *fileState
-	seq   int // from fileState.dispatched
-	items []Item
-	path  string
+	file   *fileState
+	seq    int // from fileState.dispatched
+	items  []Item
+	path   string
+	source string // X-LRS-Source
 }
 
 // resetCounts starts the counts of a new run or pull.
@@ -270,7 +290,7 @@ func (im *Importer) readFile(ctx context.Context, path string, work chan<- batch
 			fs.done(seq)
 			return nil
 		}
-		b := batch{file: fs, seq: seq, items: items, path: path}
+		b := batch{file: fs, seq: seq, items: items, path: path, source: (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()}
 		items = nil
 		select {
 		case work <- b:
@@ -309,7 +329,7 @@ func (im *Importer) readFile(ctx context.Context, path string, work chan<- batch
 // send posts items, splitting a refused batch to find the statements it
 // refused for, and retrying what a retry may change.
 func (im *Importer) send(ctx context.Context, b batch, items []Item) error {
-	body, err := im.body(b, items)
+	body, contentType, err := im.body(b, items)
 	if err != nil {
 		return err
 	}
@@ -318,11 +338,13 @@ func (im *Importer) send(ctx context.Context, b batch, items []Item) error {
 	}
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
-		status, msg, retryAfter, err := im.post(ctx, body)
+		status, msg, retryAfter, err := im.post(ctx, body, contentType, b.source)
 		switch {
 		case err == nil && status/100 == 2:
 			im.accepted.Add(int64(len(items)))
 			return nil
+		case err == nil && status == http.StatusForbidden && im.cfg.Provenance && strings.Contains(msg, "X-LRS-Source"):
+			return fmt.Errorf("%w: %d %s (give the credential the import scope, or import without provenance: -provenance=false)", ErrFatal, status, msg)
 		case err == nil && (status == http.StatusUnauthorized || status == http.StatusForbidden):
 			return fmt.Errorf("%w: %d %s", ErrFatal, status, msg)
 		case err == nil && status/100 == 4 && status != http.StatusTooManyRequests && status != http.StatusRequestTimeout:
@@ -368,11 +390,14 @@ func (im *Importer) retry(ctx context.Context, start time.Time, attempt int, ret
 	}
 }
 
-// body is the JSON array of items, each with its id (see WithID).
-func (im *Importer) body(b batch, items []Item) ([]byte, error) {
+// body is the JSON array of items, each with its id (see WithID), and its
+// content type: with the attachment parts the items carry, multipart/mixed.
+func (im *Importer) body(b batch, items []Item) ([]byte, string, error) {
 	var buf bytes.Buffer
 	buf.WriteByte('[')
 	n := 0
+	var parts []Part
+	seen := map[string]bool{}
 	for _, it := range items {
 		st, _, err := WithID(it)
 		if err != nil {
@@ -385,22 +410,34 @@ func (im *Importer) body(b batch, items []Item) ([]byte, error) {
 		}
 		buf.Write(st)
 		n++
+		for _, p := range it.Parts {
+			if !seen[p.Hash] {
+				seen[p.Hash] = true
+				parts = append(parts, p)
+			}
+		}
 	}
 	if n == 0 {
-		return nil, nil
+		return nil, "", nil
 	}
 	buf.WriteByte(']')
-	return buf.Bytes(), nil
+	if len(parts) == 0 {
+		return buf.Bytes(), "application/json", nil
+	}
+	return multipartBody(buf.Bytes(), parts)
 }
 
-func (im *Importer) post(ctx context.Context, body []byte) (status int, msg string, retryAfter time.Duration, err error) {
+func (im *Importer) post(ctx context.Context, body []byte, contentType, source string) (status int, msg string, retryAfter time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, im.cfg.Endpoint+"/statements", bytes.NewReader(body))
 	if err != nil {
 		return 0, "", 0, err
 	}
 	req.SetBasicAuth(im.cfg.Key, im.cfg.Secret)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("X-Experience-API-Version", im.cfg.Version)
+	if im.cfg.Provenance && source != "" {
+		req.Header.Set(headerSource, source)
+	}
 	resp, err := im.cfg.HTTP.Do(req)
 	if err != nil {
 		return 0, "", 0, err
@@ -409,6 +446,10 @@ func (im *Importer) post(ctx context.Context, body []byte) (status int, msg stri
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	return resp.StatusCode, message(answer), retryAfterOf(resp), nil
 }
+
+// headerSource is pkg/ingest.HeaderSource (the importer speaks to an LRS
+// over HTTP only).
+const headerSource = "X-LRS-Source"
 
 // retryAfterOf is the wait an answer's Retry-After asks for, in seconds
 // (0 when it has none).

@@ -30,6 +30,9 @@ type Item struct {
 	// Err is set for an element that is not a JSON object; it is rejected
 	// without being sent.
 	Err error
+	// Parts are the attachment bodies sent with the statement (a pull
+	// from an LRS that served them).
+	Parts []Part
 }
 
 // maxLine bounds one NDJSON line (a statement with inline attachments'

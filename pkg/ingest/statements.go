@@ -96,6 +96,10 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 	if err := s.mayVoid(c, p, prepared); err != nil {
 		return nil, err
 	}
+	prov, err := readProvenance(c.Get(HeaderSource), p, body, prepared)
+	if err != nil {
+		return nil, err
+	}
 	if len(prepared) > s.cfg.MaxBatchStatements {
 		return nil, newError(fiber.StatusRequestEntityTooLarge,
 			fmt.Sprintf("%d statements in one request; the limit is %d", len(prepared), s.cfg.MaxBatchStatements))
@@ -124,6 +128,7 @@ func (s *Server) accept(c *fiber.Ctx, statementID string) ([]string, error) {
 	batch := stream.Batch{Tenant: p.Tenant, Statements: make([]stream.Statement, len(fresh))}
 	for i, st := range fresh {
 		batch.Statements[i] = stream.Statement{ID: st.ID, Stored: stored, Fingerprint: st.Fingerprint, Statement: st.JSON}
+		prov.mark(&batch.Statements[i])
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.PublishTimeout)
 	defer cancel()

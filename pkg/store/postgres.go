@@ -286,6 +286,9 @@ func (p *Postgres) applyTx(ctx context.Context, tx pgx.Tx, group string, todo []
 		if err := applyRefs(ctx, pgRefTx{tx}, ins, filled); err != nil {
 			return err
 		}
+		if err := pgInsertProvenance(ctx, tx, ins); err != nil {
+			return err
+		}
 	}
 	if cs := conflictsOfContent(res.Conflicts); len(cs) > 0 {
 		cols := [4][]string{}

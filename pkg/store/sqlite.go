@@ -156,6 +156,9 @@ VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`)
 	if err := applyRefs(ctx, sqliteRefTx{tx}, inserted, filled); err != nil {
 		return err
 	}
+	if err := sqliteInsertProvenance(ctx, tx, inserted); err != nil {
+		return err
+	}
 	now := time.Now().UnixMicro()
 	for _, c := range conflictsOfContent(res.Conflicts) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO statement_conflicts (tenant, id, fingerprint, stored_fingerprint, detected_at)

@@ -29,6 +29,9 @@ type Statement struct {
 	Stored      time.Time // assigned at ingest
 	JSON        []byte    // the full statement as prepared, returned byte for byte
 	Fingerprint string    // hash of the canonical form: same id + same fingerprint = the same statement
+	// Provenance of an imported statement (stream.Statement's); the zero
+	// value for every other one.
+	Provenance Provenance
 }
 
 // StatementKey names one statement of one tenant.
@@ -85,6 +88,7 @@ type Store interface {
 	Credentials
 	Attachments
 	Forwarding
+	Imports
 }
 
 // StatementWriter is the store-writer's role: statements in, together with

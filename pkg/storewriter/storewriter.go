@@ -161,7 +161,8 @@ func (w *Writer) apply(ctx context.Context, recs []*kgo.Record, decoded []stream
 	for _, d := range decoded {
 		l := laneOf(d.Record.Partition)
 		for _, s := range d.Batch.Statements {
-			l.stmts = append(l.stmts, store.Statement{Tenant: d.Batch.Tenant, ID: s.ID, Stored: s.Stored, JSON: s.Statement, Fingerprint: s.Fingerprint})
+			l.stmts = append(l.stmts, store.Statement{Tenant: d.Batch.Tenant, ID: s.ID, Stored: s.Stored, JSON: s.Statement, Fingerprint: s.Fingerprint,
+				Provenance: store.Provenance{Source: s.Source, OriginalStored: s.OriginalStored}})
 		}
 	}
 	var wg sync.WaitGroup

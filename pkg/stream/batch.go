@@ -32,6 +32,12 @@ type Statement struct {
 	Stored      time.Time       `json:"stored"`
 	Fingerprint string          `json:"fingerprint"`
 	Statement   json.RawMessage `json:"statement"`
+	// Source and OriginalStored are the provenance of a statement brought
+	// in from another LRS or a file (`lrs pull`, `lrs import`): where it
+	// came from and the stored time it had there, which xAPI makes this LRS
+	// replace with its own. Absent for every other statement.
+	Source         string    `json:"source,omitempty"`
+	OriginalStored time.Time `json:"originalStored,omitzero"`
 }
 
 // Record encodes b as a Kafka record on topic. The key, <tenant>/<first
@@ -71,7 +77,7 @@ func (b Batch) Record(topic string) (*kgo.Record, error) {
 func (b Batch) encode() ([]byte, error) {
 	size := 32 + len(b.Tenant)
 	for _, s := range b.Statements {
-		size += len(s.Statement) + len(s.ID) + len(s.Fingerprint) + 96
+		size += len(s.Statement) + len(s.ID) + len(s.Fingerprint) + len(s.Source) + 96
 	}
 	out := make([]byte, 0, size)
 	out = append(out, `{"tenant":`...)
@@ -92,6 +98,15 @@ func (b Batch) encode() ([]byte, error) {
 		out = appendJSONString(out, s.Fingerprint)
 		out = append(out, `,"statement":`...)
 		out = append(out, s.Statement...)
+		if s.Source != "" {
+			out = append(out, `,"source":`...)
+			out = appendJSONString(out, s.Source)
+		}
+		if !s.OriginalStored.IsZero() {
+			out = append(out, `,"originalStored":"`...)
+			out = s.OriginalStored.UTC().AppendFormat(out, time.RFC3339Nano)
+			out = append(out, '"')
+		}
 		out = append(out, '}')
 	}
 	return append(out, "]}"...), nil
@@ -214,6 +229,19 @@ func decodeEncoded(v []byte) (Batch, bool) {
 			return b, false
 		}
 		s.Statement, rest = json.RawMessage(rest[:n:n]), rest[n:]
+		if r, ok := cutPrefix(rest, `,"source":`); ok {
+			if s.Source, rest, ok = plainString(r); !ok {
+				return b, false
+			}
+		}
+		if r, ok := cutPrefix(rest, `,"originalStored":`); ok {
+			if stored, rest, ok = plainString(r); !ok {
+				return b, false
+			}
+			if s.OriginalStored, err = time.Parse(time.RFC3339Nano, stored); err != nil {
+				return b, false
+			}
+		}
 		if rest, ok = cutPrefix(rest, "}"); !ok {
 			return b, false
 		}

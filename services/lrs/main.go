@@ -5,7 +5,7 @@
 // forwarding ...` manage tenants, credentials and forwarding rules in the
 // store; `lrs backfill` re-reads the topic into ClickHouse; `lrs
 // import` sends statements from files to an LRS, `lrs pull` those of another
-// LRS (-h on each for its flags).
+// LRS, `lrs pulls` configures a tenant's sources (-h on each for its flags).
 package main
 
 import (
@@ -24,6 +24,7 @@ func main() {
 		service.Command{Name: "tenants", Run: func(ctx context.Context, args []string) error { return admin.RunTenants(ctx, args, os.Stdout) }},
 		service.Command{Name: "credentials", Run: func(ctx context.Context, args []string) error { return admin.RunCredentials(ctx, args, os.Stdout) }},
 		service.Command{Name: "forwarding", Run: func(ctx context.Context, args []string) error { return admin.RunForwarding(ctx, args, os.Stdout) }},
+		service.Command{Name: "pulls", Run: func(ctx context.Context, args []string) error { return admin.RunPulls(ctx, args, os.Stdout) }},
 		service.Command{Name: "import", Run: func(ctx context.Context, args []string) error {
 			return importer.RunImport(ctx, args, os.Stdout, os.Stderr)
 		}},

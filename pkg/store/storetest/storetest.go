@@ -54,6 +54,7 @@ func Run(t *testing.T, open Factory) {
 		{"BadQueries", testBadQueries},
 		{"Documents", testDocuments},
 		{"Forwarding", testForwarding},
+		{"Imports", testImports},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
