@@ -217,7 +217,11 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 		return nil, err
 	}
 	// Admin changes apply on this instance at once (others within the ttl).
-	if err := mountAdmin(srv, st, cfg, e, authn.Forget); err != nil {
+	svc, err := mountAdmin(srv, st, cfg, e, authn.Forget)
+	if err != nil {
+		return nil, err
+	}
+	if err := mountConsole(ctx, srv, svc, st, kcl, cfg, e); err != nil {
 		return nil, err
 	}
 	if cfg.OpsAddr != "" {
