@@ -231,10 +231,10 @@ func lang(m map[string]string) string {
 // agentName is how an Agent or Group reads: its name, else its identifier.
 func agentName(raw json.RawMessage) string {
 	var a struct {
-		Name         string `json:"name"`
-		Mbox         string `json:"mbox"`
-		MboxSHA1     string `json:"mbox_sha1sum"`
-		OpenID       string `json:"openid"`
+		Name         string            `json:"name"`
+		Mbox         string            `json:"mbox"`
+		MboxSHA1     string            `json:"mbox_sha1sum"`
+		OpenID       string            `json:"openid"`
 		ObjectType   string            `json:"objectType"`
 		Member       []json.RawMessage `json:"member"`
 		AccountField *struct {
