@@ -133,7 +133,7 @@ func (s *sampler) rates(n int, now time.Time) ([]time.Time, []rateRow) {
 	}
 	rows := map[string]*rateRow{}
 	for i := 1; i < len(ring); i++ {
-		b := min(int(ring[i].at.Sub(first)/width), n-1)
+		b := min(int(ring[i-1].at.Sub(first)/width), n-1) // the bucket the interval began in
 		for k, v := range ring[i].totals {
 			d := v - ring[i-1].totals[k]
 			if d < 0 {
