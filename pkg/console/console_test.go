@@ -192,7 +192,9 @@ func newTestConsole(t *testing.T) *testConsole {
 	t.Cleanup(kcl.Close)
 	c, err := New(Config{Enabled: true, SessionTTL: time.Hour}, testToken, Deps{Admin: svc, Statements: st, Gatherer: prometheus.NewRegistry(), Log: zap.NewNop(),
 		Kafka: Kafka{Client: kcl, Topic: "t", StoreGroup: "g",
-			Dial:    func(opts ...kgo.Opt) (*kgo.Client, error) { return kgo.NewClient(append(opts, kgo.SeedBrokers("127.0.0.1:1"))...) },
+			Dial: func(opts ...kgo.Opt) (*kgo.Client, error) {
+				return kgo.NewClient(append(opts, kgo.SeedBrokers("127.0.0.1:1"))...)
+			},
 			Applied: func(context.Context) (map[int32]int64, error) { return nil, nil }}})
 	if err != nil {
 		t.Fatal(err)
