@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -23,6 +25,10 @@ func mountConsole(ctx context.Context, srv *ingest.Server, svc *admin.Service, s
 			e.log.Info("console disabled (console=false)")
 		}
 		return nil
+	}
+	// The xAPI group answers every path under its prefix.
+	if cfg.Prefix == console.Prefix || strings.HasPrefix(cfg.Prefix, console.Prefix+"/") {
+		return errors.New("the console needs an xapi-prefix other than " + console.Prefix + " (or console=false)")
 	}
 	log := e.log.Named("console")
 	c, err := console.New(cfg.Console, cfg.AdminToken, console.Deps{
