@@ -57,7 +57,10 @@ type Deps struct {
 	Kafka      Kafka
 	// Gatherer is the service's own registry, sampled for the rates.
 	Gatherer prometheus.Gatherer
-	Log      *zap.Logger
+	// Answers counts the API's answers per credential; nil when the API
+	// does not report them.
+	Answers *Answers
+	Log     *zap.Logger
 }
 
 // Console serves the pages.

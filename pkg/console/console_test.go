@@ -420,3 +420,40 @@ func TestCredentialsAndStatements(t *testing.T) {
 		t.Errorf("list after voiding: %s", a.body)
 	}
 }
+
+func TestAnswers(t *testing.T) {
+	now := time.Date(2026, 12, 2, 8, 30, 0, 0, time.UTC)
+	a := NewAnswers()
+	a.now = func() time.Time { return now }
+	at := func(d time.Duration, status int) {
+		now = now.Add(d)
+		a.Answered("acme", "moodle", status)
+	}
+	at(-30*time.Hour, 500) // older than the window
+	at(30*time.Hour, 200)
+	at(0, 400)
+	at(0, 400)
+	at(-3*time.Hour, 413)
+	at(3*time.Hour, 429)
+	got, last := a.errors("moodle")
+	want := []statusCount{{400, 2}, {413, 1}, {429, 1}}
+	if len(got) != len(want) {
+		t.Fatalf("errors %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("errors %v, want %v", got, want)
+		}
+	}
+	if !last.Equal(time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)) {
+		t.Errorf("newest error in the hour from %v", last)
+	}
+	// A day later the slots of that day are stale, even those not rewritten.
+	now = now.Add(lmsHours * time.Hour)
+	if got, last := a.errors("moodle"); len(got) != 0 || !last.IsZero() {
+		t.Errorf("a day later: %v %v", got, last)
+	}
+	if got, _ := a.errors("unknown"); got != nil {
+		t.Errorf("unknown key: %v", got)
+	}
+}

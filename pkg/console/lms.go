@@ -23,11 +23,17 @@ type lmsRow struct {
 	Total  int
 	Capped bool // more than lmsMaxStatements: the counts stop there
 	Silent bool // enabled, and nothing stored within silentAfter
+	// Errors are this instance's error answers to the credential in the
+	// last lmsHours, by status; LastError is the hour of the newest.
+	Errors    []statusCount
+	LastError time.Time
 }
 
 type lmsData struct {
 	Rows  []lmsRow
 	Hours []time.Time
+	// Counted: the API reports its answers per credential (Deps.Answers).
+	Counted bool
 }
 
 func (c *Console) lms(ctx *fiber.Ctx) error {
@@ -41,7 +47,7 @@ func (c *Console) lms(ctx *fiber.Ctx) error {
 	}
 	now := time.Now().UTC()
 	first := now.Truncate(time.Hour).Add(-(lmsHours - 1) * time.Hour)
-	d := lmsData{Hours: make([]time.Time, lmsHours)}
+	d := lmsData{Hours: make([]time.Time, lmsHours), Counted: c.d.Answers != nil}
 	for i := range d.Hours {
 		d.Hours[i] = first.Add(time.Duration(i) * time.Hour)
 	}
@@ -77,6 +83,9 @@ func (c *Console) lms(ctx *fiber.Ctx) error {
 			}
 		}
 		r.Silent = !cr.Disabled && now.Sub(r.LastStatement) > silentAfter
+		if c.d.Answers != nil {
+			r.Errors, r.LastError = c.d.Answers.errors(cr.Key)
+		}
 		d.Rows = append(d.Rows, r)
 	}
 	return c.render(ctx, http.StatusOK, "lms", page{Title: "LMS of " + t.ID, Nav: "lms", Tenant: t.ID, Data: d})

@@ -17,9 +17,10 @@ import (
 
 // mountConsole serves the operator's console under /console beside the
 // admin API (svc, nil when there is none): the admin token is its login.
-// kcl is the API's producer client; the console samples this process's
-// metrics until ctx ends.
-func mountConsole(ctx context.Context, srv *ingest.Server, svc *admin.Service, st store.Store, kcl *kgo.Client, cfg IngestConfig, e env) error {
+// kcl is the API's producer client; answers are the API's answers per
+// credential (consoleAnswers). The console samples this process's metrics
+// until ctx ends.
+func mountConsole(ctx context.Context, srv *ingest.Server, svc *admin.Service, st store.Store, kcl *kgo.Client, answers *console.Answers, cfg IngestConfig, e env) error {
 	if svc == nil || !cfg.Console.Enabled {
 		if svc != nil {
 			e.log.Info("console disabled (console=false)")
@@ -32,7 +33,7 @@ func mountConsole(ctx context.Context, srv *ingest.Server, svc *admin.Service, s
 	}
 	log := e.log.Named("console")
 	c, err := console.New(cfg.Console, cfg.AdminToken, console.Deps{
-		Admin: svc, Statements: st, Gatherer: e.reg, Log: log,
+		Admin: svc, Statements: st, Gatherer: e.reg, Answers: answers, Log: log,
 		Kafka: console.Kafka{
 			Client: kcl, Topic: cfg.Topic, StoreGroup: cfg.StoreGroup,
 			Dial: func(opts ...kgo.Opt) (*kgo.Client, error) {
@@ -50,4 +51,22 @@ func mountConsole(ctx context.Context, srv *ingest.Server, svc *admin.Service, s
 	go c.Run(ctx)
 	e.log.Info("console enabled", zap.String("prefix", console.Prefix))
 	return nil
+}
+
+// consoleAnswers counts the API's answers per credential for the console;
+// nil when no console will run.
+func consoleAnswers(cfg IngestConfig) *console.Answers {
+	if cfg.AdminToken == "" || !cfg.Console.Enabled {
+		return nil
+	}
+	return console.NewAnswers()
+}
+
+// answered is the hook the API reports its answers through (a method value
+// of a nil *Answers would not be a nil func).
+func answered(a *console.Answers) func(tenant, key string, status int) {
+	if a == nil {
+		return nil
+	}
+	return a.Answered
 }

@@ -178,9 +178,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("list after voiding reads %q: want the voiding statement and not the voided one", list)
 	}
 
-	// The per-LMS view counts the credential's two statements.
+	// The per-LMS view shows the credential's last statement and the
+	// error answers it got.
+	if r := lms.post(`{"actor":{"mbox":"mailto:ada@example.com"}}`); r.status != http.StatusBadRequest {
+		t.Fatalf("bad statement: %d %s", r.status, r.body)
+	}
 	run("lms", chromedp.Navigate(base+"/t/default/lms"), chromedp.WaitVisible(css("table")))
-	if got := text("table tbody"); !strings.Contains(got, "Moodle EU-West") || !strings.Contains(got, "just now") {
+	if got := text("table tbody"); !strings.Contains(got, "Moodle EU-West") || !strings.Contains(got, "just now") || !strings.Contains(got, "400 ×1") {
 		t.Fatalf("LMS view reads %q", got)
 	}
 	shot("lms")
