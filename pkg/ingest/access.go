@@ -57,6 +57,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(throttled.RetryAfterSeconds()))
 		return newError(fiber.StatusTooManyRequests, "too many wrong secrets for this key lately; retry later")
 	case errors.As(err, &limited):
+		c.Locals(localPrincipal, p) // a valid credential: its 429 is its own
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(limited.RetryAfterSeconds()))
 		return newError(fiber.StatusTooManyRequests,
 			fmt.Sprintf("credential %s is over its limit of %d requests per second", p.Key, p.RateLimit))

@@ -145,6 +145,9 @@ type Deps struct {
 	Health      *observability.Health
 	Registry    *prometheus.Registry
 	Log         *zap.Logger
+	// Answered, when set, is told the status of every request a credential
+	// made (the console counts them per credential); optional.
+	Answered func(tenant, key string, status int)
 }
 
 // Server is the xAPI HTTP API.
@@ -329,6 +332,9 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	method := methodLabel(c.Method())
 	s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	s.metrics.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+	if p, ok := c.Locals(localPrincipal).(auth.Principal); ok && s.deps.Answered != nil {
+		s.deps.Answered(p.Tenant, p.Key, status)
+	}
 	if route != "/metrics" && route != "/healthz" && route != "/readyz" {
 		s.logAt(c, zapcore.InfoLevel, "request", zap.String("method", c.Method()), zap.String("path", c.Path()),
 			zap.Int("status", status), zap.Duration("took", time.Since(start)))

@@ -209,15 +209,20 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	if created && cfg.BootstrapSecret == "" {
 		fmt.Fprintf(out, "\nCreated tenant %q and its first credential. The secret is shown only this once:\n\n  key:    %s\n  secret: %s\n\n", cred.Tenant, cred.Key, cred.Secret)
 	}
+	answers := consoleAnswers(cfg)
 	srv, err := ingest.New(ingest.Config{
 		Prefix: cfg.Prefix, DefaultVersion: xapi.Version(cfg.DefaultVersion), BodyLimit: cfg.BodyLimit, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
 		CORSOrigins: cfg.CORSOrigins, SeparateOps: cfg.OpsAddr != "", VoidingPolicy: auth.VoidingPolicy(cfg.VoidingPolicy), MaxBacklogBytes: cfg.MaxBacklogBytes,
-	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: st, Conflicts: conflicts, Backlog: conflicts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest")})
+	}, ingest.Deps{Auth: authn, Publisher: producer, Store: st, Attachments: st, Conflicts: conflicts, Backlog: conflicts, Watermark: wm, Health: e.health, Registry: e.reg, Log: e.log.Named("ingest"), Answered: answered(answers)})
 	if err != nil {
 		return nil, err
 	}
 	// Admin changes apply on this instance at once (others within the ttl).
-	if err := mountAdmin(srv, st, cfg, e, authn.Forget); err != nil {
+	svc, err := mountAdmin(srv, st, cfg, e, authn.Forget)
+	if err != nil {
+		return nil, err
+	}
+	if err := mountConsole(ctx, srv, svc, st, kcl, answers, cfg, e); err != nil {
 		return nil, err
 	}
 	if cfg.OpsAddr != "" {

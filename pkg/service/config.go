@@ -17,6 +17,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/config"
 	"github.com/streamlrs/streamlrs/pkg/conflict"
+	"github.com/streamlrs/streamlrs/pkg/console"
 	"github.com/streamlrs/streamlrs/pkg/storewriter"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
@@ -137,6 +138,7 @@ type IngestConfig struct {
 	MaxBacklogBytes    int64
 	TLSCertFile        string
 	TLSKeyFile         string
+	Console            console.Config
 }
 
 // register adds the API's settings and the process's Common ones; the
@@ -163,6 +165,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.VoidingPolicy, "voiding-policy", string(auth.VoidByAuthority), "who may void a statement: authority (its own authority, or a credential with scope all) or tenant (any writer of the tenant)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "serve the API over HTTPS with this certificate (PEM, chain included); reloaded when the file changes")
 	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "key (PEM) of tls-cert-file")
+	c.Console.RegisterFlags(fs)
 }
 
 func (c IngestConfig) validate() error {
@@ -178,6 +181,9 @@ func (c IngestConfig) validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("tls-cert-file and tls-key-file must be set together"))
+	}
+	if err := c.Console.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

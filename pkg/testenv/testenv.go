@@ -52,6 +52,9 @@ const (
 	// EnvLearningLocker holds the xAPI base URL of Learning Locker's
 	// statements service (in memory; any Basic credentials).
 	EnvLearningLocker = "LRS_TEST_LEARNINGLOCKER_URL"
+	// EnvChromium holds the path of the Chromium binary the console's
+	// browser tests drive headless (Debian's chromium package).
+	EnvChromium = "LRS_TEST_CHROMIUM"
 	// EnvRequire turns a missing server into a test failure.
 	EnvRequire = "LRS_TEST_REQUIRE_SERVERS"
 )
@@ -115,6 +118,13 @@ func KafkaSecured(t testing.TB) SecuredKafka {
 func LearningLockerURL(t testing.TB) string {
 	t.Helper()
 	return lookup(t, EnvLearningLocker)
+}
+
+// Chromium returns the path of the headless browser the console's tests
+// drive (scripts/testenv installs Debian's chromium).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	return lookup(t, EnvChromium)
 }
 
 // PostgresDSN creates a fresh database on the real PostgreSQL server, drops it

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the real-server tests need and skips whatever is already there,
 # so that a second run costs well under a second:
-#   - Debian packages: Java 17, Maven, OpenSSL, PostgreSQL, ClickHouse server and client;
+#   - Debian packages: Java 17, Maven, OpenSSL, PostgreSQL, ClickHouse server and client,
+#     Chromium (the console's browser tests drive it headless);
 #   - Apache Kafka broker jars from Maven Central into $LRS_CACHE_DIR;
 #   - chDB (current ClickHouse in-process) from PyPI, one venv per version.
 # It never starts the Debian-managed services: up.sh runs private instances.
@@ -20,6 +21,7 @@ install_debian_packages() {
 	command -v clickhouse-server >/dev/null 2>&1 || missing+=(clickhouse-server)
 	command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
 	python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+	command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 	if ((${#missing[@]} == 0)); then
 		log "Debian packages present"
 		return

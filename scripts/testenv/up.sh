@@ -313,6 +313,7 @@ export LRS_TEST_CLICKHOUSE_DSN=clickhouse://127.0.0.1:$LRS_TESTENV_CLICKHOUSE_PO
 export LRS_TEST_REQUIRE_SERVERS=1
 export LRS_TEST_KAFKA_LIBS=$KAFKA_LIBS
 export LRS_TEST_LEARNINGLOCKER_URL=http://127.0.0.1:$LRS_TESTENV_LEARNINGLOCKER_PORT/xAPI
+export LRS_TEST_CHROMIUM=$(command -v chromium || true)
 EOF
 if ((${#chdb_engines[@]})); then
 	cat >>"$dir/env.partial" <<EOF
