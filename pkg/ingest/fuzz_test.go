@@ -45,10 +45,14 @@ func fuzzServer(t testing.TB, route func(s *Server, x fiber.Router)) *Server {
 }
 
 func fuzzRequest(t *testing.T, s *Server, method, target, contentType string, body []byte) {
-	req, err := http.NewRequest(method, "http://lrs.test"+target, bytes.NewReader(body))
+	// The origin form with a Host header: fasthttp 1.79 refuses a request
+	// whose Host is only in an absolute URI (and Test would then return an
+	// error, which passes for a request the client cannot send).
+	req, err := http.NewRequest(method, target, bytes.NewReader(body))
 	if err != nil {
 		return // not a URL a client could send
 	}
+	req.Host = "lrs.test"
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
