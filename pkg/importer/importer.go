@@ -447,7 +447,7 @@ func (im *Importer) post(ctx context.Context, body []byte, contentType, source s
 	return resp.StatusCode, message(answer), retryAfterOf(resp), nil
 }
 
-// headerSource is pkg/ingest.HeaderSource (the importer speaks to an LRS
+// headerSource is pkg/xapiservice.HeaderSource (the importer speaks to an LRS
 // over HTTP only).
 const headerSource = "X-LRS-Source"
 

@@ -10,8 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
-	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/xapi"
+	"github.com/streamlrs/streamlrs/pkg/xapiservice"
 )
 
 const headerVersion = "X-Experience-API-Version"
@@ -25,7 +25,7 @@ func (s *Server) requireVersion(c *fiber.Ctx) error {
 	v, err := xapi.ParseVersion(c.Get(headerVersion))
 	if err != nil {
 		c.Set(headerVersion, string(s.cfg.DefaultVersion))
-		return badRequest("X-Experience-API-Version header: " + err.Error())
+		return xapiservice.BadRequest("X-Experience-API-Version header: " + err.Error())
 	}
 	c.Locals(localVersion, v)
 	c.Set(headerVersion, string(v))
@@ -41,7 +41,7 @@ func version(c *fiber.Ctx) xapi.Version {
 func (s *Server) authenticate(c *fiber.Ctx) error {
 	key, secret, ok := basicAuth(c.Get(fiber.HeaderAuthorization))
 	if !ok {
-		return newError(fiber.StatusUnauthorized, "missing or malformed HTTP Basic credentials")
+		return xapiservice.NewError(fiber.StatusUnauthorized, "missing or malformed HTTP Basic credentials")
 	}
 	p, err := s.deps.Auth.Authenticate(c.UserContext(), key, secret)
 	var (
@@ -52,18 +52,18 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	case errors.Is(err, auth.ErrUnauthorized):
 		// The same answer for an unknown key, a wrong secret and a disabled
 		// credential: the caller learns nothing about which keys exist.
-		return newError(fiber.StatusUnauthorized, "unknown key or wrong secret")
+		return xapiservice.NewError(fiber.StatusUnauthorized, "unknown key or wrong secret")
 	case errors.As(err, &throttled):
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(throttled.RetryAfterSeconds()))
-		return newError(fiber.StatusTooManyRequests, "too many wrong secrets for this key lately; retry later")
+		return xapiservice.NewError(fiber.StatusTooManyRequests, "too many wrong secrets for this key lately; retry later")
 	case errors.As(err, &limited):
 		c.Locals(localPrincipal, p) // a valid credential: its 429 is its own
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(limited.RetryAfterSeconds()))
-		return newError(fiber.StatusTooManyRequests,
+		return xapiservice.NewError(fiber.StatusTooManyRequests,
 			fmt.Sprintf("credential %s is over its limit of %d requests per second", p.Key, p.RateLimit))
 	case errors.Is(err, auth.ErrUnavailable):
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return newError(fiber.StatusServiceUnavailable, "credentials cannot be checked now (the store does not answer); retry later")
+		return xapiservice.NewError(fiber.StatusServiceUnavailable, "credentials cannot be checked now (the store does not answer); retry later")
 	case err != nil:
 		return err
 	}
@@ -74,33 +74,6 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 func principal(c *fiber.Ctx) auth.Principal {
 	p, _ := c.Locals(localPrincipal).(auth.Principal)
 	return p
-}
-
-func requireScope(c *fiber.Ctx, scopes ...string) error {
-	p := principal(c)
-	for _, sc := range scopes {
-		if p.Allows(sc) {
-			return nil
-		}
-	}
-	return newError(fiber.StatusForbidden, "credential "+p.Key+" lacks scope "+strings.Join(scopes, " or "))
-}
-
-// restrictToOwn limits a statement listing to what the caller may read:
-// with only statements/read/mine, the statements whose authority is its own.
-// The store then also refuses a `more` cursor that lacks that limit.
-func restrictToOwn(c *fiber.Ctx, q *store.Query) {
-	if p := principal(c); p.ReadsOnlyOwn() {
-		q.Authority = string(p.Authority)
-	}
-}
-
-// mayRead reports whether the caller may see st, fetched by statementId or
-// voidedStatementId: a statements/read/mine caller sees only its own, and
-// should be told that another's does not exist (404), as for any tenant's.
-func mayRead(c *fiber.Ctx, st store.Statement) bool {
-	p := principal(c)
-	return !p.ReadsOnlyOwn() || store.HasAuthority(st.JSON, p.Authority)
 }
 
 func basicAuth(h string) (key, secret string, ok bool) {

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamlrs/streamlrs/pkg/xapi"
+	"github.com/streamlrs/streamlrs/pkg/xapiservice"
 )
 
 // alternateHeaders are the form fields that xAPI 1.0.3's alternate request
@@ -41,27 +42,27 @@ func (s *Server) alternateSyntax(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	if c.Method() != fiber.MethodPost {
-		return badRequest("the alternate request syntax (method parameter) must be sent as POST")
+		return xapiservice.BadRequest("the alternate request syntax (method parameter) must be sent as POST")
 	}
 	if v, err := xapi.ParseVersion(c.Get(headerVersion)); err == nil && v == xapi.V2_0_0 {
-		return badRequest("xAPI 2.0 does not support the alternate request syntax (method parameter)")
+		return xapiservice.BadRequest("xAPI 2.0 does not support the alternate request syntax (method parameter)")
 	}
-	if err := onlyParams(c, "method"); err != nil {
-		return badRequest("alternate request syntax: every parameter but method goes in the form body")
+	if err := params(c).Only("method"); err != nil {
+		return xapiservice.BadRequest("alternate request syntax: every parameter but method goes in the form body")
 	}
 	method = strings.ToUpper(method)
 	switch method {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodPut, fiber.MethodPost, fiber.MethodDelete:
 	default:
-		return badRequest("alternate request syntax: unsupported method " + method)
+		return xapiservice.BadRequest("alternate request syntax: unsupported method " + method)
 	}
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
 	if ct != fiber.MIMEApplicationForm {
-		return badRequest("alternate request syntax: the body must be application/x-www-form-urlencoded")
+		return xapiservice.BadRequest("alternate request syntax: the body must be application/x-www-form-urlencoded")
 	}
 	form, err := url.ParseQuery(string(c.Body()))
 	if err != nil {
-		return badRequest("alternate request syntax: malformed form body: " + err.Error())
+		return xapiservice.BadRequest("alternate request syntax: malformed form body: " + err.Error())
 	}
 	req := c.Request()
 	// A browser sends a cross-site form POST without a preflight and adds
@@ -76,7 +77,7 @@ func (s *Server) alternateSyntax(c *fiber.Ctx) error {
 		req.Header.Del(fiber.HeaderAuthorization)
 		if !hasField(form, "authorization") {
 			c.Set("WWW-Authenticate", `Basic realm="xAPI"`)
-			return newError(fiber.StatusUnauthorized, "alternate request syntax from a browser: the credentials go in the Authorization form field (the browser's Authorization header is ignored)")
+			return xapiservice.NewError(fiber.StatusUnauthorized, "alternate request syntax from a browser: the credentials go in the Authorization form field (the browser's Authorization header is ignored)")
 		}
 	}
 	params := url.Values{}
@@ -97,10 +98,10 @@ func (s *Server) alternateSyntax(c *fiber.Ctx) error {
 		params[k] = vs
 	}
 	if v, err := xapi.ParseVersion(string(req.Header.Peek(headerVersion))); err == nil && v == xapi.V2_0_0 {
-		return badRequest("xAPI 2.0 does not support the alternate request syntax (method parameter)")
+		return xapiservice.BadRequest("xAPI 2.0 does not support the alternate request syntax (method parameter)")
 	}
 	if (method == fiber.MethodPut || method == fiber.MethodPost) && !hasContent {
-		return badRequest("alternate request syntax: a " + method + " needs its body in the form field content")
+		return xapiservice.BadRequest("alternate request syntax: a " + method + " needs its body in the form field content")
 	}
 	if _, ok := form["Content-Type"]; !ok && hasContent {
 		req.Header.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,21 +14,8 @@ import (
 
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/xapi"
+	"github.com/streamlrs/streamlrs/pkg/xapiservice"
 )
-
-// apiError is an xAPI error response: a status and a message that names the
-// problem, plus the offending fields for validation failures.
-type apiError struct {
-	Status  int
-	Message string
-	Fields  []xapi.FieldError
-}
-
-func (e *apiError) Error() string { return e.Message }
-
-func newError(status int, msg string) *apiError { return &apiError{Status: status, Message: msg} }
-
-func badRequest(msg string) *apiError { return newError(http.StatusBadRequest, msg) }
 
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -50,7 +38,7 @@ type fieldError struct {
 // the request id and answered 500 without internals.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	var (
-		ae *apiError
+		ae *xapiservice.Error
 		fe *fiber.Error
 		ve *xapi.ValidationError
 		le *xapi.LimitError
@@ -58,25 +46,28 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &le):
-		ae = newError(http.StatusRequestEntityTooLarge, le.Error())
+		ae = xapiservice.NewError(http.StatusRequestEntityTooLarge, le.Error())
 	case errors.As(err, &ve):
-		ae = &apiError{Status: http.StatusBadRequest, Message: ve.Error(), Fields: ve.Errors}
+		ae = &xapiservice.Error{Status: http.StatusBadRequest, Message: ve.Error(), Fields: ve.Errors}
 	case errors.As(err, &fe):
 		// Fiber's message may quote the request (fasthttp's parse errors
 		// hold the raw head, Authorization and cookies included): answer
 		// with a fixed text per status instead.
-		ae = newError(fe.Code, fiberErrorMessage(fe.Code))
+		ae = xapiservice.NewError(fe.Code, fiberErrorMessage(fe.Code))
 	case store.Unavailable(err):
 		s.logAt(c, zapcore.WarnLevel, "store unavailable", zap.Error(err))
-		c.Set(fiber.HeaderRetryAfter, "5")
-		ae = newError(http.StatusServiceUnavailable, "the statement store does not answer now; retry later (retrying this request is safe)")
+		ae = &xapiservice.Error{Status: http.StatusServiceUnavailable, RetryAfter: 5,
+			Message: "the statement store does not answer now; retry later (retrying this request is safe)"}
 	default:
 		s.logAt(c, zapcore.ErrorLevel, "request failed", zap.Error(err))
-		ae = newError(http.StatusInternalServerError, "internal error; see the server log for request "+requestID(c))
+		ae = xapiservice.NewError(http.StatusInternalServerError, "internal error; see the server log for request "+requestID(c))
 	}
 	if (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) && strings.HasSuffix(c.Path(), "/statements") &&
 		len(c.Response().Header.Peek(headerConsistentThrough)) == 0 {
 		c.Set(headerConsistentThrough, s.deps.Watermark.Last().UTC().Format(timeFormat))
+	}
+	if ae.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ae.RetryAfter))
 	}
 	s.corsOnError(c)
 	if ae.Status == http.StatusUnauthorized {

@@ -27,51 +27,14 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
-	"github.com/streamlrs/streamlrs/pkg/conflict"
 	"github.com/streamlrs/streamlrs/pkg/observability"
-	"github.com/streamlrs/streamlrs/pkg/store"
-	"github.com/streamlrs/streamlrs/pkg/stream"
 	"github.com/streamlrs/streamlrs/pkg/xapi"
+	"github.com/streamlrs/streamlrs/pkg/xapiservice"
 )
 
 // Authenticator checks a Basic key/secret pair.
 type Authenticator interface {
 	Authenticate(ctx context.Context, key, secret string) (auth.Principal, error)
-}
-
-// Publisher puts one request's statements on the topic, returning after the
-// broker acknowledged them.
-type Publisher interface {
-	Publish(ctx context.Context, b stream.Batch) (partition int32, offset int64, err error)
-}
-
-// StatementStore is the read side the API serves GETs from.
-type StatementStore interface {
-	GetStatement(ctx context.Context, tenant, id string, voided bool) (store.Statement, error)
-	QueryStatements(ctx context.Context, q store.Query) (store.Page, error)
-	// GetTenant gives the tenant's voiding policy, read for requests that
-	// void statements.
-	GetTenant(ctx context.Context, id string) (store.Tenant, error)
-}
-
-// ConflictChecker applies the statement comparison rules to client-chosen
-// ids before publishing (conflict.Checker).
-type ConflictChecker interface {
-	Check(ctx context.Context, tenant string, stmts []conflict.Statement) (*conflict.Decision, error)
-}
-
-// Backlog tells how far behind the topic the statement store is
-// (conflict.Checker.Backlog).
-type Backlog interface {
-	Backlog() int64
-}
-
-// AttachmentStore keeps attachment bodies; they are stored before the
-// statement referencing them is published.
-type AttachmentStore interface {
-	PutAttachments(ctx context.Context, tenant string, atts []store.Attachment) error
-	GetAttachments(ctx context.Context, tenant string, sha2s []string) ([]store.Attachment, error)
-	Granted(ctx context.Context, tenant string, gs []store.AttachmentGrant) (map[store.AttachmentGrant]bool, error)
 }
 
 // Config holds the API's settings.
@@ -135,12 +98,14 @@ func (c Config) Validate() error {
 
 // Deps are the parts the API talks to.
 type Deps struct {
-	Auth        Authenticator
-	Publisher   Publisher
-	Store       StatementStore
-	Attachments AttachmentStore
-	Conflicts   ConflictChecker
-	Backlog     Backlog // needed with Config.MaxBacklogBytes
+	Auth      Authenticator
+	Publisher xapiservice.Publisher
+	// Store serves statement reads; a store that also keeps documents
+	// (xapiservice.DocumentStore) serves the document resources.
+	Store       xapiservice.StatementStore
+	Attachments xapiservice.AttachmentStore
+	Conflicts   xapiservice.ConflictChecker
+	Backlog     xapiservice.Backlog // needed with Config.MaxBacklogBytes
 	Watermark   *Watermark
 	Health      *observability.Health
 	Registry    *prometheus.Registry
@@ -152,12 +117,13 @@ type Deps struct {
 
 // Server is the xAPI HTTP API.
 type Server struct {
-	cfg     Config
-	deps    Deps
-	app     *fiber.App
-	ops     *fiber.App // == app unless cfg.SeparateOps
-	log     *zap.Logger
-	metrics metrics
+	cfg        Config
+	deps       Deps
+	statements *xapiservice.Statements
+	app        *fiber.App
+	ops        *fiber.App // == app unless cfg.SeparateOps
+	log        *zap.Logger
+	metrics    metrics
 }
 
 type metrics struct {
@@ -174,10 +140,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Auth == nil || d.Publisher == nil || d.Store == nil || d.Attachments == nil || d.Conflicts == nil || d.Watermark == nil || d.Health == nil || d.Registry == nil || d.Log == nil {
 		return nil, errors.New("ingest: every dependency is required")
 	}
-	if cfg.MaxBacklogBytes > 0 && d.Backlog == nil {
-		return nil, errors.New("ingest: a backlog bound needs a backlog gauge")
-	}
 	s := &Server{cfg: cfg, deps: d, log: d.Log}
+	var err error
 	s.metrics = metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lrs_http_requests_total", Help: "HTTP requests by method, route and status.",
@@ -191,9 +155,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{s.metrics.requests, s.metrics.duration, s.metrics.statements} {
-		if err := d.Registry.Register(c); err != nil {
+		if err = d.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("register metric: %w", err)
 		}
+	}
+	s.statements, err = xapiservice.NewStatements(xapiservice.StatementConfig{
+		Prefix: cfg.Prefix, MaxBatchStatements: cfg.MaxBatchStatements, PublishTimeout: cfg.PublishTimeout,
+		VoidingPolicy: cfg.VoidingPolicy, MaxBacklogBytes: cfg.MaxBacklogBytes,
+	}, xapiservice.StatementDeps{Publisher: d.Publisher, Store: d.Store, Attachments: d.Attachments,
+		Conflicts: d.Conflicts, Backlog: d.Backlog, Counted: s.metrics.statements})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	newApp := func() *fiber.App {
 		return fiber.New(fiber.Config{
@@ -250,7 +222,7 @@ func (s *Server) routes() {
 	x.Get("/statements", s.getStatements)
 	s.documentRoutes(x)
 	x.Use(func(c *fiber.Ctx) error {
-		return newError(fiber.StatusNotFound, "no xAPI resource at "+c.Path())
+		return xapiservice.NewError(fiber.StatusNotFound, "no xAPI resource at "+c.Path())
 	})
 }
 

@@ -1,12 +1,10 @@
-package ingest
+package xapiservice
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
 )
@@ -129,8 +127,8 @@ func agentParse(raw []byte) (agentIdentity, error) {
 	return a, nil
 }
 
-// agentPerson is the Person object of GET /agents.
-type agentPerson struct {
+// AgentPerson is the Person object of GET /agents.
+type AgentPerson struct {
 	ObjectType  string         `json:"objectType"`
 	Name        []string       `json:"name,omitempty"`
 	Mbox        []string       `json:"mbox,omitempty"`
@@ -139,43 +137,39 @@ type agentPerson struct {
 	Account     []agentAccount `json:"account,omitempty"`
 }
 
-// agentGet answers GET /agents?agent= with the Person the LRS knows for
+// Person answers GET /agents?agent= with the Person the LRS knows for
 // the agent. This LRS links no identities (personas), so the Person holds
 // the agent's one identifier and the name it was sent with.
-func (s *Server) agentGet(c *fiber.Ctx) error {
-	if err := requireScope(c, auth.ScopeAllRead, auth.ScopeStatementsRead, auth.ScopeProfile); err != nil {
-		return err
+func Person(p auth.Principal, ps Params) (AgentPerson, error) {
+	if err := RequireScope(p, auth.ScopeAllRead, auth.ScopeStatementsRead, auth.ScopeProfile); err != nil {
+		return AgentPerson{}, err
 	}
-	if err := onlyParams(c, "agent"); err != nil {
-		return err
+	if err := ps.Only("agent"); err != nil {
+		return AgentPerson{}, err
 	}
-	if err := docOnce(c); err != nil {
-		return err
+	if err := ps.Once(); err != nil {
+		return AgentPerson{}, err
 	}
-	raw := c.Query("agent")
-	if raw == "" {
-		return badRequest("the agent parameter is required")
-	}
-	a, err := agentParse([]byte(raw))
+	a, err := agentParam(ps)
 	if err != nil {
-		return badRequest("agent parameter: " + err.Error())
+		return AgentPerson{}, err
 	}
 	if a.objectType == "Group" {
-		return badRequest("agent parameter: /agents describes an Agent, not a Group")
+		return AgentPerson{}, BadRequest("agent parameter: /agents describes an Agent, not a Group")
 	}
-	p := agentPerson{ObjectType: "Person"}
+	person := AgentPerson{ObjectType: "Person"}
 	if a.name != "" {
-		p.Name = []string{a.name}
+		person.Name = []string{a.name}
 	}
 	switch {
 	case a.mbox != "":
-		p.Mbox = []string{a.mbox}
+		person.Mbox = []string{a.mbox}
 	case a.mboxSHA1Sum != "":
-		p.MboxSHA1Sum = []string{a.mboxSHA1Sum}
+		person.MboxSHA1Sum = []string{a.mboxSHA1Sum}
 	case a.openid != "":
-		p.OpenID = []string{a.openid}
+		person.OpenID = []string{a.openid}
 	case a.account != nil:
-		p.Account = []agentAccount{*a.account}
+		person.Account = []agentAccount{*a.account}
 	}
-	return c.JSON(p)
+	return person, nil
 }

@@ -1,4 +1,4 @@
-package ingest
+package xapiservice
 
 import (
 	"bytes"
@@ -26,11 +26,11 @@ var jwsHashes = map[string]crypto.Hash{"RS256": crypto.SHA256, "RS384": crypto.S
 // When the JWS header carries an X.509 chain (x5c), the signature is checked
 // against its first certificate; without one there is no key to check
 // against, and only the form and the payload are verified.
-func verifySignature(st xapi.Prepared, ref attachmentRef, p part, v xapi.Version, a xapi.Assign) error {
+func verifySignature(st xapi.Prepared, ref attachmentRef, p Part, v xapi.Version, a xapi.Assign) error {
 	if ref.ContentType != mimeOctetStream {
 		return fmt.Errorf("the signature attachment's contentType must be %s, not %q", mimeOctetStream, ref.ContentType)
 	}
-	segs := strings.Split(string(bytes.TrimSpace(p.content)), ".")
+	segs := strings.Split(string(bytes.TrimSpace(p.Content)), ".")
 	if len(segs) != 3 {
 		return errors.New("not a JWS in compact serialization (header.payload.signature)")
 	}

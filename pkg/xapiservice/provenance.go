@@ -1,4 +1,4 @@
-package ingest
+package xapiservice
 
 import (
 	"bytes"
@@ -38,14 +38,14 @@ func readProvenance(source string, p auth.Principal, body []byte, prepared []xap
 		return provenance{}, nil
 	}
 	if !p.Allows(auth.ScopeImport) {
-		return provenance{}, newError(http.StatusForbidden, "credential "+p.Key+" lacks scope "+auth.ScopeImport+", which "+HeaderSource+" needs")
+		return provenance{}, NewError(http.StatusForbidden, "credential "+p.Key+" lacks scope "+auth.ScopeImport+", which "+HeaderSource+" needs")
 	}
 	if len(source) > maxSourceLength {
-		return provenance{}, badRequest(fmt.Sprintf("%s is %d bytes long; the limit is %d", HeaderSource, len(source), maxSourceLength))
+		return provenance{}, BadRequest(fmt.Sprintf("%s is %d bytes long; the limit is %d", HeaderSource, len(source), maxSourceLength))
 	}
 	for i := 0; i < len(source); i++ {
 		if c := source[i]; c <= ' ' || c >= 0x7f {
-			return provenance{}, badRequest(HeaderSource + " must be a URL of printable ASCII characters without spaces (percent-encode the rest)")
+			return provenance{}, BadRequest(HeaderSource + " must be a URL of printable ASCII characters without spaces (percent-encode the rest)")
 		}
 	}
 	var heads []struct {
