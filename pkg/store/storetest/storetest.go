@@ -53,6 +53,8 @@ func Run(t *testing.T, open Factory) {
 		{"CredentialRotation", testCredentialRotation},
 		{"BadQueries", testBadQueries},
 		{"Documents", testDocuments},
+		{"Erasure", testErasure},
+		{"Retention", testRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
