@@ -67,8 +67,19 @@ type Tenant struct {
 	Name string `json:"name"`
 	// VoidingPolicy overrides the deployment's LRS_VOIDING_POLICY in the
 	// tenant: "authority" or "tenant"; absent when it does not.
-	VoidingPolicy string    `json:"voidingPolicy,omitempty"`
-	CreatedAt     time.Time `json:"createdAt"`
+	VoidingPolicy string `json:"voidingPolicy,omitempty"`
+	// Retention is the longest the tenant keeps statements (a Go duration,
+	// e.g. "8760h"); absent when it keeps them for ever.
+	Retention string    `json:"retention,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func tenantView(t store.Tenant) Tenant {
+	v := Tenant{ID: t.ID, Name: t.Name, VoidingPolicy: t.VoidingPolicy, CreatedAt: t.CreatedAt}
+	if t.Retention > 0 {
+		v.Retention = t.Retention.String()
+	}
+	return v
 }
 
 // Credential is a credential as shown to operators: never its hash; its
@@ -127,7 +138,7 @@ func (s *Service) CreateTenant(ctx context.Context, id, name, policy string) (Te
 	if err := s.st.CreateTenant(ctx, t); err != nil {
 		return Tenant{}, fmt.Errorf("create tenant %s: %w", id, err)
 	}
-	return Tenant(t), nil
+	return tenantView(t), nil
 }
 
 // SetVoidingPolicy sets who may void statements in the tenant: policy is
@@ -141,7 +152,7 @@ func (s *Service) SetVoidingPolicy(ctx context.Context, id, policy string) (Tena
 	if err != nil {
 		return Tenant{}, fmt.Errorf("set voiding policy of tenant %s: %w", id, err)
 	}
-	return Tenant(t), nil
+	return tenantView(t), nil
 }
 
 func validPolicy(policy string) error {
@@ -162,7 +173,7 @@ func (s *Service) ListTenants(ctx context.Context) ([]Tenant, error) {
 	}
 	out := make([]Tenant, len(ts))
 	for i, t := range ts {
-		out[i] = Tenant(t)
+		out[i] = tenantView(t)
 	}
 	return out, nil
 }

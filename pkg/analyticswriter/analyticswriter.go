@@ -18,9 +18,10 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
 
-// Inserter writes statements to the analytics database.
+// Inserter writes statements to the analytics database, and erases them.
 type Inserter interface {
 	Insert(ctx context.Context, stmts []analytics.Statement) ([]analytics.RowError, error)
+	EraseAgent(ctx context.Context, e analytics.Erasure, dryRun bool) (analytics.ErasureCounts, error)
 }
 
 // Writer is a stream.Handler.
@@ -37,9 +38,32 @@ func New(ins Inserter, dlq *stream.DeadLetter) (*Writer, error) {
 	return &Writer{ins: ins, dlq: dlq}, nil
 }
 
-// Handle inserts every statement of recs; rows ClickHouse can never take go
-// to the dead-letter topic with the reason.
+// Handle inserts every statement of recs and applies their erasure
+// records, in order: an erasure deletes what the records before it
+// inserted. Rows ClickHouse can never take go to the dead-letter topic with
+// the reason. A retry applies an erasure again, which deletes nothing more.
 func (w *Writer) Handle(ctx context.Context, recs []*kgo.Record) error {
+	for _, seg := range stream.Split(recs) {
+		var err error
+		if e := seg.Erasure; e != nil {
+			_, err = w.ins.EraseAgent(ctx, analytics.Erasure{Tenant: e.Tenant, Agent: e.Agent, Before: e.Before}, false)
+			if errors.Is(err, analytics.ErrNoAgent) {
+				err = w.dlq.Send(ctx, seg.Records[0], seg.Records[0].Value, "undecodable", err.Error())
+			} else if err != nil {
+				err = fmt.Errorf("apply erasure %s: %w", e.ID, err)
+			}
+		} else {
+			err = w.insert(ctx, seg.Records)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insert inserts the statements of recs.
+func (w *Writer) insert(ctx context.Context, recs []*kgo.Record) error {
 	decoded, err := stream.DecodeAll(ctx, recs, w.dlq)
 	if err != nil {
 		return err

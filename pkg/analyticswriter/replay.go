@@ -24,6 +24,28 @@ type TopicSource struct {
 	pending []analytics.Statement
 	// Skipped counts records that could not be decoded.
 	Skipped int
+	// Erasures are the erasure records read, once each (every partition
+	// holds a copy): the statements read are inserted as they come, so
+	// whoever replays applies these once the replay is done (ApplyErasures).
+	Erasures []stream.Erasure
+	seen     map[string]bool
+}
+
+// ApplyErasures applies the erasures read to ins, so that a back-fill
+// does not bring an erased learner back; it returns the statements removed.
+func (s *TopicSource) ApplyErasures(ctx context.Context, ins Inserter) (int, error) {
+	n := 0
+	for _, e := range s.Erasures {
+		c, err := ins.EraseAgent(ctx, analytics.Erasure{Tenant: e.Tenant, Agent: e.Agent, Before: e.Before}, false)
+		if errors.Is(err, analytics.ErrNoAgent) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("apply erasure %s: %w", e.ID, err)
+		}
+		n += c.Statements
+	}
+	return n, nil
 }
 
 // NewTopicSource opens topic on brokers; opts are added to its clients (the
@@ -50,7 +72,7 @@ func NewTopicSource(ctx context.Context, brokers []string, topic string, log *za
 	if err != nil {
 		return nil, err
 	}
-	return &TopicSource{cl: cl, ends: ends, done: done}, nil
+	return &TopicSource{cl: cl, ends: ends, done: done, seen: map[string]bool{}}, nil
 }
 
 // Next returns the next statement, or io.EOF once every partition reached
@@ -75,6 +97,16 @@ func (s *TopicSource) Next(ctx context.Context) (analytics.Statement, error) {
 			}
 			if r.Offset+1 >= s.ends[r.Partition] {
 				s.done[r.Partition] = true
+			}
+			if stream.IsErasure(r) {
+				e, err := stream.DecodeErasure(r)
+				if err != nil {
+					s.Skipped++
+				} else if !s.seen[e.Tenant+"/"+e.ID] {
+					s.seen[e.Tenant+"/"+e.ID] = true
+					s.Erasures = append(s.Erasures, e)
+				}
+				return
 			}
 			b, err := stream.DecodeBatch(r)
 			if err != nil {

@@ -157,7 +157,15 @@ func (t *Tail) Run(ctx context.Context) {
 		})
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			for _, r := range fp.Records {
-				tenant, ids, err := stream.RecordIDs(r)
+				var (
+					tenant string
+					ids    []stream.StatementID
+					err    error
+				)
+				// An erasure record names no statement; it is read past.
+				if !stream.IsErasure(r) {
+					tenant, ids, err = stream.RecordIDs(r)
+				}
 				if err != nil {
 					// The writers dead-letter it; its ids are not worth a stall.
 					t.log.Warn("conflict index: unreadable record", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))

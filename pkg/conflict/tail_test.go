@@ -14,7 +14,8 @@ import (
 )
 
 // The tail starts where the store stopped applying, and indexes every
-// record published after it started, from the record header.
+// record published after it started, from the record header; it reads past
+// erasure records.
 func TestTailOnTheEmbeddedBroker(t *testing.T) {
 	b, err := stream.StartEmbeddedBroker(t.TempDir(), 0, 1<<20, false, 0)
 	if err != nil {
@@ -66,6 +67,16 @@ func TestTailOnTheEmbeddedBroker(t *testing.T) {
 
 	later := uuid.NewString()
 	publish(later, "b")
+	// An erasure record names no statement: the tail reads past it.
+	erasure, err := stream.Erasure{ID: uuid.NewString(), Tenant: "t", Agent: []byte(`{"mbox":"mailto:a@example.com"}`), Before: time.Now()}.Records(tc.Name, []int32{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, erasure...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	afterErasure := uuid.NewString()
+	publish(afterErasure, "c")
 	ends, err := stream.EndOffsets(ctx, cl, tc.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +87,7 @@ func TestTailOnTheEmbeddedBroker(t *testing.T) {
 	for _, c := range []struct {
 		id, content string
 		want        bool
-	}{{applied, "a", false}, {pending, "a", true}, {later, "b", true}} {
+	}{{applied, "a", false}, {pending, "a", true}, {later, "b", true}, {afterErasure, "c", true}} {
 		got, ok := indexed(idx, key{"t", uuid.MustParse(c.id)})
 		if ok != c.want || (ok && got != sid(t, c.id, c.content).Fingerprint) {
 			t.Errorf("%s: indexed %v (want %v)", c.id, ok, c.want)

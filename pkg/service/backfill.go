@@ -85,7 +85,11 @@ func RunBackfill(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("backfill after %d statements: %w", p.Read, err)
 	}
-	fmt.Fprintf(out, "done in %v: read %d, written %d, filtered out %d, unwritable %d, undecodable records %d\n",
-		time.Since(start).Round(time.Millisecond), p.Read, p.Written, p.Filtered, p.Bad, src.Skipped)
+	erased, err := src.ApplyErasures(ctx, ch)
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	fmt.Fprintf(out, "done in %v: read %d, written %d, filtered out %d, unwritable %d, undecodable records %d; %d erasures applied again (%d statements)\n",
+		time.Since(start).Round(time.Millisecond), p.Read, p.Written, p.Filtered, p.Bad, src.Skipped, len(src.Erasures), erased)
 	return nil
 }

@@ -133,13 +133,18 @@ type keyRow struct {
 	Direct          bool
 }
 
+// statementGetter reads one statement row in a transaction.
+type statementGetter interface {
+	// statement returns a statement (or placeholder) row; ok=false if absent.
+	statement(ctx context.Context, tenant, id string) (r refRow, ok bool, err error)
+}
+
 // refTx is what the StatementRef step needs from a backend's transaction.
 type refTx interface {
 	// ensureTargets inserts a placeholder for each target that is missing and
 	// voids those with Void set unless they are voiding statements.
 	ensureTargets(ctx context.Context, targets []refTarget) error
-	// statement returns a statement (or placeholder) row; ok=false if absent.
-	statement(ctx context.Context, tenant, id string) (r refRow, ok bool, err error)
+	statementGetter
 	// referrers returns the statements whose object refers to id.
 	referrers(ctx context.Context, tenant, id string) ([]refRow, error)
 	// upsertKeys inserts keys, OR-ing Direct into existing rows.
@@ -222,7 +227,7 @@ func (p planned) effectiveKeys(ctx context.Context, tx refTx) ([]indexKey, error
 // chainKeys returns the keys of statement id and of the statements it
 // refers to, recursively, but their authorities; a placeholder
 // contributes nothing (yet).
-func chainKeys(ctx context.Context, tx refTx, tenant, id string) ([]indexKey, error) {
+func chainKeys(ctx context.Context, tx statementGetter, tenant, id string) ([]indexKey, error) {
 	var keys []indexKey
 	visited := map[string]bool{}
 	for depth := 0; id != "" && !visited[id] && depth < maxRefDepth; depth++ {

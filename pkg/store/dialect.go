@@ -38,6 +38,11 @@ type dialect struct {
 	migrationsTable, migrationLock string
 	// foreignKeyViolation reports whether err is a missing referenced row.
 	foreignKeyViolation func(err error) bool
+	// greatest names the function of the larger of two values.
+	greatest string
+	// bodyContains tests whether a statement's body holds the text of
+	// its one placeholder.
+	bodyContains string
 }
 
 // bind renders a query written with '?' placeholders in the dialect.
@@ -54,6 +59,28 @@ func (d dialect) bind(q string) string {
 		b.WriteString(q[:i])
 		b.WriteString(d.param(n, ""))
 		q = q[i+1:]
+	}
+}
+
+// bindID renders a query like bind, where "?id" is a statement id
+// placeholder (PostgreSQL keeps ids as uuid).
+func (d dialect) bindID(q string) string {
+	var b strings.Builder
+	n := 0
+	for {
+		i := strings.IndexByte(q, '?')
+		if i < 0 {
+			b.WriteString(q)
+			return b.String()
+		}
+		n++
+		b.WriteString(q[:i])
+		q = q[i+1:]
+		kind := ""
+		if strings.HasPrefix(q, "id") {
+			kind, q = "id", q[2:]
+		}
+		b.WriteString(d.param(n, kind))
 	}
 }
 
@@ -82,6 +109,8 @@ var pgDialect = dialect{
 		var pgErr *pgconn.PgError
 		return errors.As(err, &pgErr) && pgErr.Code == "23503"
 	},
+	greatest:     "GREATEST",
+	bodyContains: "position(convert_to(?, 'UTF8') IN body) > 0",
 }
 
 var sqliteDialect = dialect{
@@ -102,4 +131,6 @@ var sqliteDialect = dialect{
 		var se *sqlite.Error
 		return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 	},
+	greatest:     "max",
+	bodyContains: "instr(CAST(body AS TEXT), ?) > 0",
 }

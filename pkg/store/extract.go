@@ -258,14 +258,33 @@ func extract(raw []byte) (extracted, error) {
 	if err != nil {
 		return extracted{}, fmt.Errorf("parse statement: %w", err)
 	}
+	return s.extract(true), nil
+}
+
+// mentionsAgent reports whether the statement names the agent of agent key
+// key anywhere but in its authority (the credential that sent it): the
+// statements an erasure of that agent removes.
+func mentionsAgent(raw []byte, key string) (bool, error) {
+	s, err := decodeStatement(raw)
+	if err != nil {
+		return false, fmt.Errorf("parse statement: %w", err)
+	}
+	return slices.ContainsFunc(s.extract(false).Keys, func(k indexKey) bool { return k.Key == key }), nil
+}
+
+// extract collects the keys of s, those of its authority only if
+// authority is set.
+func (s xStatement) extract(authority bool) extracted {
 	var c keyCollector
 	if s.Verb != "" {
 		c.add(prefixVerb+s.Verb, true)
 	}
 	c.agent(s.Actor, true)
-	c.agent(s.Authority, false)
-	if id := authorityID(s.Authority); id != "" {
-		c.add(prefixAuthority+id, true)
+	if authority {
+		c.agent(s.Authority, false)
+		if id := authorityID(s.Authority); id != "" {
+			c.add(prefixAuthority+id, true)
+		}
 	}
 	c.context(s.Context, true)
 
@@ -297,7 +316,7 @@ func extract(raw []byte) (extracted, error) {
 		}
 	}
 	out.Keys = c.keys
-	return out, nil
+	return out
 }
 
 // keyCollector gathers keys once each, a key being direct if any of its

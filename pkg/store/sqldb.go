@@ -22,6 +22,8 @@ type sqlDB struct {
 	w, r   *sql.DB
 	d      dialect
 	cursor cursorKey
+	// erasure keys the hashes under which erasures record the agent.
+	erasure cursorKey
 }
 
 func newSQLDB(w, r *sql.DB, d dialect) (*sqlDB, error) {
@@ -29,7 +31,8 @@ func newSQLDB(w, r *sql.DB, d dialect) (*sqlDB, error) {
 		return nil, errors.New("sql store: writer, reader and dialect are required")
 	}
 	s := &sqlDB{w: w, r: r, d: d}
-	s.cursor.load = s.loadCursorKey
+	s.cursor.load = s.serverKey(cursorKeyName)
+	s.erasure.load = s.serverKey(erasureKeyName)
 	return s, nil
 }
 
@@ -98,16 +101,18 @@ func collect[T any](rs *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error)
 
 type rowScanner interface{ Scan(dest ...any) error }
 
-// loadCursorKey stores fresh as the cursor key unless there is one, and
-// returns the stored key (on the writer: SQLite's readers are query-only,
-// and the key must be the one committed).
-func (s *sqlDB) loadCursorKey(ctx context.Context, fresh []byte) ([]byte, error) {
-	if _, err := s.w.ExecContext(ctx, s.d.bind("INSERT INTO server_keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"), cursorKeyName, fresh); err != nil {
-		return nil, err
+// serverKey returns the loader of the server key name: it stores fresh
+// unless there is a key already, and returns the stored key (on the writer:
+// SQLite's readers are query-only, and the key must be the one committed).
+func (s *sqlDB) serverKey(name string) func(ctx context.Context, fresh []byte) ([]byte, error) {
+	return func(ctx context.Context, fresh []byte) ([]byte, error) {
+		if _, err := s.w.ExecContext(ctx, s.d.bind("INSERT INTO server_keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"), name, fresh); err != nil {
+			return nil, err
+		}
+		var key []byte
+		err := s.w.QueryRowContext(ctx, s.d.bind("SELECT value FROM server_keys WHERE name = ?"), name).Scan(&key)
+		return key, err
 	}
-	var key []byte
-	err := s.w.QueryRowContext(ctx, s.d.bind("SELECT value FROM server_keys WHERE name = ?"), cursorKeyName).Scan(&key)
-	return key, err
 }
 
 func (s *sqlDB) RecentConflicts(ctx context.Context, tenant string, limit int) ([]ConflictRecord, error) {

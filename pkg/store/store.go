@@ -89,6 +89,7 @@ type Store interface {
 	Attachments
 	Forwarding
 	Imports
+	Lifecycle
 }
 
 // StatementWriter is the store-writer's role: statements in, together with
@@ -168,7 +169,10 @@ type Tenant struct {
 	// VoidingPolicy overrides the deployment's voiding policy in this
 	// tenant (pkg/auth.VoidingPolicy); "" keeps it.
 	VoidingPolicy string
-	CreatedAt     time.Time
+	// Retention is the longest the tenant keeps statements, by their
+	// stored time (0: for ever); whole seconds.
+	Retention time.Duration
+	CreatedAt time.Time
 }
 
 // Credential is an API key of one tenant. The store keeps what pkg/auth gives

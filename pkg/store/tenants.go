@@ -9,11 +9,13 @@ import (
 )
 
 // tenantColumns are the tenants columns every query reads, in order.
-const tenantColumns = "id, name, voiding_policy, created_at"
+const tenantColumns = "id, name, voiding_policy, retention_seconds, created_at"
 
 func scanTenant(row rowScanner) (Tenant, error) {
 	var t Tenant
-	err := row.Scan(&t.ID, &t.Name, &t.VoidingPolicy, timeDest{&t.CreatedAt})
+	var retention int64
+	err := row.Scan(&t.ID, &t.Name, &t.VoidingPolicy, &retention, timeDest{&t.CreatedAt})
+	t.Retention = time.Duration(retention) * time.Second
 	return t, err
 }
 
@@ -24,8 +26,8 @@ func (s *sqlDB) CreateTenant(ctx context.Context, t Tenant) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now()
 	}
-	res, err := s.w.ExecContext(ctx, s.d.bind("INSERT INTO tenants (id, name, voiding_policy, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"),
-		t.ID, t.Name, t.VoidingPolicy, s.time(t.CreatedAt))
+	res, err := s.w.ExecContext(ctx, s.d.bind("INSERT INTO tenants (id, name, voiding_policy, retention_seconds, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"),
+		t.ID, t.Name, t.VoidingPolicy, int64(t.Retention/time.Second), s.time(t.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
@@ -67,6 +69,20 @@ func (s *sqlDB) SetTenantVoidingPolicy(ctx context.Context, id, policy string) (
 	}
 	if err != nil {
 		return Tenant{}, fmt.Errorf("set voiding policy of tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func (s *sqlDB) SetTenantRetention(ctx context.Context, id string, retention time.Duration) (Tenant, error) {
+	if retention < 0 {
+		return Tenant{}, fmt.Errorf("%w: retention %v: want 0 (for ever) or more", ErrInvalidQuery, retention)
+	}
+	t, err := scanTenant(s.w.QueryRowContext(ctx, s.d.bind("UPDATE tenants SET retention_seconds = ? WHERE id = ? RETURNING "+tenantColumns), int64(retention/time.Second), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("set retention of tenant %s: %w", id, err)
 	}
 	return t, nil
 }

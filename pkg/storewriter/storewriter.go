@@ -23,6 +23,7 @@ import (
 type Store interface {
 	ApplyStatements(ctx context.Context, group string, stmts []store.Statement, offsets []store.Offset) (store.ApplyResult, error)
 	AppliedOffsets(ctx context.Context, group, topic string) (map[int32]int64, error)
+	EraseAgent(ctx context.Context, group string, e store.Erasure, offsets []store.Offset) (store.ErasureCounts, error)
 }
 
 // Writer is a stream.Handler and stream.OffsetSource.
@@ -96,10 +97,54 @@ type lane struct {
 	err     error
 }
 
-// Handle applies recs. Offsets advance for every record, including records
-// that were dead-lettered, so that readers waiting for the store to reach
-// the topic's end are never held up by a bad record.
+// Handle applies recs in order, cutting them at erasure records: an
+// erasure removes what the records before it wrote. Offsets advance for
+// every record, including records that were dead-lettered, so that readers
+// waiting for the store to reach the topic's end are never held up by a
+// bad record.
 func (w *Writer) Handle(ctx context.Context, recs []*kgo.Record) error {
+	for _, seg := range stream.Split(recs) {
+		var err error
+		if seg.Erasure != nil {
+			err = w.erase(ctx, seg.Records[0], *seg.Erasure)
+		} else {
+			err = w.handle(ctx, seg.Records)
+		}
+		if err != nil {
+			// What was applied already is skipped or a no-op with the retry.
+			return err
+		}
+	}
+	return nil
+}
+
+// erase applies one copy of an erasure, with its offset, unless the store
+// applied it already (a retry of the batch).
+func (w *Writer) erase(ctx context.Context, r *kgo.Record, e stream.Erasure) error {
+	applied, err := w.store.AppliedOffsets(ctx, w.group, r.Topic)
+	if err != nil {
+		return fmt.Errorf("read applied offsets: %w", err)
+	}
+	if applied[r.Partition] > r.Offset {
+		return nil
+	}
+	n, err := w.store.EraseAgent(ctx, w.group, store.Erasure{ID: e.ID, Tenant: e.Tenant, Agent: e.Agent, Before: e.Before, RequestedBy: e.RequestedBy},
+		[]store.Offset{{Topic: r.Topic, Partition: r.Partition, Next: r.Offset + 1}})
+	if errors.Is(err, store.ErrInvalidQuery) {
+		// An agent the store cannot identify can never be erased.
+		return w.dlq.Send(ctx, r, r.Value, "undecodable", err.Error())
+	}
+	if err != nil {
+		return fmt.Errorf("apply erasure %s: %w", e.ID, err)
+	}
+	// The agent is not logged: the log outlives the erasure.
+	w.log.Info("erasure applied", zap.String("tenant", e.Tenant), zap.String("erasure_id", e.ID), zap.Int32("partition", r.Partition),
+		zap.Int("statements", n.Statements), zap.Int("attachments", n.Attachments), zap.Int("documents", n.Documents))
+	return nil
+}
+
+// handle applies statement records.
+func (w *Writer) handle(ctx context.Context, recs []*kgo.Record) error {
 	decoded, err := stream.DecodeAll(ctx, recs, w.dlq)
 	if err != nil {
 		return err

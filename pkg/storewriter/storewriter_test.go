@@ -142,7 +142,8 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 
 // recordingStore records each transaction's statements and offsets.
 type recordingStore struct {
-	txs []recordedTx
+	txs     []recordedTx
+	applied map[int32]int64
 }
 
 type recordedTx struct {
@@ -156,7 +157,62 @@ func (r *recordingStore) ApplyStatements(_ context.Context, _ string, stmts []st
 }
 
 func (r *recordingStore) AppliedOffsets(context.Context, string, string) (map[int32]int64, error) {
-	return nil, nil
+	return r.applied, nil
+}
+
+// EraseAgent records an erasure as a transaction of -1 statements.
+func (r *recordingStore) EraseAgent(_ context.Context, _ string, _ store.Erasure, offsets []store.Offset) (store.ErasureCounts, error) {
+	r.txs = append(r.txs, recordedTx{-1, offsets})
+	return store.ErasureCounts{}, nil
+}
+
+// An erasure record cuts the batch: the records before it are applied
+// first, the erasure with its own offset, then the rest; a retry of a
+// batch whose erasure the store applied already does not apply it again.
+func TestErasureAppliedInOrder(t *testing.T) {
+	var recs []*kgo.Record
+	for off := range int64(3) {
+		var rec *kgo.Record
+		if off == 1 {
+			erasure, err := stream.Erasure{ID: "e1", Tenant: "t", Agent: json.RawMessage(`{"mbox":"mailto:a@example.com"}`), Before: time.Now()}.Records("stmts", []int32{0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec = erasure[0]
+		} else {
+			id := fmt.Sprintf("00000000-0000-4000-8000-%012d", off)
+			var err error
+			rec, err = stream.Batch{Tenant: "t", Statements: []stream.Statement{{ID: id, Stored: time.Now(), Fingerprint: "f", Statement: json.RawMessage(`{"id":"` + id + `"}`)}}}.Record("stmts")
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec.Partition, rec.Offset = 0, off
+		recs = append(recs, rec)
+	}
+	tests := []struct {
+		name    string
+		applied map[int32]int64
+		want    []recordedTx
+	}{
+		{"first time", nil, []recordedTx{{1, offs(1)}, {-1, offs(2)}, {1, offs(3)}}},
+		{"retry after the erasure", map[int32]int64{0: 2}, []recordedTx{{1, offs(1)}, {1, offs(3)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &recordingStore{applied: tt.applied}
+			w, err := New(st, "writer", 1, 0, unusedDeadLetter(t), zap.NewNop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Handle(context.Background(), recs); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(st.txs, tt.want) {
+				t.Fatalf("transactions %+v, want %+v", st.txs, tt.want)
+			}
+		})
+	}
 }
 
 // A batch splits into transactions of about maxStatements statements at
@@ -250,6 +306,10 @@ func (c conflictStore) ApplyStatements(_ context.Context, _ string, stmts []stor
 
 func (conflictStore) AppliedOffsets(context.Context, string, string) (map[int32]int64, error) {
 	return nil, nil
+}
+
+func (conflictStore) EraseAgent(context.Context, string, store.Erasure, []store.Offset) (store.ErasureCounts, error) {
+	return store.ErasureCounts{}, nil
 }
 
 // A conflict the store reports for a statement no record of the batch holds

@@ -55,6 +55,8 @@ func Run(t *testing.T, open Factory) {
 		{"Documents", testDocuments},
 		{"Forwarding", testForwarding},
 		{"Imports", testImports},
+		{"Erasure", testErasure},
+		{"Retention", testRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
