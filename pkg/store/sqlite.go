@@ -118,11 +118,6 @@ VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`)
 	}
 	defer insert.Close()
 
-	// In key order, like the keys below: the primary key's B-tree is
-	// walked once. plan made the ids unique, so the order decides nothing.
-	slices.SortFunc(todo, func(a, b planned) int {
-		return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.ID, b.ID))
-	})
 	var inserted []planned
 	filled := map[string]bool{}
 	for _, p := range todo {

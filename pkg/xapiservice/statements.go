@@ -126,7 +126,7 @@ type StatementWrite struct {
 	// Source is the X-LRS-Source header: where the statements were
 	// imported from ("" for an ordinary write).
 	Source string
-	Log   LogFunc // nil: no logs
+	Log    LogFunc // nil: no logs
 }
 
 func (w StatementWrite) log(lvl zapcore.Level, msg string, fields ...zap.Field) {
