@@ -45,26 +45,9 @@ type dialect struct {
 	bodyContains string
 }
 
-// bind renders a query written with '?' placeholders in the dialect.
+// bind renders a query written with '?' placeholders in the dialect;
+// "?id" is a statement id placeholder (PostgreSQL keeps ids as uuid).
 func (d dialect) bind(q string) string {
-	var b strings.Builder
-	n := 0
-	for {
-		i := strings.IndexByte(q, '?')
-		if i < 0 {
-			b.WriteString(q)
-			return b.String()
-		}
-		n++
-		b.WriteString(q[:i])
-		b.WriteString(d.param(n, ""))
-		q = q[i+1:]
-	}
-}
-
-// bindID renders a query like bind, where "?id" is a statement id
-// placeholder (PostgreSQL keeps ids as uuid).
-func (d dialect) bindID(q string) string {
 	var b strings.Builder
 	n := 0
 	for {

@@ -166,7 +166,7 @@ WHERE k.digest = ? AND k.tenant = ? AND k.stored <= ? AND s.body IS NOT NULL`), 
 		if !hasKey(x.Keys, key) {
 			// It refers to a statement of the agent and inherited the key:
 			// it stays, but no longer leads to the agent.
-			if _, err := tx.ExecContext(ctx, s.d.bindID("DELETE FROM statement_keys WHERE digest = ? AND stored = ? AND id = ?id"), digest, s.time(r.Stored), r.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, s.d.bind("DELETE FROM statement_keys WHERE digest = ? AND stored = ? AND id = ?id"), digest, s.time(r.Stored), r.ID); err != nil {
 				return ErasureCounts{}, fmt.Errorf("drop an inherited key: %w", err)
 			}
 		}
@@ -236,18 +236,18 @@ func (s *sqlDB) removeStatements(ctx context.Context, tx *sql.Tx, tenant string,
 			keys = append(keys, inherited...)
 		}
 		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, s.d.bindID("DELETE FROM statement_keys WHERE digest = ? AND stored = ? AND id = ?id"),
+			if _, err := tx.ExecContext(ctx, s.d.bind("DELETE FROM statement_keys WHERE digest = ? AND stored = ? AND id = ?id"),
 				s.d.digestArg(keyDigest(tenant, k.Key)), s.time(r.Stored), r.ID); err != nil {
 				return n, fmt.Errorf("delete the keys of %s: %w", r.ID, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, s.d.bindID("DELETE FROM statements WHERE tenant = ? AND id = ?id"), tenant, r.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.bind("DELETE FROM statements WHERE tenant = ? AND id = ?id"), tenant, r.ID); err != nil {
 			return n, fmt.Errorf("delete statement %s: %w", r.ID, err)
 		}
 		if _, err := tx.ExecContext(ctx, s.d.bind("DELETE FROM attachment_grants WHERE tenant = ? AND statement_id = ?"), tenant, r.ID); err != nil {
 			return n, fmt.Errorf("delete the attachment grants of %s: %w", r.ID, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.d.bindID("DELETE FROM statement_provenance WHERE tenant = ? AND id = ?id"), tenant, r.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.bind("DELETE FROM statement_provenance WHERE tenant = ? AND id = ?id"), tenant, r.ID); err != nil {
 			return n, fmt.Errorf("delete the provenance of %s: %w", r.ID, err)
 		}
 		for _, h := range attachmentHashes(r.Body) {
@@ -305,7 +305,7 @@ type sqlStatementGetter struct {
 
 func (g sqlStatementGetter) statement(ctx context.Context, tenant, id string) (refRow, bool, error) {
 	r := refRow{ID: id}
-	err := g.tx.QueryRowContext(ctx, g.d.bindID("SELECT stored, body FROM statements WHERE tenant = ? AND id = ?id"), tenant, id).Scan(timeDest{&r.Stored}, &r.Body)
+	err := g.tx.QueryRowContext(ctx, g.d.bind("SELECT stored, body FROM statements WHERE tenant = ? AND id = ?id"), tenant, id).Scan(timeDest{&r.Stored}, &r.Body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return refRow{}, false, nil
 	}
