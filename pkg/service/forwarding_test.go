@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -99,10 +100,20 @@ func firstArrivals(ids []string) []string {
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	waitExplained(t, d, what, cond, nil)
+}
+
+// waitExplained is waitUntil that says, on a timeout, what explain finds.
+func waitExplained(t *testing.T, d time.Duration, what string, cond func() bool, explain func() string) {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
+			why := ""
+			if explain != nil {
+				why = ": " + explain()
+			}
+			t.Fatalf("timed out after %v waiting for %s%s", d, what, why)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -307,8 +318,36 @@ func TestForwarderServicesOnKafka(t *testing.T) {
 			`"object":{"id":"http://example.com/pad"},"result":{"extensions":{"http://example.com/pad":"`+strings.Repeat("x", 40<<10)+`"}}}]`)...)
 		time.Sleep(20 * time.Millisecond)
 	}
-	waitUntil(t, 2*time.Minute, "every statement at the webhook and the target", func() bool {
+	waitExplained(t, 2*time.Minute, "every statement at the webhook and the target", func() bool {
 		return len(firstArrivals(hook.ids())) >= len(attempted) && len(allIDs(t, dst)) >= len(all)
+	}, func() string {
+		atHook, atTarget := map[string]bool{}, allIDs(t, dst)
+		for _, id := range hook.ids() {
+			atHook[id] = true
+		}
+		var missing []string
+		for _, id := range all {
+			if !atTarget[id] || (slices.Contains(attempted, id) && !atHook[id]) {
+				missing = append(missing, fmt.Sprintf("%s(target %v hook %v)", id, atTarget[id], atHook[id]))
+			}
+		}
+		var lags []string
+		for i, addr := range append([]string{srcAddr}, forwarderAddrs...) {
+			if i > 0 && forwarders[i-1].cmd.ProcessState != nil {
+				continue
+			}
+			for _, rule := range []string{"hook", "mirror"} {
+				s := `{rule="` + rule + `",tenant="` + tenant + `"}`
+				lags = append(lags, fmt.Sprintf("%s %s: delivered %v lag %v records %vs", addr, rule,
+					metric(t, addr, "lrs_forwarding_delivered_total"+s), metric(t, addr, "lrs_forwarding_lag_records"+s), metric(t, addr, "lrs_forwarding_lag_seconds"+s)))
+			}
+		}
+		for _, rule := range []string{"hook", "mirror"} {
+			var st forwarding.Status
+			adm.do(http.MethodGet, "/tenants/"+tenant+"/forwarding/"+rule, nil, http.StatusOK, &st)
+			lags = append(lags, fmt.Sprintf("status of %s: %+v", rule, st))
+		}
+		return fmt.Sprintf("%d of %d missing %v; %s", len(missing), len(all), missing[:min(len(missing), 5)], strings.Join(lags, "; "))
 	})
 	got := hook.ids()
 	if first := firstArrivals(got); len(first) != len(attempted) || !sameElements(first, attempted) {
