@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -22,6 +23,15 @@ import (
 type Inserter interface {
 	Insert(ctx context.Context, stmts []analytics.Statement) ([]analytics.RowError, error)
 	EraseAgent(ctx context.Context, e analytics.Erasure, dryRun bool) (analytics.ErasureCounts, error)
+	PurgeBefore(ctx context.Context, tenant string, before time.Time, dryRun bool) (analytics.ErasureCounts, error)
+}
+
+// applyErasure applies an erasure record, or a retention record, to ins.
+func applyErasure(ctx context.Context, ins Inserter, e stream.Erasure) (analytics.ErasureCounts, error) {
+	if e.Retention {
+		return ins.PurgeBefore(ctx, e.Tenant, e.Before, false)
+	}
+	return ins.EraseAgent(ctx, analytics.Erasure{Tenant: e.Tenant, Agent: e.Agent, Before: e.Before}, false)
 }
 
 // Writer is a stream.Handler.
@@ -38,15 +48,15 @@ func New(ins Inserter, dlq *stream.DeadLetter) (*Writer, error) {
 	return &Writer{ins: ins, dlq: dlq}, nil
 }
 
-// Handle inserts every statement of recs and applies their erasure
-// records, in order: an erasure deletes what the records before it
+// Handle inserts every statement of recs and applies their erasure (and
+// retention) records, in order: an erasure deletes what the records before it
 // inserted. Rows ClickHouse can never take go to the dead-letter topic with
 // the reason. A retry applies an erasure again, which deletes nothing more.
 func (w *Writer) Handle(ctx context.Context, recs []*kgo.Record) error {
 	for _, seg := range stream.Split(recs) {
 		var err error
 		if e := seg.Erasure; e != nil {
-			_, err = w.ins.EraseAgent(ctx, analytics.Erasure{Tenant: e.Tenant, Agent: e.Agent, Before: e.Before}, false)
+			_, err = applyErasure(ctx, w.ins, *e)
 			if errors.Is(err, analytics.ErrNoAgent) {
 				err = w.dlq.Send(ctx, seg.Records[0], seg.Records[0].Value, "undecodable", err.Error())
 			} else if err != nil {

@@ -32,11 +32,12 @@ type TopicSource struct {
 }
 
 // ApplyErasures applies the erasures read to ins, so that a back-fill
-// does not bring an erased learner back; it returns the statements removed.
+// does not bring an erased learner back (nor statements past a tenant's
+// retention); it returns the statements removed.
 func (s *TopicSource) ApplyErasures(ctx context.Context, ins Inserter) (int, error) {
 	n := 0
 	for _, e := range s.Erasures {
-		c, err := ins.EraseAgent(ctx, analytics.Erasure{Tenant: e.Tenant, Agent: e.Agent, Before: e.Before}, false)
+		c, err := applyErasure(ctx, ins, e)
 		if errors.Is(err, analytics.ErrNoAgent) {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -24,7 +25,13 @@ type Store interface {
 	ApplyStatements(ctx context.Context, group string, stmts []store.Statement, offsets []store.Offset) (store.ApplyResult, error)
 	AppliedOffsets(ctx context.Context, group, topic string) (map[int32]int64, error)
 	EraseAgent(ctx context.Context, group string, e store.Erasure, offsets []store.Offset) (store.ErasureCounts, error)
+	PurgeBefore(ctx context.Context, tenant string, before time.Time, limit int, dryRun bool) (store.ErasureCounts, error)
 }
+
+// purgeChunk bounds the statements one retention transaction removes: the
+// first retention of a tenant with years of statements must not hold the
+// SQLite writer for minutes.
+const purgeChunk = 5000
 
 // Writer is a stream.Handler and stream.OffsetSource.
 type Writer struct {
@@ -128,8 +135,12 @@ func (w *Writer) erase(ctx context.Context, r *kgo.Record, e stream.Erasure) err
 	if applied[r.Partition] > r.Offset {
 		return nil
 	}
+	offsets := []store.Offset{{Topic: r.Topic, Partition: r.Partition, Next: r.Offset + 1}}
+	if e.Retention {
+		return w.purge(ctx, e, offsets)
+	}
 	n, err := w.store.EraseAgent(ctx, w.group, store.Erasure{ID: e.ID, Tenant: e.Tenant, Agent: e.Agent, Before: e.Before, RequestedBy: e.RequestedBy},
-		[]store.Offset{{Topic: r.Topic, Partition: r.Partition, Next: r.Offset + 1}})
+		offsets)
 	if errors.Is(err, store.ErrInvalidQuery) {
 		// An agent the store cannot identify can never be erased.
 		return w.dlq.Send(ctx, r, r.Value, "undecodable", err.Error())
@@ -140,6 +151,30 @@ func (w *Writer) erase(ctx context.Context, r *kgo.Record, e stream.Erasure) err
 	// The agent is not logged: the log outlives the erasure.
 	w.log.Info("erasure applied", zap.String("tenant", e.Tenant), zap.String("erasure_id", e.ID), zap.Int32("partition", r.Partition),
 		zap.Int("statements", n.Statements), zap.Int("attachments", n.Attachments), zap.Int("documents", n.Documents))
+	return nil
+}
+
+// purge applies a retention record: the tenant's statements stored before
+// e.Before go, a chunk per transaction, then the record's offset is saved.
+// Interrupted, the retry removes the rest.
+func (w *Writer) purge(ctx context.Context, e stream.Erasure, offsets []store.Offset) error {
+	total := 0
+	for {
+		n, err := w.store.PurgeBefore(ctx, e.Tenant, e.Before, purgeChunk, false)
+		if err != nil {
+			return fmt.Errorf("apply retention %s: %w", e.ID, err)
+		}
+		total += n.Statements
+		if n.Statements < purgeChunk {
+			break
+		}
+	}
+	if _, err := w.store.ApplyStatements(ctx, w.group, nil, offsets); err != nil {
+		return fmt.Errorf("apply retention %s: save offsets: %w", e.ID, err)
+	}
+	if total > 0 {
+		w.log.Info("retention applied", zap.String("tenant", e.Tenant), zap.Time("before", e.Before), zap.Int("statements", total))
+	}
 	return nil
 }
 

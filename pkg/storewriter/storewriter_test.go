@@ -144,6 +144,8 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 type recordingStore struct {
 	txs     []recordedTx
 	applied map[int32]int64
+	// purgeable is how many statements retention finds to remove.
+	purgeable int
 }
 
 type recordedTx struct {
@@ -164,6 +166,48 @@ func (r *recordingStore) AppliedOffsets(context.Context, string, string) (map[in
 func (r *recordingStore) EraseAgent(_ context.Context, _ string, _ store.Erasure, offsets []store.Offset) (store.ErasureCounts, error) {
 	r.txs = append(r.txs, recordedTx{-1, offsets})
 	return store.ErasureCounts{}, nil
+}
+
+// PurgeBefore records a retention transaction as one of -2 statements.
+func (r *recordingStore) PurgeBefore(_ context.Context, _ string, _ time.Time, limit int, _ bool) (store.ErasureCounts, error) {
+	r.txs = append(r.txs, recordedTx{-2, nil})
+	n := min(limit, r.purgeable)
+	r.purgeable -= n
+	return store.ErasureCounts{Statements: n}, nil
+}
+
+// A retention record purges in chunks until a chunk comes back short, then
+// saves its offset; a retry after that skips it.
+func TestRetentionPurgesInChunks(t *testing.T) {
+	recs, err := stream.Erasure{ID: "r1", Tenant: "t", Retention: true, Before: time.Now()}.Records("stmts", []int32{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs[0].Offset = 7
+	for _, tt := range []struct {
+		name      string
+		purgeable int
+		applied   map[int32]int64
+		want      []recordedTx
+	}{
+		{"nothing to purge", 0, nil, []recordedTx{{-2, nil}, {0, offs(8)}}},
+		{"two chunks and a rest", 2*purgeChunk + 3, nil, []recordedTx{{-2, nil}, {-2, nil}, {-2, nil}, {0, offs(8)}}},
+		{"applied already", purgeChunk, map[int32]int64{0: 8}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &recordingStore{applied: tt.applied, purgeable: tt.purgeable}
+			w, err := New(st, "writer", 1, 0, unusedDeadLetter(t), zap.NewNop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Handle(context.Background(), recs); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(st.txs, tt.want) {
+				t.Fatalf("transactions %+v, want %+v", st.txs, tt.want)
+			}
+		})
+	}
 }
 
 // An erasure record cuts the batch: the records before it are applied
@@ -297,19 +341,12 @@ func TestOriginOf(t *testing.T) {
 
 // conflictStore reports one conflict for a statement of its choosing.
 type conflictStore struct {
+	*recordingStore
 	conflict store.Statement
 }
 
 func (c conflictStore) ApplyStatements(_ context.Context, _ string, stmts []store.Statement, _ []store.Offset) (store.ApplyResult, error) {
 	return store.ApplyResult{Inserted: len(stmts), Conflicts: []store.Conflict{{Statement: c.conflict, Reason: "test"}}}, nil
-}
-
-func (conflictStore) AppliedOffsets(context.Context, string, string) (map[int32]int64, error) {
-	return nil, nil
-}
-
-func (conflictStore) EraseAgent(context.Context, string, store.Erasure, []store.Offset) (store.ErasureCounts, error) {
-	return store.ErasureCounts{}, nil
 }
 
 // A conflict the store reports for a statement no record of the batch holds
@@ -321,7 +358,7 @@ func TestConflictOutsideTheBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	dlq := unusedDeadLetter(t)
-	w, err := New(conflictStore{store.Statement{Tenant: "t", ID: id, Fingerprint: "other"}}, "writer", 1, 0, dlq, zap.NewNop())
+	w, err := New(conflictStore{&recordingStore{}, store.Statement{Tenant: "t", ID: id, Fingerprint: "other"}}, "writer", 1, 0, dlq, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,16 +2,19 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // FormatErasureV1 is the lrs-format of an erasure record: the request to
-// erase one agent's data from one tenant. It travels on the statements
+// erase one agent's data from one tenant, or (Retention) the statements a
+// tenant keeps no longer. It travels on the statements
 // topic, one copy in every partition, so that each partition's consumers
 // apply it after the statements before it: a replay or a back-fill from the
 // start of the topic erases again what it re-inserts, and never brings the
@@ -30,8 +33,14 @@ type Erasure struct {
 	// before Before, and its State and Agent Profile documents. It is in
 	// clear on the log because every consumer, outside ones included, must
 	// find the agent in its own copy; the log drops it with the statements
-	// it erases, by the topic's retention.
-	Agent json.RawMessage `json:"agent"`
+	// it erases, by the topic's retention. Absent in a retention record.
+	Agent json.RawMessage `json:"agent,omitempty"`
+	// Retention marks the tenant's retention at work instead of an agent's
+	// erasure: every statement of the tenant stored before Before goes,
+	// with its attachments (documents stay). The retention job
+	// publishes one on an interval; applying one again is a no-op, so the
+	// copies several ingest instances publish do no harm.
+	Retention bool `json:"retention,omitempty"`
 	// Before bounds the statements erased by their stored time: the
 	// statements of the agent sent after the erasure are new data, and
 	// every consumer erases the same set whatever the order in which it
@@ -51,7 +60,10 @@ func (e Erasure) Validate() error {
 	if e.Tenant == "" {
 		errs = append(errs, errors.New("erasure without tenant"))
 	}
-	if b := bytes.TrimSpace(e.Agent); len(b) == 0 || b[0] != '{' {
+	switch b := bytes.TrimSpace(e.Agent); {
+	case e.Retention && len(b) > 0:
+		errs = append(errs, errors.New("a retention record names no agent"))
+	case !e.Retention && (len(b) == 0 || b[0] != '{'):
 		errs = append(errs, errors.New("erasure agent is not a JSON object"))
 	}
 	if e.Before.IsZero() {
@@ -149,4 +161,60 @@ func Split(recs []*kgo.Record) []Segment {
 		out = append(out, Segment{Records: recs[start:]})
 	}
 	return out
+}
+
+// ErasurePublisher puts erasure records on the statements topic, one copy
+// in every partition. It needs a client of its own: the records carry
+// their partitions, which only a manual partitioner keeps
+// (LifecycleProducerOpts).
+type ErasurePublisher struct {
+	cl    *kgo.Client
+	topic string
+}
+
+// LifecycleProducerOpts are the producer options of an ErasurePublisher's
+// client.
+func LifecycleProducerOpts(topic string, deliveryTimeout time.Duration) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(deliveryTimeout),
+		kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	}
+}
+
+// NewErasurePublisher publishes to topic with cl (made with
+// LifecycleProducerOpts).
+func NewErasurePublisher(cl *kgo.Client, topic string) (*ErasurePublisher, error) {
+	if cl == nil || topic == "" {
+		return nil, errors.New("erasure publisher needs a Kafka client and a topic")
+	}
+	return &ErasurePublisher{cl: cl, topic: topic}, nil
+}
+
+// Publish writes e to every partition of the topic and returns how many
+// copies it wrote: the erasure is complete once each consumer applied
+// that many. A failure may leave some copies written; publishing the same
+// e again is harmless, since applying a copy twice removes nothing more.
+func (p *ErasurePublisher) Publish(ctx context.Context, e Erasure) (int, error) {
+	md, err := kadm.NewClient(p.cl).Metadata(ctx, p.topic)
+	if err != nil {
+		return 0, fmt.Errorf("erasure: topic metadata: %w", err)
+	}
+	td, ok := md.Topics[p.topic]
+	if !ok || td.Err != nil || len(td.Partitions) == 0 {
+		return 0, fmt.Errorf("erasure: topic %s has no partitions (%v)", p.topic, td.Err)
+	}
+	parts := make([]int32, 0, len(td.Partitions))
+	for _, pd := range td.Partitions {
+		parts = append(parts, pd.Partition)
+	}
+	recs, err := e.Records(p.topic, parts)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return 0, fmt.Errorf("erasure: publish: %w", err)
+	}
+	return len(recs), nil
 }
