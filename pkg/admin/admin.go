@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/forwarding"
+	"github.com/streamlrs/streamlrs/pkg/lifecycle"
 	"github.com/streamlrs/streamlrs/pkg/store"
 )
 
@@ -40,6 +41,9 @@ type Service struct {
 	st Store
 	// Forwarding manages the tenants' forwarding rules.
 	Forwarding *forwarding.Rules
+	// Lifecycle erases learners and sets retention; nil where this
+	// process cannot publish to the statements topic.
+	Lifecycle *lifecycle.Service
 	// changed is told the key of every credential that changed, so that
 	// the instance serving the change can forget its cached verifications
 	// at once; the other instances notice within their cache ttl.

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/streamlrs/streamlrs/pkg/forwarding"
+	"github.com/streamlrs/streamlrs/pkg/lifecycle"
 )
 
 // MinTokenLength keeps a guessable admin token from guarding the API.
@@ -52,6 +53,7 @@ func NewAPI(svc *Service, token string, log *zap.Logger) (*API, error) {
 //	POST /credentials/:key/enable         enable again
 //	POST /credentials/:key/rotate         new secret {"grace":"24h"}: the answer holds the secret
 //	GET|PUT|DELETE /tenants/:id/pulls...  the other LRSs the tenant pulls from (registerPulls)
+//	/tenants/:id/erasures, /retention     erasing learners and retention (registerLifecycle)
 //
 // and the forwarding rules of a tenant (see registerForwarding).
 func (a *API) Register(r fiber.Router, prefix string) {
@@ -68,6 +70,7 @@ func (a *API) Register(r fiber.Router, prefix string) {
 	g.Post("/credentials/:key/rotate", a.rotate)
 	a.registerForwarding(g)
 	a.registerPulls(g)
+	a.registerLifecycle(g)
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, http.StatusNotFound, "no admin resource "+c.Method()+" "+c.Path())
 	})
@@ -102,7 +105,7 @@ func (a *API) answer(c *fiber.Ctx, ok int, v any, err error) error {
 	switch {
 	case err == nil:
 		return c.Status(ok).JSON(v)
-	case errors.Is(err, ErrInvalid), errors.Is(err, forwarding.ErrInvalid):
+	case errors.Is(err, ErrInvalid), errors.Is(err, forwarding.ErrInvalid), errors.Is(err, lifecycle.ErrInvalid):
 		return a.fail(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrNotFound):
 		return a.fail(c, http.StatusNotFound, err.Error())

@@ -21,6 +21,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/config"
 	"github.com/streamlrs/streamlrs/pkg/conflict"
 	"github.com/streamlrs/streamlrs/pkg/ingest"
+	"github.com/streamlrs/streamlrs/pkg/lifecycle"
 	"github.com/streamlrs/streamlrs/pkg/observability"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/storewriter"
@@ -172,7 +173,10 @@ func connectKafka(ctx context.Context, check string, c Common, e env, opts ...kg
 	return cl, nil
 }
 
-func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, out io.Writer, cl *closers) (*ingest.Server, error) {
+// buildIngest builds the xAPI API with its admin API and console, and
+// starts this instance's conflict tail and retention job. ch, nil without
+// ClickHouse in this process, lets erasure dry runs count there too.
+func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, ch lifecycle.Analytics, e env, out io.Writer, cl *closers) (*ingest.Server, error) {
 	kcl, err := connectKafka(ctx, "kafka", cfg.Common, e, append(stream.ProducerOpts(cfg.topic(), cfg.PublishTimeout, cfg.Linger), e.kafkaMetrics("producer"))...)
 	if err != nil {
 		return nil, err
@@ -217,10 +221,17 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 	if err != nil {
 		return nil, err
 	}
+	lc, err := buildLifecycle(ctx, cfg, st, ch, wm, e, cl)
+	if err != nil {
+		return nil, err
+	}
 	// Admin changes apply on this instance at once (others within the ttl).
 	svc, err := mountAdmin(srv, st, cfg, e, authn.Forget)
 	if err != nil {
 		return nil, err
+	}
+	if svc != nil {
+		svc.Lifecycle = lc
 	}
 	if err := mountConsole(ctx, srv, svc, st, kcl, answers, cfg, e); err != nil {
 		return nil, err
@@ -233,6 +244,26 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, e env, o
 		e.log.Info("metrics and admin API listening apart from the xAPI", zap.String("addr", addr.String()))
 	}
 	return srv, nil
+}
+
+// buildLifecycle connects the erasure publisher (a client of its own: its
+// records carry their partitions) and starts the retention job.
+func buildLifecycle(ctx context.Context, cfg IngestConfig, st store.Store, ch lifecycle.Analytics, wm lifecycle.Syncer, e env, cl *closers) (*lifecycle.Service, error) {
+	kcl, err := connectKafka(ctx, "kafka-lifecycle", cfg.Common, e, append(stream.LifecycleProducerOpts(cfg.Topic, cfg.PublishTimeout), e.kafkaMetrics("lifecycle"))...)
+	if err != nil {
+		return nil, err
+	}
+	cl.add(kcl.Close)
+	pub, err := stream.NewErasurePublisher(kcl, cfg.Topic)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := lifecycle.New(st, pub, ch, wm, e.log.Named("lifecycle"))
+	if err != nil {
+		return nil, err
+	}
+	go lc.RunRetention(ctx, cfg.Lifecycle.RetentionInterval)
+	return lc, nil
 }
 
 // conflictStore is what the conflict check reads of the store: fingerprints
@@ -302,7 +333,8 @@ func buildStoreWriter(ctx context.Context, common Common, cc ConsumerConfig, cfg
 	})
 }
 
-func buildAnalyticsWriter(ctx context.Context, common Common, cc ConsumerConfig, cfg analyticswriter.Config, e env, cl *closers) (*stream.Consumer, error) {
+// buildAnalyticsWriter returns the consumer and the ClickHouse it writes.
+func buildAnalyticsWriter(ctx context.Context, common Common, cc ConsumerConfig, cfg analyticswriter.Config, e env, cl *closers) (*stream.Consumer, *analytics.ClickHouse, error) {
 	mode, host := clickhouseTransport(cfg.DSN)
 	logTransport(e.log, "ClickHouse", mode, host)
 	var ch *analytics.ClickHouse
@@ -324,7 +356,7 @@ func buildAnalyticsWriter(ctx context.Context, common Common, cc ConsumerConfig,
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cl.add(func() { ch.Close() })
 	e.health.Add("clickhouse", ch.Ping)
@@ -334,10 +366,11 @@ func buildAnalyticsWriter(ctx context.Context, common Common, cc ConsumerConfig,
 		cl.add(startRollups(ctx, ch, cfg.RollupInterval, e.log.Named("rollups")))
 	}
 	sc := cfg.Batching.ConsumerConfig()
-	return buildConsumer(ctx, common, cc, sc, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
+	c, err := buildConsumer(ctx, common, cc, sc, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
 		w, err := analyticswriter.New(ch, dlq)
 		return w, nil, err
 	})
+	return c, ch, err
 }
 
 func newEnv(c Common) (env, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/config"
 	"github.com/streamlrs/streamlrs/pkg/conflict"
 	"github.com/streamlrs/streamlrs/pkg/console"
+	"github.com/streamlrs/streamlrs/pkg/lifecycle"
 	"github.com/streamlrs/streamlrs/pkg/storewriter"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
@@ -139,6 +140,7 @@ type IngestConfig struct {
 	TLSCertFile        string
 	TLSKeyFile         string
 	Console            console.Config
+	Lifecycle          lifecycle.Config
 }
 
 // register adds the API's settings and the process's Common ones; the
@@ -166,6 +168,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "serve the API over HTTPS with this certificate (PEM, chain included); reloaded when the file changes")
 	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "key (PEM) of tls-cert-file")
 	c.Console.RegisterFlags(fs)
+	c.Lifecycle.RegisterFlags(fs)
 }
 
 func (c IngestConfig) validate() error {
@@ -183,6 +186,9 @@ func (c IngestConfig) validate() error {
 		errs = append(errs, errors.New("tls-cert-file and tls-key-file must be set together"))
 	}
 	if err := c.Console.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Lifecycle.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

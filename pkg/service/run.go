@@ -17,6 +17,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/analyticswriter"
 	"github.com/streamlrs/streamlrs/pkg/config"
 	"github.com/streamlrs/streamlrs/pkg/forwarding"
+	"github.com/streamlrs/streamlrs/pkg/lifecycle"
 	"github.com/streamlrs/streamlrs/pkg/observability"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/storewriter"
@@ -60,7 +61,7 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	cl.add(func() { st.Close() })
-	srv, err := buildIngest(ctx, cfg, st, e, out, &cl)
+	srv, err := buildIngest(ctx, cfg, st, nil, e, out, &cl)
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,8 @@ func RunStoreWriter(ctx context.Context, args []string) error {
 func RunAnalyticsWriter(ctx context.Context, args []string) error {
 	var cfg AnalyticsWriterConfig
 	return runWriter(ctx, "lrs-analytics-writer", args, &cfg, func(ctx context.Context, e env, cl *closers) (runnable, error) {
-		return buildAnalyticsWriter(ctx, cfg.Common, cfg.Consumer, cfg.Writer, e, cl)
+		c, _, err := buildAnalyticsWriter(ctx, cfg.Common, cfg.Consumer, cfg.Writer, e, cl)
+		return c, err
 	})
 }
 
@@ -311,19 +313,21 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	writers := []writer{{"store-writer", sw}}
+	var ch lifecycle.Analytics
 	if cfg.Analytics.DSN != "" {
-		aw, err := buildAnalyticsWriter(ctx, in.Common, cfg.Consumer, cfg.Analytics, e, &cl)
+		aw, c, err := buildAnalyticsWriter(ctx, in.Common, cfg.Consumer, cfg.Analytics, e, &cl)
 		if err != nil {
 			return err
 		}
 		writers = append(writers, writer{"analytics-writer", aw})
+		ch = c
 	}
 	fw, err := buildForwarder(ctx, in.Common, cfg.Consumer, cfg.Forwarding, st, e, &cl)
 	if err != nil {
 		return err
 	}
 	writers = append(writers, writer{"forwarder", fw})
-	srv, err := buildIngest(ctx, *in, st, e, out, &cl)
+	srv, err := buildIngest(ctx, *in, st, ch, e, out, &cl)
 	if err != nil {
 		return err
 	}

@@ -39,12 +39,16 @@ type ErasureCounts struct {
 // ErasureRecord is an erasure the store applied: the agent only as a keyed
 // hash (AgentHash), never in clear.
 type ErasureRecord struct {
-	Tenant, ID, AgentHash, RequestedBy string
-	Before, Applied                    time.Time
+	Tenant      string    `json:"tenant"`
+	ID          string    `json:"id"`
+	AgentHash   string    `json:"agentHash"`
+	RequestedBy string    `json:"requestedBy,omitempty"`
+	Before      time.Time `json:"before"`
+	Applied     time.Time `json:"applied"`
 	ErasureCounts
 	// Copies is how many of the erasure's records (one per partition) were
 	// applied; the counts add up what each removed.
-	Copies int
+	Copies int `json:"copies"`
 }
 
 // Lifecycle is the data lifecycle role: erasures and retention.
