@@ -44,8 +44,6 @@ func (a *API) erase(c *fiber.Ctx) error {
 	status := http.StatusAccepted
 	if req.DryRun {
 		status = http.StatusOK
-	} else if err == nil {
-		a.log.Info("erasure requested", zap.String("tenant", e.Tenant), zap.String("erasure_id", e.ID), zap.String("agent_hash", e.AgentHash), zap.String("requested_by", e.RequestedBy))
 	}
 	return a.answer(c, status, e, err)
 }

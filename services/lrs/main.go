@@ -5,7 +5,9 @@
 // forwarding ...` manage tenants, credentials and forwarding rules in the
 // store; `lrs backfill` re-reads the topic into ClickHouse; `lrs
 // import` sends statements from files to an LRS, `lrs pull` those of another
-// LRS, `lrs pulls` configures a tenant's sources (-h on each for its flags).
+// LRS, `lrs pulls` configures a tenant's sources; `lrs erase` and `lrs
+// retention` erase a learner and set a tenant's retention through a running
+// LRS's admin API (-h on each for its flags).
 package main
 
 import (
@@ -25,6 +27,8 @@ func main() {
 		service.Command{Name: "credentials", Run: func(ctx context.Context, args []string) error { return admin.RunCredentials(ctx, args, os.Stdout) }},
 		service.Command{Name: "forwarding", Run: func(ctx context.Context, args []string) error { return admin.RunForwarding(ctx, args, os.Stdout) }},
 		service.Command{Name: "pulls", Run: func(ctx context.Context, args []string) error { return admin.RunPulls(ctx, args, os.Stdout) }},
+		service.Command{Name: "erase", Run: func(ctx context.Context, args []string) error { return admin.RunErase(ctx, args, os.Stdout) }},
+		service.Command{Name: "retention", Run: func(ctx context.Context, args []string) error { return admin.RunRetention(ctx, args, os.Stdout) }},
 		service.Command{Name: "import", Run: func(ctx context.Context, args []string) error {
 			return importer.RunImport(ctx, args, os.Stdout, os.Stderr)
 		}},
