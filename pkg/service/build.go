@@ -254,6 +254,7 @@ func buildLifecycle(ctx context.Context, cfg IngestConfig, st store.Store, ch li
 		return nil, err
 	}
 	cl.add(kcl.Close)
+	e.health.Add("kafka-lifecycle", func(ctx context.Context) error { return stream.Ping(ctx, kcl) })
 	pub, err := stream.NewErasurePublisher(kcl, cfg.Topic)
 	if err != nil {
 		return nil, err
