@@ -181,6 +181,9 @@ func describeCounts(c *lifecycle.Counts) string {
 	if !c.StoreCaughtUp {
 		s += " (which had not applied every statement yet)"
 	}
+	if c.AnalyticsError != "" {
+		s += " (ClickHouse could not count: " + c.AnalyticsError + ")"
+	}
 	if c.Analytics != nil {
 		s += fmt.Sprintf(", %d statements from ClickHouse (rollup months to recompute: %v)", c.Analytics.Statements, c.Analytics.Months)
 	}

@@ -82,6 +82,21 @@ type ClickHouse struct {
 
 // Open connects to ClickHouse and checks that the server answers.
 func Open(ctx context.Context, cfg Config) (*ClickHouse, error) {
+	c, err := OpenLazy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Ping(ctx); err != nil {
+		_ = c.conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// OpenLazy is Open without the check: the connections are made at the
+// first query, so a process that only reads now and then (the ingest's
+// erasure dry runs) starts while ClickHouse is down.
+func OpenLazy(cfg Config) (*ClickHouse, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -94,12 +109,7 @@ func Open(ctx context.Context, cfg Config) (*ClickHouse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("analytics: open: %w", err)
 	}
-	c := &ClickHouse{conn: conn, cfg: cfg, dirtyMargin: defaultDirtyMargin}
-	if err := c.Ping(ctx); err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	return c, nil
+	return &ClickHouse{conn: conn, cfg: cfg, dirtyMargin: defaultDirtyMargin}, nil
 }
 
 // Ping checks that the server answers.

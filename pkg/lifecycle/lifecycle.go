@@ -90,6 +90,22 @@ type Counts struct {
 	StoreCaughtUp bool                     `json:"storeCaughtUp"`
 	Store         store.ErasureCounts      `json:"store"`
 	Analytics     *analytics.ErasureCounts `json:"analytics,omitempty"`
+	// AnalyticsError says why ClickHouse could not count (it is down):
+	// the store's counts stand.
+	AnalyticsError string `json:"analyticsError,omitempty"`
+}
+
+// countAnalytics adds ClickHouse's count to c where this process has one.
+func (s *Service) countAnalytics(c *Counts, count func(Analytics) (analytics.ErasureCounts, error)) {
+	if s.ch == nil {
+		return
+	}
+	a, err := count(s.ch)
+	if err != nil {
+		c.AnalyticsError = err.Error()
+		return
+	}
+	c.Analytics = &a
 }
 
 // caughtUp waits (within the syncer's bound) for the store.
@@ -139,13 +155,9 @@ func (s *Service) Erase(ctx context.Context, tenant string, agent json.RawMessag
 			return Erasure{}, err
 		}
 		e.Counts = &Counts{StoreCaughtUp: ok, Store: c}
-		if s.ch != nil {
-			a, err := s.ch.EraseAgent(ctx, analytics.Erasure{Tenant: tenant, Agent: agent, Before: e.Before}, true)
-			if err != nil {
-				return Erasure{}, err
-			}
-			e.Counts.Analytics = &a
-		}
+		s.countAnalytics(e.Counts, func(ch Analytics) (analytics.ErasureCounts, error) {
+			return ch.EraseAgent(ctx, analytics.Erasure{Tenant: tenant, Agent: agent, Before: e.Before}, true)
+		})
 		return e, nil
 	}
 	e.ID = uuid.NewString()
@@ -206,13 +218,9 @@ func (s *Service) SetRetention(ctx context.Context, tenant string, d time.Durati
 			return Retention{}, err
 		}
 		r.Counts.Store = c
-		if s.ch != nil {
-			a, err := s.ch.PurgeBefore(ctx, tenant, *r.Before, true)
-			if err != nil {
-				return Retention{}, err
-			}
-			r.Counts.Analytics = &a
-		}
+		s.countAnalytics(r.Counts, func(ch Analytics) (analytics.ErasureCounts, error) {
+			return ch.PurgeBefore(ctx, tenant, *r.Before, true)
+		})
 		return r, nil
 	}
 	if _, err := s.st.SetTenantRetention(ctx, tenant, d); err != nil {

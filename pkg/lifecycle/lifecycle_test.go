@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/streamlrs/streamlrs/pkg/analytics"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 )
@@ -149,5 +150,46 @@ func TestApplyRetention(t *testing.T) {
 	}
 	if p := pub.published[0]; p.Tenant != "t2" || !p.Retention || !p.Before.Equal(now.Add(-30*24*time.Hour)) {
 		t.Fatalf("published %+v", p)
+	}
+}
+
+type countingAnalytics struct{ err error }
+
+func (a countingAnalytics) EraseAgent(context.Context, analytics.Erasure, bool) (analytics.ErasureCounts, error) {
+	return analytics.ErasureCounts{Statements: 4, Months: []int{202605}}, a.err
+}
+
+func (a countingAnalytics) PurgeBefore(context.Context, string, time.Time, bool) (analytics.ErasureCounts, error) {
+	return analytics.ErasureCounts{Statements: 9, Months: []int{202604, 202605}}, a.err
+}
+
+// ClickHouse counts in a dry run where the process has it; down, the dry
+// run still answers the store's counts and says why ClickHouse's are missing.
+func TestDryRunCountsClickHouse(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		ch      Analytics
+		want    int
+		wantErr bool
+	}{
+		{"no ClickHouse here", nil, -1, false},
+		{"ClickHouse up", countingAnalytics{}, 4, false},
+		{"ClickHouse down", countingAnalytics{err: errors.New("connection refused")}, -1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, _, _ := newService(t, true)
+			s.ch = c.ch
+			e, err := s.Erase(context.Background(), "t1", json.RawMessage(`{"mbox":"mailto:ana@example.com"}`), "", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := -1
+			if e.Counts.Analytics != nil {
+				got = e.Counts.Analytics.Statements
+			}
+			if got != c.want || (e.Counts.AnalyticsError != "") != c.wantErr {
+				t.Fatalf("counts %+v: want ClickHouse statements %d, an error %v", e.Counts, c.want, c.wantErr)
+			}
+		})
 	}
 }

@@ -238,12 +238,16 @@ func (c ConsumerConfig) validate() error {
 type IngestServiceConfig struct {
 	Ingest IngestConfig
 	Store  StoreConfig
+	// ClickHouseDSN, optional, lets erasure and retention dry runs count
+	// in ClickHouse too; ingest never writes there.
+	ClickHouseDSN string
 }
 
 func (c *IngestServiceConfig) register(fs *flag.FlagSet) {
 	c.Ingest.register(fs)
 	c.Store.register(fs)
 	storewriter.RegisterGroupFlag(fs, &c.Ingest.StoreGroup)
+	fs.StringVar(&c.ClickHouseDSN, "clickhouse-dsn", "", "ClickHouse native DSN, only for the counts of erasure and retention dry runs (optional; a read-only user will do)")
 }
 
 func (c IngestServiceConfig) validate() error {

@@ -43,7 +43,7 @@ func TestErasureEverywhere(t *testing.T) {
 	}
 	sw, aw := writers(pg, ch)
 	ingestAddr := freeAddr(t)
-	startProcess(t, bin, "lrs-ingest", append(common, "LRS_STORE_DSN="+pg, "LRS_HTTP_ADDR="+ingestAddr,
+	startProcess(t, bin, "lrs-ingest", append(common, "LRS_STORE_DSN="+pg, "LRS_CLICKHOUSE_DSN="+ch, "LRS_HTTP_ADDR="+ingestAddr,
 		"LRS_BOOTSTRAP_KEY="+testKey, "LRS_BOOTSTRAP_SECRET="+testSecret, "LRS_ADMIN_TOKEN="+testAdminToken))
 	waitReady(t, ingestAddr, nil)
 	c := newClient(t, ingestAddr)
@@ -100,6 +100,9 @@ func TestErasureEverywhere(t *testing.T) {
 	adm.do(http.MethodPost, "/tenants/default/erasures", map[string]any{"agent": json.RawMessage(ana), "dryRun": true}, http.StatusOK, &dry)
 	if want := (store.ErasureCounts{Statements: len(anaIDs), Attachments: 1, Documents: 2}); dry.Counts == nil || dry.Counts.Store != want || !dry.Counts.StoreCaughtUp {
 		t.Fatalf("dry run counts %+v, want %+v in a caught-up store", dry.Counts, want)
+	}
+	if a := dry.Counts.Analytics; a == nil || a.Statements != len(anaIDs) || len(a.Months) != 1 {
+		t.Fatalf("dry run counts in ClickHouse %+v (%s), want %d statements in this month", a, dry.Counts.AnalyticsError, len(anaIDs))
 	}
 	var erased lifecycle.Erasure
 	adm.do(http.MethodPost, "/tenants/default/erasures", map[string]any{"agent": json.RawMessage(ana), "requestedBy": "ticket 1"}, http.StatusAccepted, &erased)

@@ -61,7 +61,18 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	cl.add(func() { st.Close() })
-	srv, err := buildIngest(ctx, cfg, st, nil, e, out, &cl)
+	var ch lifecycle.Analytics
+	if svc.ClickHouseDSN != "" {
+		// Only dry runs use it: an outage costs them their ClickHouse counts,
+		// never a write.
+		c, err := analytics.OpenLazy(analytics.Config{DSN: svc.ClickHouseDSN})
+		if err != nil {
+			return fmt.Errorf("open ClickHouse: %w", err)
+		}
+		cl.add(func() { c.Close() })
+		ch = c
+	}
+	srv, err := buildIngest(ctx, cfg, st, ch, e, out, &cl)
 	if err != nil {
 		return err
 	}
