@@ -54,7 +54,10 @@ type StatementReader interface {
 type Deps struct {
 	Admin      *admin.Service
 	Statements StatementReader
-	Kafka      Kafka
+	// Voider voids statements for the operator; nil: the console offers
+	// no voiding.
+	Voider Voider
+	Kafka  Kafka
 	// Gatherer is the service's own registry, sampled for the rates.
 	Gatherer prometheus.Gatherer
 	// Answers counts the API's answers per credential; nil when the API
@@ -131,6 +134,7 @@ func (c *Console) Register(r fiber.Router) {
 	g.Post("/credentials/:key/rotate", c.rotate)
 	g.Get("/t/:tenant/statements", c.statements)
 	g.Get("/t/:tenant/statements/:id", c.statement)
+	g.Post("/t/:tenant/statements/:id/void", c.void)
 	g.Get("/t/:tenant/attachments/:sha2", c.attachment)
 	g.Get("/t/:tenant/lms", c.lms)
 	g.Get("/health", c.health)

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +13,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.uber.org/zap"
 
+	"github.com/streamlrs/streamlrs/pkg/auth"
 	"github.com/streamlrs/streamlrs/pkg/store"
+	"github.com/streamlrs/streamlrs/pkg/xapiservice"
 )
 
 // filters are the browser's form: the xAPI statement filters, by the names
@@ -337,6 +341,9 @@ func summarize(s store.Statement, voided bool) summary {
 }
 
 type statementData struct {
+	// CanVoid offers the voiding button: a statement neither voided nor
+	// voiding, on a console that can void.
+	CanVoid     bool
 	Summary     summary
 	Statement   stmt
 	Raw         string
@@ -375,7 +382,48 @@ func (c *Console) statement(ctx *fiber.Ctx) error {
 	}
 	d.Context = contextRows(d.Statement)
 	d.Attachments = d.Statement.Attachments
-	return c.render(ctx, http.StatusOK, "statement", page{Title: "Statement " + id, Nav: "statements", Tenant: t.ID, Data: d})
+	d.CanVoid = c.d.Voider != nil && !voided && d.Summary.Voids == ""
+	p := page{Title: "Statement " + id, Nav: "statements", Tenant: t.ID, Data: d}
+	switch v := ctx.Query("voidedBy"); {
+	case v != "" && voided:
+		p.Notice = "Voiding statement " + v + " voided this statement."
+	case v != "":
+		p.Notice = "Voiding statement " + v + " was accepted; this statement shows as voided once the store has applied it."
+	}
+	return c.render(ctx, http.StatusOK, "statement", p)
+}
+
+// Voider voids a statement as p (xapiservice.Statements).
+type Voider interface {
+	Void(ctx context.Context, p auth.Principal, id string) (string, error)
+}
+
+// consoleAuthority is the actor and authority of the statements the
+// console makes: the operator acts for the tenant, not as a learner.
+var consoleAuthority = json.RawMessage(`{"objectType":"Agent","account":{"homePage":"https://streamlrs.invalid/console","name":"console"}}`)
+
+// void voids the statement for the operator, with scope all (which the
+// voiding policy lets void any statement of the tenant).
+func (c *Console) void(ctx *fiber.Ctx) error {
+	if c.d.Voider == nil {
+		return c.fail(ctx, http.StatusNotFound, "this console does not void statements")
+	}
+	t, err := c.findTenant(ctx)
+	if err != nil {
+		return c.failErr(ctx, err)
+	}
+	id := strings.ToLower(ctx.Params("id"))
+	p := auth.Principal{Tenant: t.ID, Key: "console", Label: "console", Scopes: []string{auth.ScopeAll}, Authority: consoleAuthority}
+	vid, err := c.d.Voider.Void(ctx.UserContext(), p, id)
+	var xe *xapiservice.Error
+	if errors.As(err, &xe) {
+		return c.fail(ctx, xe.Status, xe.Message)
+	}
+	if err != nil {
+		return c.failErr(ctx, err)
+	}
+	c.log.Info("statement voided in the console", zap.String("tenant", t.ID), zap.String("statement_id", id), zap.String("voiding_id", vid))
+	return ctx.Redirect(Prefix+"/t/"+t.ID+"/statements/"+id+"?voidedBy="+url.QueryEscape(vid), http.StatusSeeOther)
 }
 
 // contextRows is the statement's context and authority, as label and text.

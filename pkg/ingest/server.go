@@ -226,6 +226,10 @@ func (s *Server) routes() {
 	})
 }
 
+// Statements is the statement service the API drives (for the console's
+// voiding).
+func (s *Server) Statements() *xapiservice.Statements { return s.statements }
+
 // OpsApp is where /metrics and the admin API are served: the xAPI's own app
 // unless Config.SeparateOps.
 func (s *Server) OpsApp() *fiber.App { return s.ops }

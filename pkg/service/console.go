@@ -33,7 +33,7 @@ func mountConsole(ctx context.Context, srv *ingest.Server, svc *admin.Service, s
 	}
 	log := e.log.Named("console")
 	c, err := console.New(cfg.Console, cfg.AdminToken, console.Deps{
-		Admin: svc, Statements: st, Gatherer: e.reg, Answers: answers, Log: log,
+		Admin: svc, Statements: st, Voider: srv.Statements(), Gatherer: e.reg, Answers: answers, Log: log,
 		Kafka: console.Kafka{
 			Client: kcl, Topic: cfg.Topic, StoreGroup: cfg.StoreGroup,
 			Dial: func(opts ...kgo.Opt) (*kgo.Client, error) {

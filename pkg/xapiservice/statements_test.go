@@ -427,3 +427,38 @@ func TestAcceptAttachments(t *testing.T) {
 		}
 	})
 }
+
+// Void publishes a voiding statement made by the principal's authority,
+// under the voiding policy like any other.
+func TestVoid(t *testing.T) {
+	f := newStatements(t, StatementConfig{VoidingPolicy: auth.VoidByAuthority}, nil)
+	if _, err := f.post(principal("bob", auth.ScopeStatementsWrite), withID(id1, statement("completed", "a"))); err != nil {
+		t.Fatal(err)
+	}
+	st := f.log.published()[0]
+	f.store.put(store.Statement{Tenant: "t1", ID: st.ID, JSON: st.Statement})
+
+	_, err := f.svc.Void(context.Background(), writer, id1)
+	wantStatus(t, err, http.StatusForbidden, "statement 0 voids "+id1)
+	console := principal("console", auth.ScopeAll)
+	vid, err := f.svc.Void(context.Background(), console, id1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := f.log.published()
+	v := all[len(all)-1]
+	var got struct {
+		Actor  json.RawMessage
+		Verb   struct{ ID string }
+		Object struct{ ObjectType, ID string }
+	}
+	if err := json.Unmarshal(v.Statement, &got); err != nil {
+		t.Fatal(err)
+	}
+	if v.ID != vid || got.Verb.ID != store.VerbVoided || got.Object.ObjectType != "StatementRef" || got.Object.ID != id1 || !strings.Contains(string(got.Actor), `"name":"console"`) {
+		t.Fatalf("published %s (id %s), want the console's voiding of %s", v.Statement, v.ID, id1)
+	}
+	if _, err := f.svc.Void(context.Background(), auth.Principal{Tenant: "t1", Scopes: []string{auth.ScopeAll}}, id1); err == nil {
+		t.Fatal("a principal without an authority voided")
+	}
+}

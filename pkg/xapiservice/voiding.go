@@ -2,6 +2,7 @@ package xapiservice
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,4 +52,27 @@ func (s *Statements) mayVoid(ctx context.Context, p auth.Principal, prepared []x
 		}
 	}
 	return nil
+}
+
+// Void voids the statement id for p: it accepts a voiding statement whose
+// actor is p's authority (the operator's console, for one) and returns the
+// voiding statement's id. The usual rules apply: p's scopes, the voiding
+// policy, a target the store does not hold yet is let through.
+func (s *Statements) Void(ctx context.Context, p auth.Principal, id string) (string, error) {
+	if len(p.Authority) == 0 {
+		return "", errors.New("void: the principal has no authority to act as")
+	}
+	body, err := json.Marshal(map[string]any{
+		"actor":  p.Authority,
+		"verb":   map[string]any{"id": store.VerbVoided, "display": map[string]string{"en-US": "voided"}},
+		"object": map[string]string{"objectType": "StatementRef", "id": id},
+	})
+	if err != nil {
+		return "", err
+	}
+	ids, err := s.Accept(ctx, StatementWrite{Principal: p, Version: xapi.V1_0_3, Statements: body})
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
 }
