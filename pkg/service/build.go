@@ -187,7 +187,8 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, ch lifec
 	if err != nil {
 		return nil, err
 	}
-	ends, err := stream.NewSharedEndOffsets(func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) })
+	topicEnds := stream.NewTopicEnds(kcl, cfg.Topic)
+	ends, err := stream.NewSharedEndOffsets(topicEnds.Get)
 	if err != nil {
 		return nil, err
 	}
