@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -38,6 +39,18 @@ func applyErasure(ctx context.Context, ins Inserter, e stream.Erasure) (analytic
 type Writer struct {
 	ins Inserter
 	dlq *stream.DeadLetter
+
+	mu sync.Mutex
+	// retained is the latest retention cut applied per tenant and
+	// partition: the records of the other ingest instances with the same
+	// cut would each cost ClickHouse a scan of the tenant's rows to delete
+	// nothing.
+	retained map[retainedKey]time.Time
+}
+
+type retainedKey struct {
+	tenant    string
+	partition int32
 }
 
 // New returns a writer inserting through ins.
@@ -45,7 +58,7 @@ func New(ins Inserter, dlq *stream.DeadLetter) (*Writer, error) {
 	if ins == nil || dlq == nil {
 		return nil, errors.New("analytics writer needs an inserter and a dead-letter topic")
 	}
-	return &Writer{ins: ins, dlq: dlq}, nil
+	return &Writer{ins: ins, dlq: dlq, retained: map[retainedKey]time.Time{}}, nil
 }
 
 // Handle inserts every statement of recs and applies their erasure (and
@@ -56,7 +69,16 @@ func (w *Writer) Handle(ctx context.Context, recs []*kgo.Record) error {
 	for _, seg := range stream.Split(recs) {
 		var err error
 		if e := seg.Erasure; e != nil {
+			k := retainedKey{e.Tenant, seg.Records[0].Partition}
+			if w.retainedAlready(k, *e) {
+				continue
+			}
 			_, err = applyErasure(ctx, w.ins, *e)
+			if err == nil && e.Retention {
+				w.mu.Lock()
+				w.retained[k] = e.Before
+				w.mu.Unlock()
+			}
 			if errors.Is(err, analytics.ErrNoAgent) {
 				err = w.dlq.Send(ctx, seg.Records[0], seg.Records[0].Value, "undecodable", err.Error())
 			} else if err != nil {
@@ -70,6 +92,19 @@ func (w *Writer) Handle(ctx context.Context, recs []*kgo.Record) error {
 		}
 	}
 	return nil
+}
+
+// retainedAlready reports a retention record whose cut one applied
+// earlier in the same partition covers: every statement of the partition
+// before this record was inserted before that one, or stored after its cut.
+func (w *Writer) retainedAlready(k retainedKey, e stream.Erasure) bool {
+	if !e.Retention {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	last, ok := w.retained[k]
+	return ok && !e.Before.After(last)
 }
 
 // insert inserts the statements of recs.
