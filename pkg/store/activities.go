@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/streamlrs/streamlrs/pkg/jsonscan"
 )
 
 // Canonical Activity definitions (GET /activities).
@@ -67,7 +69,7 @@ func mergeDefinition(cur, next []byte) ([]byte, error) {
 		c = map[string]json.RawMessage{}
 	}
 	for k, v := range n {
-		if definitionMerged[k] && isObject(c[k]) && isObject(v) {
+		if definitionMerged[k] && jsonscan.Value(c[k]).IsObject() && jsonscan.Value(v).IsObject() {
 			var cm, nm map[string]json.RawMessage
 			if err := json.Unmarshal(c[k], &cm); err != nil {
 				return nil, fmt.Errorf("stored activity definition %s: %w", k, err)
@@ -105,19 +107,19 @@ func marshalJSON(v any) ([]byte, error) {
 // rawMember is one member of a JSON object, its value undecoded.
 type rawMember struct {
 	key string
-	val []byte
+	val jsonscan.Value
 }
 
 func rawMembers(obj []byte) ([]rawMember, bool) {
 	var out []rawMember
-	err := members(obj, func(k string, v []byte) error {
-		out = append(out, rawMember{k, v})
+	err := jsonscan.Members(obj, func(k []byte, v jsonscan.Value) error {
+		out = append(out, rawMember{string(k), v})
 		return nil
 	})
 	return out, err == nil
 }
 
-func findMember(ms []rawMember, key string) ([]byte, bool) {
+func findMember(ms []rawMember, key string) (jsonscan.Value, bool) {
 	for _, m := range ms {
 		if m.key == key {
 			return m.val, true
@@ -151,7 +153,7 @@ func definitionContains(cur, next []byte) bool {
 		if bytes.Equal(cv, m.val) {
 			continue
 		}
-		if !definitionMerged[m.key] || !isObject(cv) || !isObject(m.val) {
+		if !definitionMerged[m.key] || !cv.IsObject() || !m.val.IsObject() {
 			return false
 		}
 		centries, ok := rawMembers(cv)
@@ -182,8 +184,8 @@ type definedActivity struct {
 // activities of both.
 func statementActivities(raw []byte) ([]definedActivity, error) {
 	var out []definedActivity
-	err := members(raw, func(k string, v []byte) error {
-		switch k {
+	err := jsonscan.Members(raw, func(k []byte, v jsonscan.Value) error {
+		switch string(k) {
 		case "object":
 			return objectActivities(v, &out, 0)
 		case "context":
@@ -196,18 +198,18 @@ func statementActivities(raw []byte) ([]definedActivity, error) {
 
 // objectActivities adds an Activity object with a definition, or looks
 // into a SubStatement.
-func objectActivities(v []byte, out *[]definedActivity, depth int) error {
-	if !isObject(v) || depth > 1 {
+func objectActivities(v jsonscan.Value, out *[]definedActivity, depth int) error {
+	if !v.IsObject() || depth > 1 {
 		return nil
 	}
 	var objectType, id string
-	var def, object, context []byte
-	err := members(v, func(k string, v []byte) (err error) {
-		switch k {
+	var def, object, context jsonscan.Value
+	err := v.Members(func(k []byte, v jsonscan.Value) error {
+		switch string(k) {
 		case "objectType":
-			objectType, err = str(v)
+			objectType = str(v)
 		case "id":
-			id, err = str(v)
+			id = str(v)
 		case "definition":
 			def = v
 		case "object":
@@ -215,14 +217,14 @@ func objectActivities(v []byte, out *[]definedActivity, depth int) error {
 		case "context":
 			context = v
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	switch objectType {
 	case "", "Activity":
-		if id != "" && isObject(def) {
+		if id != "" && def.IsObject() {
 			*out = append(*out, definedActivity{ID: id, Definition: def})
 		}
 	case "SubStatement":
@@ -236,17 +238,17 @@ func objectActivities(v []byte, out *[]definedActivity, depth int) error {
 
 // contextActivities adds the defined Activities of contextActivities
 // (each list an array or, as 1.0.x allowed, one object).
-func contextActivities(v []byte, out *[]definedActivity) error {
-	if !isObject(v) {
+func contextActivities(v jsonscan.Value, out *[]definedActivity) error {
+	if !v.IsObject() {
 		return nil
 	}
-	return members(v, func(k string, v []byte) error {
-		if k != "contextActivities" || !isObject(v) {
+	return v.Members(func(k []byte, v jsonscan.Value) error {
+		if string(k) != "contextActivities" || !v.IsObject() {
 			return nil
 		}
-		return members(v, func(_ string, list []byte) error {
-			if isArray(list) {
-				return elements(list, func(a []byte) error { return objectActivities(a, out, 1) })
+		return v.Members(func(_ []byte, list jsonscan.Value) error {
+			if list.IsArray() {
+				return list.Elements(func(a jsonscan.Value) error { return objectActivities(a, out, 1) })
 			}
 			return objectActivities(list, out, 1)
 		})

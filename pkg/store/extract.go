@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/streamlrs/streamlrs/pkg/jsonscan"
 )
 
 // VerbVoided is the verb of a voiding statement.
@@ -75,32 +77,32 @@ type xStatement struct {
 
 // actorMember decodes one member of an Agent or Group; ok=false if key is
 // not one of theirs.
-func (a *xActor) actorMember(key string, val []byte) (ok bool, err error) {
-	switch key {
+func (a *xActor) actorMember(key []byte, val jsonscan.Value) (ok bool, err error) {
+	switch string(key) {
 	case "objectType":
-		a.ObjectType, err = str(val)
+		a.ObjectType = str(val)
 	case "mbox":
-		a.Mbox, err = str(val)
+		a.Mbox = str(val)
 	case "mbox_sha1sum":
-		a.MboxSHA1Sum, err = str(val)
+		a.MboxSHA1Sum = str(val)
 	case "openid":
-		a.OpenID, err = str(val)
+		a.OpenID = str(val)
 	case "account":
-		if isObject(val) {
+		if val.IsObject() {
 			a.Account = &xAccount{}
-			err = members(val, func(k string, v []byte) (err error) {
-				switch k {
+			err = val.Members(func(k []byte, v jsonscan.Value) error {
+				switch string(k) {
 				case "homePage":
-					a.Account.HomePage, err = str(v)
+					a.Account.HomePage = str(v)
 				case "name":
-					a.Account.Name, err = str(v)
+					a.Account.Name = str(v)
 				}
-				return err
+				return nil
 			})
 		}
 	case "member":
-		if isArray(val) {
-			err = elements(val, func(v []byte) error {
+		if val.IsArray() {
+			err = val.Elements(func(v jsonscan.Value) error {
 				m, err := decodeActor(v)
 				if m != nil {
 					a.Member = append(a.Member, *m)
@@ -114,13 +116,23 @@ func (a *xActor) actorMember(key string, val []byte) (ok bool, err error) {
 	return true, err
 }
 
+// decodeActorJSON decodes an Agent or Group given as JSON (a query
+// parameter, a credential's authority); nil if it is not an object.
+func decodeActorJSON(raw []byte) (*xActor, error) {
+	v, err := jsonscan.First(raw)
+	if err != nil {
+		return nil, err
+	}
+	return decodeActor(v)
+}
+
 // decodeActor decodes an Agent or Group; nil if val is not an object.
-func decodeActor(val []byte) (*xActor, error) {
-	if !isObject(val) {
+func decodeActor(val jsonscan.Value) (*xActor, error) {
+	if !val.IsObject() {
 		return nil, nil
 	}
 	a := &xActor{}
-	err := members(val, func(k string, v []byte) error {
+	err := val.Members(func(k []byte, v jsonscan.Value) error {
 		_, err := a.actorMember(k, v)
 		return err
 	})
@@ -128,33 +140,33 @@ func decodeActor(val []byte) (*xActor, error) {
 }
 
 // decodeVerbID returns the id of a Verb.
-func decodeVerbID(val []byte) (id string, err error) {
-	if !isObject(val) {
+func decodeVerbID(val jsonscan.Value) (id string, err error) {
+	if !val.IsObject() {
 		return "", nil
 	}
-	err = members(val, func(k string, v []byte) (err error) {
-		if k == "id" {
-			id, err = str(v)
+	err = val.Members(func(k []byte, v jsonscan.Value) error {
+		if string(k) == "id" {
+			id = str(v)
 		}
-		return err
+		return nil
 	})
 	return id, err
 }
 
 // decodeObject decodes a statement's object; depth stops a SubStatement
 // nested in a SubStatement (which validation forbids) from recursing.
-func decodeObject(val []byte, depth int) (*xObject, error) {
-	if !isObject(val) || depth > 1 {
+func decodeObject(val jsonscan.Value, depth int) (*xObject, error) {
+	if !val.IsObject() || depth > 1 {
 		return nil, nil
 	}
 	o := &xObject{}
-	err := members(val, func(k string, v []byte) (err error) {
+	err := val.Members(func(k []byte, v jsonscan.Value) (err error) {
 		if ok, err := o.actorMember(k, v); ok {
 			return err
 		}
-		switch k {
+		switch string(k) {
 		case "id":
-			o.ID, err = str(v)
+			o.ID = str(v)
 		case "actor":
 			o.Actor, err = decodeActor(v)
 		case "verb":
@@ -169,31 +181,31 @@ func decodeObject(val []byte, depth int) (*xObject, error) {
 	return o, err
 }
 
-func decodeContext(val []byte) (*xContext, error) {
-	if !isObject(val) {
+func decodeContext(val jsonscan.Value) (*xContext, error) {
+	if !val.IsObject() {
 		return nil, nil
 	}
 	c := &xContext{}
-	err := members(val, func(k string, v []byte) (err error) {
-		switch k {
+	err := val.Members(func(k []byte, v jsonscan.Value) (err error) {
+		switch string(k) {
 		case "registration":
-			c.Registration, err = str(v)
+			c.Registration = str(v)
 		case "instructor":
 			c.Instructor, err = decodeActor(v)
 		case "team":
 			c.Team, err = decodeActor(v)
 		case "contextAgents", "contextGroups":
 			inner := "agent"
-			if k == "contextGroups" {
+			if string(k) == "contextGroups" {
 				inner = "group"
 			}
-			if isArray(v) {
-				err = elements(v, func(e []byte) error {
-					if !isObject(e) {
+			if v.IsArray() {
+				err = v.Elements(func(e jsonscan.Value) error {
+					if !e.IsObject() {
 						return nil
 					}
-					return members(e, func(k string, v []byte) error {
-						if k != inner {
+					return e.Members(func(k []byte, v jsonscan.Value) error {
+						if string(k) != inner {
 							return nil
 						}
 						a, err := decodeActor(v)
@@ -205,8 +217,8 @@ func decodeContext(val []byte) (*xContext, error) {
 				})
 			}
 		case "contextActivities":
-			if isObject(v) {
-				err = members(v, func(_ string, list []byte) error {
+			if v.IsObject() {
+				err = v.Members(func(_ []byte, list jsonscan.Value) error {
 					return c.addActivities(list)
 				})
 			}
@@ -218,24 +230,24 @@ func decodeContext(val []byte) (*xContext, error) {
 
 // addActivities adds a context activity list: an array or, as xAPI 1.0.x
 // allowed, a single object.
-func (c *xContext) addActivities(list []byte) error {
-	one := func(v []byte) error {
+func (c *xContext) addActivities(list jsonscan.Value) error {
+	one := func(v jsonscan.Value) error {
 		id, err := decodeVerbID(v) // an Activity's id, read the same way
 		if id != "" {
 			c.ContextActivities = append(c.ContextActivities, id)
 		}
 		return err
 	}
-	if isArray(list) {
-		return elements(list, one)
+	if list.IsArray() {
+		return list.Elements(one)
 	}
 	return one(list)
 }
 
 func decodeStatement(raw []byte) (xStatement, error) {
 	var s xStatement
-	err := members(raw, func(k string, v []byte) (err error) {
-		switch k {
+	err := jsonscan.Members(raw, func(k []byte, v jsonscan.Value) (err error) {
+		switch string(k) {
 		case "actor":
 			s.Actor, err = decodeActor(v)
 		case "authority":
@@ -419,7 +431,7 @@ func authorityID(a *xActor) string {
 
 // authorityKey turns an authority Agent/Group (JSON) into its index key.
 func authorityKey(authority []byte) (string, error) {
-	a, err := decodeActor(authority)
+	a, err := decodeActorJSON(authority)
 	if err == nil && a == nil {
 		err = errors.New("not an object")
 	}
@@ -462,7 +474,7 @@ func inheritable(keys []indexKey) []indexKey {
 
 // agentKey turns the `agent` query parameter into its index key.
 func agentKey(agentJSON string) (string, error) {
-	a, err := decodeActor([]byte(agentJSON))
+	a, err := decodeActorJSON([]byte(agentJSON))
 	if err == nil && a == nil {
 		err = errors.New("not an object")
 	}
@@ -474,4 +486,11 @@ func agentKey(agentJSON string) (string, error) {
 		return "", fmt.Errorf("%w: agent has no inverse functional identifier", ErrInvalidQuery)
 	}
 	return prefixAgent + ifi, nil
+}
+
+// str is the text of a string value; anything else is "" (a null, or a
+// value of a type the store does not index).
+func str(v jsonscan.Value) string {
+	s, _ := v.Text()
+	return s
 }

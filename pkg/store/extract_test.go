@@ -99,7 +99,11 @@ func TestExtract(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{`{"actor":`, `{"actor":{"mbox":"x"}`, `{"a" 1}`, `[`, `{"a":1,}`, `{"a":"x`, `{"verb":{"id":"\u12"}}`, ``} {
+	// Malformed JSON, also where the walker skips a value unread (result,
+	// definition): the statement is refused, never misread around it.
+	for _, bad := range []string{`{"actor":`, `{"actor":{"mbox":"x"}`, `{"a" 1}`, `[`, `{"a":1,}`, `{"a":"x`, `{"verb":{"id":"\u12"}}`, ``,
+		`{"result":[1},"verb":{"id":"http://v/did"}}`, `{"object":{"id":"http://act/1","definition":{"name":{"en":"x"]}}}`,
+		`{"result":{"score":{"raw":1,}},"verb":{"id":"http://v/did"}}`, `{"result":{"response":"\q"}}`, `{"result":[1,,2]}`} {
 		if _, err := extract([]byte(bad)); err == nil {
 			t.Errorf("extract accepted malformed JSON %q", bad)
 		}

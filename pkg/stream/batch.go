@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlrs/streamlrs/pkg/jsonscan"
 )
 
 // FormatHeader names the record format, so that a future format can be
@@ -181,10 +183,10 @@ func DecodeAll(ctx context.Context, recs []*kgo.Record, dlq *DeadLetter) ([]Deco
 
 // decodeEncoded reads the exact layout encode writes without a general
 // JSON decoder, which in the writers cost more than the rest of a record's
-// handling: it scans each statement once, for its end, instead of
-// validating it and then copying it. It reports false for anything else.
-// It does not validate the statements themselves: the writers parse each
-// one anyway and dead-letter what they cannot read.
+// handling: it scans each statement once, validating it on the way to its
+// end (a malformed one is not cut in the wrong place), and keeps it in
+// place instead of copying it. It reports false for anything else, and for
+// a statement jsonscan refuses: the general decoder then decides.
 func decodeEncoded(v []byte) (Batch, bool) {
 	var b Batch
 	rest, ok := cutPrefix(v, `{"tenant":`)
@@ -224,8 +226,11 @@ func decodeEncoded(v []byte) (Batch, bool) {
 		if rest, ok = cutPrefix(rest, `,"statement":`); !ok {
 			return b, false
 		}
-		n := objectEnd(rest)
-		if n < 0 {
+		if len(rest) == 0 || rest[0] != '{' {
+			return b, false
+		}
+		n, err := jsonscan.Skip(rest, 0)
+		if err != nil {
 			return b, false
 		}
 		s.Statement, rest = json.RawMessage(rest[:n:n]), rest[n:]
@@ -275,44 +280,4 @@ func plainString(b []byte) (string, []byte, bool) {
 		}
 	}
 	return "", b, false
-}
-
-// objectEnd returns the length of the JSON object at the start of b,
-// skipping strings (and their escapes) while matching brackets, or -1: a
-// closing bracket that does not match ({"a":[1}) would otherwise end the
-// statement in the wrong place.
-func objectEnd(b []byte) int {
-	if len(b) == 0 || b[0] != '{' {
-		return -1
-	}
-	// The closing brackets expected, innermost last; statements nest a few
-	// levels, so the stack stays in buf.
-	var buf [32]byte
-	want := buf[:0]
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; c {
-		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-			if i >= len(b) {
-				return -1
-			}
-		case '{':
-			want = append(want, '}')
-		case '[':
-			want = append(want, ']')
-		case '}', ']':
-			if want[len(want)-1] != c {
-				return -1
-			}
-			want = want[:len(want)-1]
-			if len(want) == 0 {
-				return i + 1
-			}
-		}
-	}
-	return -1
 }

@@ -3,7 +3,8 @@ package xapi
 import (
 	"fmt"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/streamlrs/streamlrs/pkg/jsonscan"
 )
 
 // kind is the JSON type of a parsed node.
@@ -60,49 +61,32 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("the body holds more than %d %s; the limit is %d", e.Limit, e.What, e.Limit)
 }
 
-type syntaxError struct {
-	offset int
-	msg    string
-}
-
-func (e *syntaxError) Error() string {
-	return fmt.Sprintf("body is not valid JSON: %s at byte %d", e.msg, e.offset)
-}
-
-// stringSpecial marks bytes the string scanner must stop at.
-var stringSpecial = func() (t [256]bool) {
-	for i := 0; i < 0x20; i++ {
-		t[i] = true
-	}
-	t['"'], t['\\'] = true, true
-	for i := 0x80; i < 256; i++ {
-		t[i] = true
-	}
-	return t
-}()
-
-// parse reads exactly one JSON value (RFC 8259) from src into d, reusing
-// d's node storage. Strings must be valid UTF-8 and may not hold U+0000 or
-// unpaired surrogate escapes, which no statement store accepts.
+// parse reads exactly one JSON value from src into d, reusing d's node
+// storage. The JSON is jsonscan's, whose pieces it scans with: RFC 8259
+// with UTF-8 strings that hold no U+0000 and no unpaired surrogate escapes,
+// which no statement store accepts.
 func (d *document) parse(src []byte) error {
 	if uint64(len(src)) >= 1<<32-1 {
-		return &syntaxError{0, "body too large"}
+		return fmt.Errorf("body is not valid JSON: %w", &jsonscan.Error{Msg: "body too large"})
 	}
 	d.src = src
 	d.nodes = d.nodes[:0]
 	p := parser{d: d, src: src}
 	p.ws()
-	if err := p.value(0); err != nil {
-		return err
+	err := p.value(0)
+	if err == nil && p.limit != nil {
+		err = p.limit
 	}
-	if p.limit != nil {
-		return p.limit
+	if err == nil {
+		p.ws()
+		if p.pos != len(src) {
+			err = p.fail("unexpected data after the JSON value")
+		}
 	}
-	p.ws()
-	if p.pos != len(src) {
-		return p.fail("unexpected data after the JSON value")
+	if _, ok := err.(*jsonscan.Error); ok {
+		return fmt.Errorf("body is not valid JSON: %w", err)
 	}
-	return nil
+	return err
 }
 
 type parser struct {
@@ -112,18 +96,9 @@ type parser struct {
 	limit *LimitError // set when a limit was reached: parsing stops
 }
 
-func (p *parser) fail(msg string) error { return &syntaxError{p.pos, msg} }
+func (p *parser) fail(msg string) error { return &jsonscan.Error{Offset: p.pos, Msg: msg} }
 
-func (p *parser) ws() {
-	for p.pos < len(p.src) {
-		switch p.src[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
-}
+func (p *parser) ws() { p.pos = jsonscan.Space(p.src, p.pos) }
 
 func (p *parser) push(k kind) uint32 {
 	if p.d.maxNodes > 0 && len(p.d.nodes) >= p.d.maxNodes {
@@ -148,157 +123,40 @@ func (p *parser) value(depth int) error {
 	case c == '"':
 		return p.string()
 	case c == 't':
-		return p.literal("true", kindTrue)
+		return p.scalar(kindTrue, jsonscan.Literal)
 	case c == 'f':
-		return p.literal("false", kindFalse)
+		return p.scalar(kindFalse, jsonscan.Literal)
 	case c == 'n':
-		return p.literal("null", kindNull)
+		return p.scalar(kindNull, jsonscan.Literal)
 	case c == '-' || (c >= '0' && c <= '9'):
-		return p.number()
+		return p.scalar(kindNumber, jsonscan.Number)
 	}
 	return p.fail("unexpected character " + strconv.QuoteRune(rune(p.src[p.pos])))
 }
 
-func (p *parser) literal(lit string, k kind) error {
-	if len(p.src)-p.pos < len(lit) || string(p.src[p.pos:p.pos+len(lit)]) != lit {
-		return p.fail("invalid literal")
+// scalar adds a number or literal node, which scan finds the end of.
+func (p *parser) scalar(k kind, scan func([]byte, int) (int, error)) error {
+	end, err := scan(p.src, p.pos)
+	if err != nil {
+		return err
 	}
 	i := p.push(k)
-	p.pos += len(lit)
+	p.pos = end
 	n := &p.d.nodes[i]
-	n.end, n.next = uint32(p.pos), i+1
-	return nil
-}
-
-func (p *parser) digits() int {
-	s := p.pos
-	for p.pos < len(p.src) && p.src[p.pos] >= '0' && p.src[p.pos] <= '9' {
-		p.pos++
-	}
-	return p.pos - s
-}
-
-func (p *parser) number() error {
-	i := p.push(kindNumber)
-	if p.src[p.pos] == '-' {
-		p.pos++
-	}
-	if p.pos < len(p.src) && p.src[p.pos] == '0' {
-		p.pos++
-	} else if p.digits() == 0 {
-		return p.fail("invalid number")
-	}
-	if p.pos < len(p.src) && p.src[p.pos] == '.' {
-		p.pos++
-		if p.digits() == 0 {
-			return p.fail("invalid number: digits must follow the decimal point")
-		}
-	}
-	if p.pos < len(p.src) && (p.src[p.pos] == 'e' || p.src[p.pos] == 'E') {
-		p.pos++
-		if p.pos < len(p.src) && (p.src[p.pos] == '+' || p.src[p.pos] == '-') {
-			p.pos++
-		}
-		if p.digits() == 0 {
-			return p.fail("invalid number: digits must follow the exponent")
-		}
-	}
-	n := &p.d.nodes[i]
-	n.end, n.next = uint32(p.pos), i+1
+	n.end, n.next = uint32(end), i+1
 	return nil
 }
 
 func (p *parser) string() error {
+	end, escaped, err := jsonscan.String(p.src, p.pos)
+	if err != nil {
+		return err
+	}
 	i := p.push(kindString)
-	p.pos++ // opening quote
-	start := p.pos
-	escaped := false
-	src := p.src
-	for {
-		for p.pos < len(src) && !stringSpecial[src[p.pos]] {
-			p.pos++
-		}
-		if p.pos >= len(src) {
-			return p.fail("unterminated string")
-		}
-		c := src[p.pos]
-		switch {
-		case c == '"':
-			n := &p.d.nodes[i]
-			n.start, n.end, n.next, n.escaped = uint32(start), uint32(p.pos), i+1, escaped
-			p.pos++
-			return nil
-		case c == '\\':
-			escaped = true
-			if err := p.escape(); err != nil {
-				return err
-			}
-		case c < 0x20:
-			return p.fail("control character in string: escape it")
-		default:
-			r, size := utf8.DecodeRune(src[p.pos:])
-			if r == utf8.RuneError && size == 1 {
-				return p.fail("invalid UTF-8 in string")
-			}
-			p.pos += size
-		}
-	}
-}
-
-// escape validates one backslash escape at p.pos and moves past it.
-func (p *parser) escape() error {
-	if p.pos+1 >= len(p.src) {
-		return p.fail("unterminated escape")
-	}
-	switch p.src[p.pos+1] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		p.pos += 2
-		return nil
-	case 'u':
-	default:
-		return p.fail("invalid escape")
-	}
-	r, ok := hex4(p.src, p.pos+2)
-	if !ok {
-		return p.fail("invalid \\u escape")
-	}
-	switch {
-	case r == 0:
-		return p.fail("\\u0000 is not accepted in strings")
-	case r >= 0xDC00 && r <= 0xDFFF:
-		return p.fail("unpaired surrogate in \\u escape")
-	case r >= 0xD800 && r <= 0xDBFF:
-		if p.pos+11 < len(p.src) && p.src[p.pos+6] == '\\' && p.src[p.pos+7] == 'u' {
-			if lo, ok := hex4(p.src, p.pos+8); ok && lo >= 0xDC00 && lo <= 0xDFFF {
-				p.pos += 12
-				return nil
-			}
-		}
-		return p.fail("unpaired surrogate in \\u escape")
-	}
-	p.pos += 6
+	n := &p.d.nodes[i]
+	n.start, n.end, n.next, n.escaped = uint32(p.pos+1), uint32(end-1), i+1, escaped
+	p.pos = end
 	return nil
-}
-
-func hex4(b []byte, at int) (rune, bool) {
-	if at+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[at : at+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
 
 func (p *parser) array(depth int) error {
@@ -403,43 +261,5 @@ func (d *document) text(i uint32, buf []byte) []byte {
 	if !n.escaped {
 		return s
 	}
-	return unescape(s, buf[:0])
-}
-
-// unescape decodes the escapes of a string the parser has validated.
-func unescape(s, buf []byte) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c != '\\' {
-			buf = append(buf, c)
-			i++
-			continue
-		}
-		switch s[i+1] {
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			r, _ := hex4(s, i+2)
-			i += 6
-			if r >= 0xD800 && r <= 0xDBFF {
-				lo, _ := hex4(s, i+2)
-				r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-				i += 6
-			}
-			buf = utf8.AppendRune(buf, r)
-			continue
-		default: // '"', '\\', '/'
-			buf = append(buf, s[i+1])
-		}
-		i += 2
-	}
-	return buf
+	return jsonscan.Unescape(buf[:0], s)
 }

@@ -3,7 +3,8 @@ package xapi
 import "testing"
 
 // The statement parser is a full parser: mismatched brackets are a syntax
-// error, as the store's and the records' skip scanners also hold them.
+// error, as they are for jsonscan.Skip, which the store and the record
+// decoder use.
 func TestParseRejectsMismatchedBrackets(t *testing.T) {
 	tests := []struct {
 		in string
