@@ -28,12 +28,16 @@ func (l *listFlag) Set(s string) error {
 //
 //	lrs-loadgen [flags]          run load, print the table, optionally write JSON
 //	lrs-loadgen report FILE...   print saved results side by side
+//	lrs-loadgen ndjson [flags]   write generated statements as NDJSON (for lrs import)
 //
 // Settings are flags only: the loadgen targets any LRS, and reading our
 // services' LRS_* variables would silently point it at whatever they name.
 func Command(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "report" {
 		return report(args[1:], out)
+	}
+	if len(args) > 0 && args[0] == "ndjson" {
+		return writeNDJSON(ctx, args[1:], out)
 	}
 	var (
 		cfg            Config

@@ -330,7 +330,7 @@ func buildConsumer(ctx context.Context, common Common, cc ConsumerConfig, sc str
 func buildStoreWriter(ctx context.Context, common Common, cc ConsumerConfig, cfg storewriter.Config, st storewriter.Store, e env, cl *closers) (*stream.Consumer, error) {
 	sc := cfg.Batching.ConsumerConfig()
 	return buildConsumer(ctx, common, cc, sc, e, cl, func(dlq *stream.DeadLetter) (stream.Handler, stream.OffsetSource, error) {
-		w, err := storewriter.New(st, cfg.Group, cfg.Lanes, cfg.TxStatements, dlq, e.log.Named("store-writer"))
+		w, err := storewriter.New(st, cfg.Group, cfg.Lanes, cfg.TxStatements, cfg.TxImportStatements, dlq, e.log.Named("store-writer"))
 		return w, w, err
 	})
 }

@@ -206,7 +206,9 @@ func (c *LRSConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.External, "external-kafka", false, "use -kafka-brokers instead of the embedded broker")
 	// lrs runs on SQLite by default, whose single writer the API's
 	// attachment and document writes wait for: a store transaction of a
-	// whole batch would hold them up to half a second.
+	// whole batch would hold them up to half a second. Transactions of
+	// imported statements keep the default, one per batch: an import is
+	// a bulk load, where they wait longer and the store goes faster.
 	setDefault(fs, "store-tx-statements", "1000")
 }
 

@@ -117,15 +117,19 @@ SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[]) ON C
 
 // sqliteInsertProvenance is pgInsertProvenance for SQLite.
 func sqliteInsertProvenance(ctx context.Context, tx *sql.Tx, inserted []planned) error {
+	ins := newSQLiteRows(tx, "INSERT INTO statement_provenance (tenant, id, source, original_stored) VALUES ", "(?, ?, ?, ?)", " ON CONFLICT DO NOTHING")
+	defer ins.close()
 	for _, p := range imported(inserted) {
 		var stored any
 		if t := p.Provenance.OriginalStored; !t.IsZero() {
 			stored = toMicros(t)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO statement_provenance (tenant, id, source, original_stored)
-VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, p.Tenant, p.ID, p.Provenance.Source, stored); err != nil {
-			return fmt.Errorf("record provenance of %s: %w", p.ID, err)
+		if err := ins.add(ctx, p.Tenant, p.ID, p.Provenance.Source, stored); err != nil {
+			return fmt.Errorf("record provenance: %w", err)
 		}
+	}
+	if err := ins.flush(ctx); err != nil {
+		return fmt.Errorf("record provenance: %w", err)
 	}
 	return nil
 }

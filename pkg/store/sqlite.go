@@ -198,26 +198,12 @@ func (s *SQLite) fillOrClassify(ctx context.Context, tx *sql.Tx, p planned, ref 
 	return false, nil
 }
 
-// sqliteKeyRows is how many statement_keys rows one INSERT carries: fewer
-// statements to step through is what makes SQLite inserts fast.
+// sqliteKeyRows is how many rows one multi-row INSERT carries (see
+// sqliteRows).
 const sqliteKeyRows = 200
 
 // insertKeys inserts the own keys of new statements.
 func insertKeys(ctx context.Context, tx *sql.Tx, stmts []planned) error {
-	var args []any
-	n := 0
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		q := "INSERT INTO statement_keys (digest, stored, id, direct, tenant) VALUES " +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?),", n), ",")
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("insert statement keys: %w", err)
-		}
-		args, n = args[:0], 0
-		return nil
-	}
 	type row struct {
 		digest [16]byte
 		stored int64
@@ -241,16 +227,18 @@ func insertKeys(ctx context.Context, tx *sql.Tx, stmts []planned) error {
 		}
 		return cmp.Compare(a.stored, b.stored)
 	})
+	ins := newSQLiteRows(tx, "INSERT INTO statement_keys (digest, stored, id, direct, tenant) VALUES ", "(?, ?, ?, ?, ?)", "")
+	defer ins.close()
 	for i := range rows {
 		r := &rows[i]
-		args = append(args, r.digest[:], r.stored, r.p.ID, b2i(r.direct), r.p.Tenant)
-		if n++; n == sqliteKeyRows {
-			if err := flush(); err != nil {
-				return err
-			}
+		if err := ins.add(ctx, r.digest[:], r.stored, r.p.ID, b2i(r.direct), r.p.Tenant); err != nil {
+			return fmt.Errorf("insert statement keys: %w", err)
 		}
 	}
-	return flush()
+	if err := ins.flush(ctx); err != nil {
+		return fmt.Errorf("insert statement keys: %w", err)
+	}
+	return nil
 }
 
 // sqliteRefTx implements refTx in a SQLite transaction.

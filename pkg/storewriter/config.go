@@ -16,8 +16,9 @@ type Config struct {
 	// Batching's Group is the consumer group; the store keeps its applied
 	// offsets under this name, and the API's read-your-writes follows them.
 	stream.Batching
-	Lanes        int
-	TxStatements int
+	Lanes              int
+	TxStatements       int
+	TxImportStatements int
 }
 
 // RegisterGroupFlag adds the store-writer's consumer group to fs: the API
@@ -33,6 +34,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		stream.Batching{MaxBatchRecords: 2000, MaxBatchBytes: 16 << 20, MaxBatchWait: 20 * time.Millisecond, RetryMax: 10 * time.Second})
 	fs.IntVar(&c.Lanes, "store-lanes", 2, "concurrent store transactions per batch (records split by partition)")
 	fs.IntVar(&c.TxStatements, "store-tx-statements", 0, "split a batch into store transactions of about this many statements, each with its offsets (0: one per batch and lane; SQLite, whose single writer the API's attachment and document writes wait for, wants a few hundred)")
+	fs.IntVar(&c.TxImportStatements, "store-tx-import-statements", 0, "the same bound for transactions holding only imported statements (lrs import, lrs pull), where the rate matters more than how long API writes wait (0: one per batch and lane)")
 }
 
 // Validate reports settings that cannot work, by their flag names.
@@ -43,6 +45,9 @@ func (c Config) Validate() error {
 	}
 	if c.TxStatements < 0 {
 		errs = append(errs, fmt.Errorf("store-tx-statements %d: want 0 (no bound) or more", c.TxStatements))
+	}
+	if c.TxImportStatements < 0 {
+		errs = append(errs, fmt.Errorf("store-tx-import-statements %d: want 0 (no bound) or more", c.TxImportStatements))
 	}
 	return errors.Join(errs...)
 }

@@ -22,6 +22,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative wait", change: func(c *Config) { c.MaxBatchWait = -time.Millisecond }, want: "store-batch-wait -1ms"},
 		{name: "no lanes", change: func(c *Config) { c.Lanes = 0 }, want: "store-lanes 0"},
 		{name: "negative statements", change: func(c *Config) { c.TxStatements = -1 }, want: "store-tx-statements -1"},
+		{name: "negative imported statements", change: func(c *Config) { c.TxImportStatements = -1 }, want: "store-tx-import-statements -1"},
 		{name: "no retry", change: func(c *Config) { c.RetryMax = 0 }, want: "store-retry-max 0s"},
 	}
 	for _, tt := range tests {

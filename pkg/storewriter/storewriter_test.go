@@ -67,7 +67,7 @@ func TestConflictsAndBadRecordsAreDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(st, "writer", 2, 0, dlq, zap.NewNop())
+	w, err := New(st, "writer", 2, 0, 0, dlq, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestRetentionPurgesInChunks(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &recordingStore{applied: tt.applied, purgeable: tt.purgeable}
-			w, err := New(st, "writer", 1, 0, unusedDeadLetter(t), zap.NewNop())
+			w, err := New(st, "writer", 1, 0, 0, unusedDeadLetter(t), zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -245,7 +245,7 @@ func TestErasureAppliedInOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &recordingStore{applied: tt.applied}
-			w, err := New(st, "writer", 1, 0, unusedDeadLetter(t), zap.NewNop())
+			w, err := New(st, "writer", 1, 0, 0, unusedDeadLetter(t), zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,7 +289,53 @@ func TestTransactionsOfBoundedSize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.max), func(t *testing.T) {
 			st := &recordingStore{}
-			w, err := New(st, "writer", 1, tt.max, dlq, zap.NewNop())
+			w, err := New(st, "writer", 1, tt.max, 0, dlq, zap.NewNop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Handle(context.Background(), recs); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(st.txs, tt.want) {
+				t.Fatalf("transactions %+v, want %+v", st.txs, tt.want)
+			}
+		})
+	}
+}
+
+// Transactions of imported statements (they carry a source) have their
+// own bound; a record of the API's ends such a transaction if the
+// ordinary bound would be exceeded.
+func TestImportTransactions(t *testing.T) {
+	var recs []*kgo.Record
+	for off, source := range []string{"file:///a.ndjson", "file:///a.ndjson", "", "file:///a.ndjson", "file:///a.ndjson"} {
+		b := stream.Batch{Tenant: "t"}
+		for i := range 3 {
+			id := fmt.Sprintf("00000000-0000-4000-8000-%012d", off*3+i)
+			b.Statements = append(b.Statements, stream.Statement{ID: id, Stored: time.Now(), Fingerprint: "f", Source: source, Statement: json.RawMessage(`{"id":"` + id + `"}`)})
+		}
+		rec, err := b.Record("stmts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Partition, rec.Offset = 0, int64(off)
+		recs = append(recs, rec)
+	}
+	dlq := unusedDeadLetter(t)
+	tests := []struct {
+		max, imports int
+		want         []recordedTx
+	}{
+		{4, 0, []recordedTx{{6, offs(2)}, {3, offs(3)}, {6, offs(5)}}},
+		{4, 7, []recordedTx{{6, offs(2)}, {3, offs(3)}, {6, offs(5)}}},
+		{4, 5, []recordedTx{{3, offs(1)}, {3, offs(2)}, {3, offs(3)}, {3, offs(4)}, {3, offs(5)}}},
+		{7, 0, []recordedTx{{6, offs(2)}, {6, offs(4)}, {3, offs(5)}}},
+		{0, 4, []recordedTx{{3, offs(1)}, {12, offs(5)}}}, // a live record lifts the import bound
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.max, "/", tt.imports), func(t *testing.T) {
+			st := &recordingStore{}
+			w, err := New(st, "writer", 1, tt.max, tt.imports, dlq, zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -358,7 +404,7 @@ func TestConflictOutsideTheBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	dlq := unusedDeadLetter(t)
-	w, err := New(conflictStore{&recordingStore{}, store.Statement{Tenant: "t", ID: id, Fingerprint: "other"}}, "writer", 1, 0, dlq, zap.NewNop())
+	w, err := New(conflictStore{&recordingStore{}, store.Statement{Tenant: "t", ID: id, Fingerprint: "other"}}, "writer", 1, 0, 0, dlq, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

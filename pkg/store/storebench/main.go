@@ -4,6 +4,7 @@
 //
 //	storebench -dsn postgres://... -write 200000              # throughput
 //	storebench -dsn postgres://... -fill 1000000 -queries 200 # latency at 1M
+//	storebench -dsn sqlite:/tmp/x.db -ndjson statements.ndjson # an import's statements
 package main
 
 import (
@@ -30,6 +31,7 @@ func main() {
 	queries := flag.Int("queries", 0, "queries per filter kind in the latency test")
 	limit := flag.Int("limit", 100, "page size of the latency test")
 	explain := flag.Bool("explain", false, "print the plan of one query per filter kind")
+	ndjson := flag.String("ndjson", "", "apply the statements of this NDJSON file (with ids: lrs-loadgen ndjson) into a fresh tenant")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *dsn == "" || *batch <= 0 || *writers <= 0 {
@@ -57,6 +59,11 @@ func main() {
 	}
 	if *write > 0 {
 		if err := benchWrite(ctx, s, *write, *writers, *batch); err != nil {
+			fail(err)
+		}
+	}
+	if *ndjson != "" {
+		if err := benchNDJSON(ctx, s, *ndjson, *batch); err != nil {
 			fail(err)
 		}
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -58,6 +59,27 @@ func testImports(t *testing.T, open Factory) {
 	apply(t, s, from(S("t1", newID(), at(4), voiding("cat", target.ID)), "https://lms.example.com/xapi", orig.Add(3*time.Second)))
 	apply(t, s, target)
 	want("t1", target.ID, target.Provenance)
+
+	// A batch larger than a backend's multi-row INSERTs (SQLite writes 200
+	// rows at a time) keeps the provenance and the keys of every statement,
+	// those of the last, partial INSERT too.
+	var big []store.Statement
+	for i := range 450 {
+		big = append(big, from(S("t3", newID(), at(5), basic(fmt.Sprintf("l%03d", i), "did", "a")), "file:///exports/big.ndjson", orig.Add(time.Duration(i)*time.Millisecond)))
+	}
+	if res := apply(t, s, big...); res.Inserted != len(big) {
+		t.Fatalf("big batch: %+v", res)
+	}
+	for _, i := range []int{0, 199, 200, 399, 400, 449} {
+		want("t3", big[i].ID, big[i].Provenance)
+		q := store.Query{Tenant: "t3", Agent: fmt.Sprintf(`{"mbox":"mailto:l%03d@example.com"}`, i)}
+		if got := ids(t, s, q); len(got) != 1 || got[0] != big[i].ID {
+			t.Fatalf("statements of learner %d in the big batch: %v, want [%s]", i, got, big[i].ID)
+		}
+	}
+	if got := ids(t, s, store.Query{Tenant: "t3", Verb: "http://example.com/verbs/did"}); len(got) != len(big) {
+		t.Fatalf("big batch by verb: %d statements, want %d", len(got), len(big))
+	}
 
 	const src = "https://lms.example.com/xapi"
 	if got, err := s.PullCursor(ctx(t), "t1", src); err != nil || !got.IsZero() {
