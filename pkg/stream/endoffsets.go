@@ -19,15 +19,8 @@ type SharedEndOffsets struct {
 
 	mu       sync.Mutex
 	pending  []chan endsResult
-	inflight int // rounds running
+	fetching bool
 }
-
-// maxRounds bounds the requests in flight. With one, a caller arriving
-// while a request is out waits for it and then for its own: 1.5 round
-// trips on average, which on a busy broker (a request queued behind the
-// produce requests of every client) was most of a client-id write's extra
-// latency. With more, a caller's request is usually sent at once.
-const maxRounds = 3
 
 type endsResult struct {
 	ends map[int32]int64
@@ -50,9 +43,9 @@ func (s *SharedEndOffsets) Get(ctx context.Context) (map[int32]int64, time.Time,
 	ch := make(chan endsResult, 1)
 	s.mu.Lock()
 	s.pending = append(s.pending, ch)
-	if s.inflight < maxRounds {
-		s.inflight++
-		go s.rounds()
+	if !s.fetching {
+		s.fetching = true
+		go s.loop()
 	}
 	s.mu.Unlock()
 	select {
@@ -63,15 +56,13 @@ func (s *SharedEndOffsets) Get(ctx context.Context) (map[int32]int64, time.Time,
 	}
 }
 
-// rounds sends one request for every caller waiting when it is sent, again
-// while callers keep coming.
-func (s *SharedEndOffsets) rounds() {
+func (s *SharedEndOffsets) loop() {
 	for {
 		s.mu.Lock()
 		batch := s.pending
 		s.pending = nil
 		if len(batch) == 0 {
-			s.inflight--
+			s.fetching = false
 			s.mu.Unlock()
 			return
 		}
