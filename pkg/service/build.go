@@ -187,8 +187,7 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, ch lifec
 	if err != nil {
 		return nil, err
 	}
-	topicEnds := stream.NewTopicEnds(kcl, cfg.Topic)
-	ends, err := stream.NewSharedEndOffsets(topicEnds.Get)
+	ends, err := stream.NewSharedEndOffsets(func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) })
 	if err != nil {
 		return nil, err
 	}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 )
@@ -146,94 +143,24 @@ func Ping(ctx context.Context, cl *kgo.Client) error {
 // EndOffsets returns partition -> end offset (the offset the next record
 // will get) of topic: everything acknowledged so far lies below it.
 func EndOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {
-	return NewTopicEnds(cl, topic).Get(ctx)
-}
-
-// TopicEnds reads a topic's end offsets in one ListOffsets request, with
-// the partitions from metadata it re-reads every topicEndsMetadataAge:
-// kadm's ListEndOffsets asks for metadata first each time, which doubles
-// the round trips of a read-your-writes GET and of a conflict check. A
-// partition added to the topic is seen within that age.
-type TopicEnds struct {
-	cl    *kgo.Client
-	topic string
-
-	mu    sync.Mutex
-	parts []int32
-	read  time.Time
-}
-
-const topicEndsMetadataAge = 10 * time.Second
-
-// NewTopicEnds reads topic's end offsets with cl.
-func NewTopicEnds(cl *kgo.Client, topic string) *TopicEnds {
-	return &TopicEnds{cl: cl, topic: topic}
-}
-
-// Get returns the end offset of every partition (see EndOffsets).
-func (t *TopicEnds) Get(ctx context.Context) (map[int32]int64, error) {
-	parts, err := t.partitions(ctx)
+	offs, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
 	}
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.ReplicaID = -1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = t.topic
-	for _, p := range parts {
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = p, -1, -1 // -1: the end
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
-	// The client splits the request by partition leader.
-	resp, err := req.RequestWith(ctx, t.cl)
-	if err != nil {
-		return nil, fmt.Errorf("list end offsets of %s: %w", t.topic, err)
-	}
-	out := make(map[int32]int64, len(parts))
+	out := map[int32]int64{}
 	var errs []error
-	for _, rt := range resp.Topics {
-		for _, rp := range rt.Partitions {
-			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-				errs = append(errs, fmt.Errorf("partition %d: %w", rp.Partition, err))
-				continue
-			}
-			out[rp.Partition] = rp.Offset
+	offs.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			errs = append(errs, fmt.Errorf("partition %d: %w", o.Partition, o.Err))
+			return
 		}
+		out[o.Partition] = o.Offset
+	})
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("list end offsets of %s: %w", topic, errors.Join(errs...))
 	}
-	if len(errs) > 0 || len(out) != len(parts) {
-		t.forget()
-		return nil, fmt.Errorf("list end offsets of %s: %d of %d partitions answered: %w", t.topic, len(out), len(parts), errors.Join(errs...))
+	if len(out) == 0 {
+		return nil, fmt.Errorf("topic %s has no partitions (does it exist?)", topic)
 	}
 	return out, nil
-}
-
-func (t *TopicEnds) forget() {
-	t.mu.Lock()
-	t.read = time.Time{}
-	t.mu.Unlock()
-}
-
-func (t *TopicEnds) partitions(ctx context.Context) ([]int32, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.parts != nil && time.Since(t.read) < topicEndsMetadataAge {
-		return t.parts, nil
-	}
-	md, err := kadm.NewClient(t.cl).Metadata(ctx, t.topic)
-	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", t.topic, err)
-	}
-	td, ok := md.Topics[t.topic]
-	if !ok || td.Err != nil || len(td.Partitions) == 0 {
-		return nil, fmt.Errorf("topic %s has no partitions (does it exist?): %v", t.topic, td.Err)
-	}
-	parts := make([]int32, 0, len(td.Partitions))
-	for _, p := range td.Partitions {
-		parts = append(parts, p.Partition)
-	}
-	slices.Sort(parts)
-	t.parts, t.read = parts, time.Now()
-	return parts, nil
 }
