@@ -20,6 +20,12 @@ func newTestAPI(t *testing.T) *fiber.App {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, svc)
+}
+
+// serve is the admin API of svc under /admin.
+func serve(t *testing.T, svc *Service) *fiber.App {
+	t.Helper()
 	api, err := NewAPI(svc, testToken, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
 
 	"github.com/streamlrs/streamlrs/pkg/lifecycle"
@@ -45,12 +44,7 @@ func lifecycleServer(t *testing.T) (string, *recordingPublisher) {
 	if svc.Lifecycle, err = lifecycle.New(st, pub, nil, caughtUp{}, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	api, err := NewAPI(svc, testToken, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	api.Register(app, "/admin")
+	app := serve(t, svc)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -52,28 +52,14 @@ func TestErasureEverywhere(t *testing.T) {
 
 	post := func(stmts ...string) []string {
 		t.Helper()
-		r := c.post("[" + strings.Join(stmts, ",") + "]")
-		if r.status != http.StatusOK {
-			t.Fatalf("POST: %d %s", r.status, r.body)
-		}
-		var ids []string
-		r.json(t, &ids)
-		return ids
+		return postIDs(t, c, "["+strings.Join(stmts, ",")+"]")
 	}
 	const ana, dana = `{"mbox":"mailto:ana@example.com"}`, `{"mbox":"mailto:dana@example.com"}`
 	verb := `"verb":{"id":"http://adlnet.gov/expapi/verbs/attended"},"object":{"id":"http://example.com/class"}`
 	anaIDs := post(statement("ana", "completed", "course-1"), statement("ana", "passed", "course-1"),
 		`{"actor":{"mbox":"mailto:bob@example.com"},`+verb+`,"context":{"instructor":`+ana+`}}`,
 		`{"actor":{"objectType":"Group","member":[{"mbox":"mailto:eve@example.com"},`+ana+`]},`+verb+`}`)
-	content := []byte("ana's certificate")
-	body, ct := attachmentRequest(withAttachment(content), content)
-	r := c.do(http.MethodPost, "/statements", ct, body)
-	if r.status != http.StatusOK {
-		t.Fatalf("POST with attachment: %d %s", r.status, r.body)
-	}
-	var attached []string
-	r.json(t, &attached)
-	anaIDs = append(anaIDs, attached...)
+	anaIDs = append(anaIDs, postAttached(t, c, []byte("ana's certificate"))...)
 	others := post(statement("carl", "completed", "course-1"), statement("bob", "completed", "course-2"))
 	docs := []string{
 		"/activities/state?activityId=" + url.QueryEscape("http://example.com/class") + "&agent=" + url.QueryEscape(ana) + "&stateId=bookmark",

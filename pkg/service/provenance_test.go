@@ -170,13 +170,7 @@ func TestPullCursorInTheStore(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	content := []byte("certificate pulled with its statement")
-	body, ct := attachmentRequest(withAttachment(content), content)
-	r := src.do(http.MethodPost, "/statements", ct, body)
-	if r.status != http.StatusOK {
-		t.Fatalf("POST with an attachment: %d %s", r.status, r.body)
-	}
-	var att []string
-	r.json(t, &att)
+	att := postAttached(t, src, content)
 	ids = append(ids, att...)
 	voider := postIDs(t, src, refStatement("", ids[3], "voided"))[0]
 
@@ -264,7 +258,7 @@ func TestPullCursorInTheStore(t *testing.T) {
 	}
 
 	// The attachment came with its statement.
-	r = importing.get("?statementId=" + att[0] + "&attachments=true")
+	r := importing.get("?statementId=" + att[0] + "&attachments=true")
 	if r.status != http.StatusOK || !strings.Contains(string(r.body), string(content)) {
 		t.Fatalf("the pulled statement's attachment on the target: %d %s", r.status, r.body)
 	}
@@ -325,13 +319,7 @@ func TestPullFromLearningLockerKeepsProvenance(t *testing.T) {
 		ids = append(ids, postIDs(t, ll, statementArray(60, "experienced"))...)
 	}
 	content := []byte("certificate kept by Learning Locker")
-	body, ct := attachmentRequest(withAttachment(content), content)
-	r := ll.do(http.MethodPost, "/statements", ct, body)
-	if r.status != http.StatusOK {
-		t.Fatalf("POST with an attachment to Learning Locker: %d %s", r.status, r.body)
-	}
-	var att []string
-	r.json(t, &att)
+	att := postAttached(t, ll, content)
 	ids = append(ids, att...)
 	postIDs(t, ll, refStatement("", ids[5], "voided"))
 

@@ -94,6 +94,20 @@ func postIDs(t *testing.T, c *client, body string) []string {
 	return ids
 }
 
+// postAttached posts withAttachment(content) with content as its part
+// (multipart/mixed) and returns the statement's id.
+func postAttached(t *testing.T, c *client, content []byte) []string {
+	t.Helper()
+	body, ct := attachmentRequest(withAttachment(content), content)
+	r := c.do(http.MethodPost, "/statements", ct, body)
+	if r.status != http.StatusOK {
+		t.Fatalf("POST with an attachment as %s: %d %s", c.key, r.status, r.body)
+	}
+	var ids []string
+	r.json(t, &ids)
+	return ids
+}
+
 func listIDs(t *testing.T, c *client, query string) []string {
 	t.Helper()
 	r := c.get(query)
@@ -150,13 +164,7 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		acmeOnly := postIDs(t, acme, statement("ana", "passed", "course-2"))[0]
 		content := []byte("acme certificate")
-		body, ct := attachmentRequest(withAttachment(content), content)
-		r := acme.do("POST", "/statements", ct, body)
-		if r.status != 200 {
-			t.Fatalf("acme multipart POST: %d %s", r.status, r.body)
-		}
-		var attIDs []string
-		r.json(t, &attIDs)
+		attIDs := postAttached(t, acme, content)
 
 		// Read by id: each tenant sees its own statement under the shared
 		// id, and nothing under acme's other ids.

@@ -195,17 +195,7 @@ func TestRetentionPurgesInChunks(t *testing.T) {
 		{"applied already", purgeChunk, map[int32]int64{0: 8}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			st := &recordingStore{applied: tt.applied, purgeable: tt.purgeable}
-			w, err := New(st, "writer", 1, 0, 0, unusedDeadLetter(t), zap.NewNop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Handle(context.Background(), recs); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(st.txs, tt.want) {
-				t.Fatalf("transactions %+v, want %+v", st.txs, tt.want)
-			}
+			wantTransactions(t, &recordingStore{applied: tt.applied, purgeable: tt.purgeable}, 0, 0, recs, tt.want)
 		})
 	}
 }
@@ -244,17 +234,7 @@ func TestErasureAppliedInOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := &recordingStore{applied: tt.applied}
-			w, err := New(st, "writer", 1, 0, 0, unusedDeadLetter(t), zap.NewNop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Handle(context.Background(), recs); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(st.txs, tt.want) {
-				t.Fatalf("transactions %+v, want %+v", st.txs, tt.want)
-			}
+			wantTransactions(t, &recordingStore{applied: tt.applied}, 0, 0, recs, tt.want)
 		})
 	}
 }
@@ -276,7 +256,6 @@ func TestTransactionsOfBoundedSize(t *testing.T) {
 		rec.Partition, rec.Offset = 0, off
 		recs = append(recs, rec)
 	}
-	dlq := unusedDeadLetter(t)
 	tests := []struct {
 		max  int
 		want []recordedTx
@@ -288,17 +267,7 @@ func TestTransactionsOfBoundedSize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.max), func(t *testing.T) {
-			st := &recordingStore{}
-			w, err := New(st, "writer", 1, tt.max, 0, dlq, zap.NewNop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Handle(context.Background(), recs); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(st.txs, tt.want) {
-				t.Fatalf("transactions %+v, want %+v", st.txs, tt.want)
-			}
+			wantTransactions(t, &recordingStore{}, tt.max, 0, recs, tt.want)
 		})
 	}
 }
@@ -321,7 +290,6 @@ func TestImportTransactions(t *testing.T) {
 		rec.Partition, rec.Offset = 0, int64(off)
 		recs = append(recs, rec)
 	}
-	dlq := unusedDeadLetter(t)
 	tests := []struct {
 		max, imports int
 		want         []recordedTx
@@ -334,18 +302,24 @@ func TestImportTransactions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.max, "/", tt.imports), func(t *testing.T) {
-			st := &recordingStore{}
-			w, err := New(st, "writer", 1, tt.max, tt.imports, dlq, zap.NewNop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Handle(context.Background(), recs); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(st.txs, tt.want) {
-				t.Fatalf("transactions %+v, want %+v", st.txs, tt.want)
-			}
+			wantTransactions(t, &recordingStore{}, tt.max, tt.imports, recs, tt.want)
 		})
+	}
+}
+
+// wantTransactions has a writer with these bounds handle recs on st and
+// compares the transactions st recorded with want.
+func wantTransactions(t *testing.T, st *recordingStore, maxStatements, importStatements int, recs []*kgo.Record, want []recordedTx) {
+	t.Helper()
+	w, err := New(st, "writer", 1, maxStatements, importStatements, unusedDeadLetter(t), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Handle(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st.txs, want) {
+		t.Fatalf("transactions %+v, want %+v", st.txs, want)
 	}
 }
 
