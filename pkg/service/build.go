@@ -187,7 +187,7 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, ch lifec
 	if err != nil {
 		return nil, err
 	}
-	ends, err := stream.NewSharedEndOffsets(func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) })
+	ends, err := buildEndOffsets(ctx, cfg, e, cl)
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +244,24 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, ch lifec
 		e.log.Info("metrics and admin API listening apart from the xAPI", zap.String("addr", addr.String()))
 	}
 	return srv, nil
+}
+
+// buildEndOffsets connects the clients that ask for the topic's end
+// offsets, apart from the producer's, whose connection queues them behind
+// its produce requests.
+func buildEndOffsets(ctx context.Context, cfg IngestConfig, e env, cl *closers) (*stream.SharedEndOffsets, error) {
+	fetchers := make([]stream.EndOffsetsFetch, cfg.EndOffsetClients)
+	for i := range fetchers {
+		name := fmt.Sprintf("kafka-offsets-%d", i+1)
+		kcl, err := connectKafka(ctx, name, cfg.Common, e, e.kafkaMetrics(fmt.Sprintf("offsets-%d", i+1)))
+		if err != nil {
+			return nil, err
+		}
+		cl.add(kcl.Close)
+		e.health.Add(name, func(ctx context.Context) error { return stream.Ping(ctx, kcl) })
+		fetchers[i] = func(ctx context.Context) (map[int32]int64, error) { return stream.EndOffsets(ctx, kcl, cfg.Topic) }
+	}
+	return stream.NewSharedEndOffsets(fetchers...)
 }
 
 // buildLifecycle connects the erasure publisher (a client of its own: its

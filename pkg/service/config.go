@@ -125,6 +125,7 @@ type IngestConfig struct {
 	BodyLimit          int
 	MaxBatchStatements int
 	ReadWait           time.Duration
+	EndOffsetClients   int
 	Conflict           conflict.Config
 	PublishTimeout     time.Duration
 	AuthCacheTTL       time.Duration
@@ -153,6 +154,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.BodyLimit, "max-body-bytes", 10<<20, "largest request body; larger requests get 413")
 	fs.IntVar(&c.MaxBatchStatements, "max-batch-statements", 1000, "most statements in one POST; more get 413")
 	fs.DurationVar(&c.ReadWait, "read-wait", 2*time.Second, "how long a GET waits for the store to apply what the topic holds")
+	fs.IntVar(&c.EndOffsetClients, "end-offset-clients", 3, "Kafka clients asking for the topic's end offsets, which every GET and every client-chosen id waits for: more let rounds overlap instead of queueing (one connection each)")
 	c.Conflict.RegisterFlags(fs)
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", 10*time.Second, "how long a POST waits for the broker's acknowledgement (503 after)")
 	fs.DurationVar(&c.AuthCacheTTL, "auth-cache-ttl", 10*time.Second, "how long a verified credential is trusted before it is re-read")
@@ -175,6 +177,9 @@ func (c IngestConfig) validate() error {
 	var errs []error
 	if c.ReadWait < 0 || c.AuthCacheTTL <= 0 || c.PublishTimeout <= 0 {
 		errs = append(errs, errors.New("read-wait, auth-cache-ttl and publish-timeout must be positive"))
+	}
+	if c.EndOffsetClients < 1 {
+		errs = append(errs, errors.New("end-offset-clients must be at least 1"))
 	}
 	if err := c.Conflict.Validate(); err != nil {
 		errs = append(errs, err)
