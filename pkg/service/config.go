@@ -154,7 +154,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.BodyLimit, "max-body-bytes", 10<<20, "largest request body; larger requests get 413")
 	fs.IntVar(&c.MaxBatchStatements, "max-batch-statements", 1000, "most statements in one POST; more get 413")
 	fs.DurationVar(&c.ReadWait, "read-wait", 2*time.Second, "how long a GET waits for the store to apply what the topic holds")
-	fs.IntVar(&c.EndOffsetClients, "end-offset-clients", 3, "Kafka clients asking for the topic's end offsets, which every GET and every client-chosen id waits for: more let rounds overlap instead of queueing (one connection each)")
+	fs.IntVar(&c.EndOffsetClients, "end-offset-clients", 1, "Kafka clients asking for the topic's end offsets, which every GET and every client-chosen id waits for; with more, a caller starts a round on an idle one instead of waiting for the round in flight (one connection each; see docs/performance.md)")
 	c.Conflict.RegisterFlags(fs)
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", 10*time.Second, "how long a POST waits for the broker's acknowledgement (503 after)")
 	fs.DurationVar(&c.AuthCacheTTL, "auth-cache-ttl", 10*time.Second, "how long a verified credential is trusted before it is re-read")
