@@ -66,13 +66,6 @@ type Config struct {
 	// FilterMaxMB bounds the filter of every id acknowledged (2 to 4 bytes
 	// per statement), which spares new ids the store lookup; 0 turns it off.
 	FilterMaxMB int
-	// SoleProducer says this instance publishes every record of the topic
-	// (the embedded broker, whose only credential this process made). Once
-	// the tail has read what the topic held at start, every later record is
-	// one this instance acknowledged itself and holds until the tail reads
-	// it, so a check needs neither the end offsets nor the wait for the
-	// tail. Not a flag: it is true only by construction.
-	SoleProducer bool
 }
 
 // RegisterFlags adds the settings to fs with their defaults.
@@ -132,14 +125,36 @@ type Checker struct {
 
 	mu      sync.Mutex
 	flights map[key]*flight
-	// With SoleProducer: the statements this instance published that the
-	// tail may not have read yet, by key and in acknowledgement order per
-	// partition (for pruning), and whether the tail has read everything the
-	// topic held before this instance published.
-	acked    map[key]ackedEntry
-	ackOrder map[int32][]ackedKey
-	caughtUp atomic.Bool
+	// With a lease: the statements this instance published that the tail
+	// may not have read yet, by key and in acknowledgement order per
+	// partition (for pruning), and the sole lease in which a check found
+	// the tail had read everything the topic held (0: none).
+	lease      Lease
+	acked      map[key]ackedEntry
+	ackOrder   map[int32][]ackedKey
+	caughtUpIn atomic.Uint64 // written with mu held
+	dropped    atomic.Uint64 // statements published and not held; written with mu held
 }
+
+// Lease says whether this instance is the topic's only producer right now.
+// While it is, and once the tail has read what the topic held when the
+// lease began (the first check in a lease waits for that, as without one),
+// every later record is one this instance acknowledged itself and holds
+// until the tail reads it: a check needs neither the end offsets nor the
+// wait for the tail. Epochs tell leases apart, since what a check learnt
+// in one says nothing of the records of the producers before the next.
+type Lease interface {
+	Sole() (epoch uint64, ok bool)
+}
+
+// SoleProducer is the lease of a process that publishes every record of
+// the topic by construction: the single binary, whose embedded broker has
+// a credential no other process knows.
+var SoleProducer Lease = always{}
+
+type always struct{}
+
+func (always) Sole() (uint64, bool) { return 1, true }
 
 type ackedEntry struct {
 	fp  [32]byte
@@ -166,14 +181,16 @@ type flightGroup struct {
 
 // NewChecker checks against idx (fed by tail, which may be nil when the
 // caller feeds the index), ends and st.
-func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, st Store, reg prometheus.Registerer) (*Checker, error) {
+// lease, nil for none, lets the checks skip the wait while this instance is
+// the only producer.
+func NewChecker(cfg Config, idx *Index, tail *Tail, ends EndOffsets, lease Lease, st Store, reg prometheus.Registerer) (*Checker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if idx == nil || ends == nil || st == nil {
 		return nil, errors.New("conflict checker needs an index, end offsets and a store")
 	}
-	c := &Checker{cfg: cfg, idx: idx, tail: tail, ends: ends, flights: map[key]*flight{},
+	c := &Checker{cfg: cfg, idx: idx, tail: tail, ends: ends, lease: lease, flights: map[key]*flight{},
 		acked: map[key]ackedEntry{}, ackOrder: map[int32][]ackedKey{},
 		lookups: &lookups{store: st, timeout: cfg.LookupTimeout},
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -264,16 +281,24 @@ func (c *Checker) Check(ctx context.Context, tenant string, stmts []Statement) (
 		return nil, err
 	}
 	unchecked := false
-	sole := c.soleCaughtUp()
+	epoch, sole := c.soleCaughtUp()
 	if !sole {
+		dropped := c.dropped.Load()
 		if err := c.waitForTail(ctx); err != nil {
 			if ctx.Err() != nil {
 				d.Done()
 				return nil, ctx.Err()
 			}
 			unchecked = true // answer with what is known; the store-writer has the last word
-		} else if c.cfg.SoleProducer {
-			c.caughtUp.Store(true)
+		} else if epoch != 0 {
+			// The end offsets were asked for after the lease began, so the
+			// tail has read every record of the producers before it, and
+			// every later one is held, unless one was dropped meanwhile.
+			c.mu.Lock()
+			if c.dropped.Load() == dropped {
+				c.caughtUpIn.Store(epoch)
+			}
+			c.mu.Unlock()
 		}
 	}
 	// Each source answers for all keys under one lock.
@@ -393,17 +418,18 @@ func (c *Checker) waitForTail(ctx context.Context) error {
 }
 
 // soleCaughtUp reports whether a check may skip the wait for the tail: this
-// instance is the topic's only producer, the tail has read what the topic
-// held before, and the statements published since are held (a tail that
-// stopped reading would let them grow past the index's bound: then the
-// checks wait again, and answer "unchecked" when the wait times out).
-func (c *Checker) soleCaughtUp() bool {
-	if !c.cfg.SoleProducer || !c.caughtUp.Load() {
-		return false
+// instance is the topic's only producer, and in this lease a check found the
+// tail had read what the topic held before. epoch is the lease's, 0 for
+// none.
+func (c *Checker) soleCaughtUp() (epoch uint64, ok bool) {
+	if c.lease == nil {
+		return 0, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.acked) < c.cfg.MaxEntries
+	epoch, sole := c.lease.Sole()
+	if !sole {
+		return 0, false
+	}
+	return epoch, c.caughtUpIn.Load() == epoch
 }
 
 // ackedLookup fills in the fingerprints of the keys not found yet that
@@ -431,15 +457,34 @@ func (c *Checker) release(own map[key]*flight, g *flightGroup, at *ackedAt) {
 		if c.flights[k] == f {
 			delete(c.flights, k)
 		}
-		if at != nil && c.cfg.SoleProducer {
-			if _, ok := c.acked[k]; !ok {
-				c.acked[k] = ackedEntry{fp: f.fp, off: at.off}
-				c.ackOrder[at.part] = append(c.ackOrder[at.part], ackedKey{k, at.off})
-			}
+		if at != nil && c.lease != nil {
+			c.hold(k, f.fp, at)
 		}
 	}
-	if c.cfg.SoleProducer {
+	if c.lease != nil {
 		c.pruneAcked()
+	}
+}
+
+// hold keeps a statement this instance published until the tail reads it.
+// A tail that stopped reading would let them grow without bound: past the
+// index's bound they are no longer kept, and the checks wait for the tail
+// again (and answer "unchecked" when the wait times out), which is right
+// whatever was not kept. Called with c.mu held.
+func (c *Checker) hold(k key, fp [32]byte, at *ackedAt) {
+	if _, ok := c.acked[k]; ok {
+		return
+	}
+	if len(c.acked) >= c.cfg.MaxEntries {
+		c.dropped.Add(1)
+		c.caughtUpIn.Store(0)
+		return
+	}
+	c.acked[k] = ackedEntry{fp: fp, off: at.off}
+	c.ackOrder[at.part] = append(c.ackOrder[at.part], ackedKey{k, at.off})
+	if len(c.acked) >= c.cfg.MaxEntries {
+		// Full: the next statement could not be held.
+		c.caughtUpIn.Store(0)
 	}
 }
 

@@ -85,6 +85,10 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
+	return newLeaseHarness(t, cfg, nil)
+}
+
+func newLeaseHarness(t *testing.T, cfg Config, lease Lease) *harness {
 	var seen *Filter
 	if cfg.FilterMaxMB > 0 {
 		seen = NewFilter(cfg.FilterMaxMB << 20)
@@ -94,7 +98,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	if seen != nil {
 		h.idx.loaded()
 	}
-	c, err := NewChecker(cfg, h.idx, nil, h.topic, h.store, nil)
+	c, err := NewChecker(cfg, h.idx, nil, h.topic, lease, h.store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,8 +387,8 @@ func TestCheckFilterSparesTheStoreLookup(t *testing.T) {
 // until the tail reads it, without asking for the end offsets or waiting.
 func TestSoleProducerAnswersFromItsOwnAcknowledgements(t *testing.T) {
 	cfg := defaults()
-	cfg.SoleProducer, cfg.FilterMaxMB, cfg.MaxEntries = true, 1, 3
-	h := newHarness(t, cfg)
+	cfg.FilterMaxMB, cfg.MaxEntries = 1, 3
+	h := newLeaseHarness(t, cfg, SoleProducer)
 	// What the topic held before: the first check waits for the tail.
 	before := uuid.NewString()
 	off := h.publish("t", false, sid(t, before, "a"))
@@ -446,6 +450,67 @@ func TestSoleProducerAnswersFromItsOwnAcknowledgements(t *testing.T) {
 	if h.topic.asked.Load() == asked || counter(t, h.c, "unchecked") != 1 {
 		t.Fatalf("with %d statements held the check did not wait (unchecked %v)", len(h.c.acked), counter(t, h.c, "unchecked"))
 	}
+}
+
+// fakeLease is a producer group whose membership the test changes.
+type fakeLease struct {
+	mu    sync.Mutex
+	epoch uint64
+	sole  bool
+}
+
+func (l *fakeLease) Sole() (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epoch, l.sole
+}
+
+func (l *fakeLease) set(sole bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if sole && !l.sole {
+		l.epoch++
+	}
+	l.sole = sole
+}
+
+// A lease that comes and goes: while another producer may publish, every
+// check waits for the tail; in a new lease the first check waits again,
+// since the records of the producers before it may be unread.
+func TestLeaseSkipsTheWaitOnlyOnceCaughtUpInIt(t *testing.T) {
+	lease := &fakeLease{}
+	h := newLeaseHarness(t, defaults(), lease)
+	waits := func(what string, want bool, id string) {
+		t.Helper()
+		asked := h.topic.asked.Load()
+		d, err := h.check("t", st(id, "a"))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		d.Done()
+		if got := h.topic.asked.Load() != asked; got != want {
+			t.Fatalf("%s: waited for the end offsets = %v, want %v", what, got, want)
+		}
+	}
+	waits("not sole", true, uuid.NewString())
+	lease.set(true)
+	waits("first check of a lease", true, uuid.NewString())
+	waits("caught up in the lease", false, uuid.NewString())
+
+	// Another instance joins, publishes, and leaves: its record is unread.
+	lease.set(false)
+	theirs := uuid.NewString()
+	off := h.publish("t", false, sid(t, theirs, "theirs"))
+	waits("another producer", true, uuid.NewString()) // not read: unchecked, no conflict
+	lease.set(true)
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		h.idx.add(0, off, "t", []stream.StatementID{sid(t, theirs, "theirs")})
+	}()
+	if _, err := h.check("t", st(theirs, "mine")); !errors.As(err, new(*ConflictError)) {
+		t.Fatalf("first check of a new lease = %v, want the conflict with the other producer's record", err)
+	}
+	waits("caught up in the new lease", false, uuid.NewString())
 }
 
 // The backlog is the bytes of records read and not yet applied, per

@@ -177,15 +177,29 @@ func connectKafka(ctx context.Context, check string, c Common, e env, opts ...kg
 // starts this instance's conflict tail and retention job. ch, nil without
 // ClickHouse in this process, lets erasure dry runs count there too.
 func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, ch lifecycle.Analytics, e env, out io.Writer, cl *closers) (*ingest.Server, error) {
+	// Joined before the producer connects, so that it is left after the
+	// producer's last record was answered (closers run in reverse).
+	lease, group, err := buildProducerGroup(cfg, e, cl)
+	if err != nil {
+		return nil, err
+	}
 	kcl, err := connectKafka(ctx, "kafka", cfg.Common, e, append(stream.ProducerOpts(cfg.topic(), cfg.PublishTimeout, cfg.Linger), e.kafkaMetrics("producer"))...)
 	if err != nil {
 		return nil, err
 	}
-	cl.add(kcl.Close)
+	cl.add(func() {
+		fctx, cancel := context.WithTimeout(context.Background(), cfg.PublishTimeout)
+		defer cancel()
+		_ = kcl.Flush(fctx) // what is in flight lands before the group is left
+		kcl.Close()
+	})
 	e.health.Add("kafka", func(ctx context.Context) error { return stream.Ping(ctx, kcl) })
 	producer, err := stream.NewProducer(kcl, cfg.Topic, e.reg)
 	if err != nil {
 		return nil, err
+	}
+	if group != nil {
+		producer.Gate(group.Admit)
 	}
 	ends, err := buildEndOffsets(ctx, cfg, e, cl)
 	if err != nil {
@@ -198,7 +212,7 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, ch lifec
 	if err != nil {
 		return nil, err
 	}
-	conflicts, err := buildConflictChecker(ctx, cfg, kcl, ends, applied, st, e)
+	conflicts, err := buildConflictChecker(ctx, cfg, kcl, ends, lease, applied, st, e)
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +258,29 @@ func buildIngest(ctx context.Context, cfg IngestConfig, st store.Store, ch lifec
 		e.log.Info("metrics and admin API listening apart from the xAPI", zap.String("addr", addr.String()))
 	}
 	return srv, nil
+}
+
+// buildProducerGroup is what tells the conflict check that this instance is
+// the topic's only producer: by construction in the single binary, else by
+// the producer group every ingest joins (without it, -producer-group=false,
+// never). group is nil when there is none to gate the publishes on.
+func buildProducerGroup(cfg IngestConfig, e env, cl *closers) (conflict.Lease, *stream.ProducerGroup, error) {
+	switch {
+	case cfg.soleProducer:
+		return conflict.SoleProducer, nil, nil
+	case !cfg.ProducerGroup:
+		return nil, nil, nil
+	}
+	log := e.log.Named("producer-group")
+	group, err := stream.JoinProducerGroup(cfg.Topic, func(opts ...kgo.Opt) (*kgo.Client, error) {
+		return stream.NewClient(e.brokers, log, append(append(opts, e.kafka...), e.kafkaMetrics("producer-group"))...)
+	}, e.reg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl.add(group.Close)
+	e.health.Add("kafka-producer-group", group.Ready)
+	return group, group, nil
 }
 
 // buildEndOffsets connects the clients that ask for the topic's end
@@ -294,7 +331,7 @@ type conflictStore interface {
 
 // buildConflictChecker starts this instance's tail of the topic (it runs
 // until ctx ends) and returns the checker reading it.
-func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Client, ends *stream.SharedEndOffsets,
+func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Client, ends *stream.SharedEndOffsets, lease conflict.Lease,
 	applied func(context.Context) (map[int32]int64, error), st conflictStore, e env) (*conflict.Checker, error) {
 	var seen *conflict.Filter
 	var scan conflict.Scan
@@ -311,7 +348,7 @@ func buildConflictChecker(ctx context.Context, cfg IngestConfig, admin *kgo.Clie
 		return nil, err
 	}
 	go tail.Run(ctx)
-	return conflict.NewChecker(cfg.Conflict, idx, tail, ends, st, e.reg)
+	return conflict.NewChecker(cfg.Conflict, idx, tail, ends, lease, st, e.reg)
 }
 
 // buildConsumer wires a consumer group with its dead-letter producer: sc

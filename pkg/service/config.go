@@ -126,6 +126,7 @@ type IngestConfig struct {
 	MaxBatchStatements int
 	ReadWait           time.Duration
 	EndOffsetClients   int
+	ProducerGroup      bool
 	Conflict           conflict.Config
 	PublishTimeout     time.Duration
 	AuthCacheTTL       time.Duration
@@ -142,6 +143,9 @@ type IngestConfig struct {
 	TLSKeyFile         string
 	Console            console.Config
 	Lifecycle          lifecycle.Config
+	// soleProducer: the single binary's embedded broker has a credential
+	// no other process knows, so it publishes every record by construction.
+	soleProducer bool
 }
 
 // register adds the API's settings and the process's Common ones; the
@@ -155,6 +159,7 @@ func (c *IngestConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatchStatements, "max-batch-statements", 1000, "most statements in one POST; more get 413")
 	fs.DurationVar(&c.ReadWait, "read-wait", 2*time.Second, "how long a GET waits for the store to apply what the topic holds")
 	fs.IntVar(&c.EndOffsetClients, "end-offset-clients", 1, "Kafka clients asking for the topic's end offsets, which every GET and every client-chosen id waits for; with more, a caller starts a round on an idle one instead of waiting for the round in flight (one connection each; see docs/performance.md)")
+	fs.BoolVar(&c.ProducerGroup, "producer-group", true, "join the topic's producer group before publishing, so that an ingest that finds itself the only member checks client-chosen ids without a broker round trip; turn off while ingests of a release before it still publish to the topic")
 	c.Conflict.RegisterFlags(fs)
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", 10*time.Second, "how long a POST waits for the broker's acknowledgement (503 after)")
 	fs.DurationVar(&c.AuthCacheTTL, "auth-cache-ttl", 10*time.Second, "how long a verified credential is trusted before it is re-read")

@@ -290,7 +290,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		// Only this process knows the embedded broker's password, so it
 		// publishes every record: the conflict check needs no tail wait.
 		in.Kafka = KafkaSecurity{Security: b.Security()}
-		in.Conflict.SoleProducer = true
+		in.soleProducer = true
 		if in.MaxBacklogBytes == 0 {
 			// Past its retention the embedded broker deletes records
 			// whether the store-writer read them or not.

@@ -17,6 +17,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 const voidedVerb = "http://adlnet.gov/expapi/verbs/voided"
@@ -305,4 +310,65 @@ func TestAlternateRequestSyntaxAndCORS(t *testing.T) {
 		t.Fatalf("Consistent-Through not exposed to browsers: %v", r.header)
 	}
 
+}
+
+// Two LRSs on one topic: the first, alone in the producer group, checks
+// client-chosen ids without a broker round trip; from the moment the second
+// may publish, the first must wait for the tail again and so find the
+// conflicts with what the second just acknowledged, and once the second has
+// left, with what it acknowledged last.
+func TestConflictsAcrossAnInstanceJoiningAndLeaving(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	topic := testenv.UniqueName("xapi")
+	args := []string{"-external-kafka", "-kafka-brokers", strings.Join(testenv.KafkaBrokers(t), ","), "-kafka-topic", topic,
+		"-store-group", topic + "-store", "-analytics-group", topic + "-analytics", "-store-dsn", dsn}
+	addrA, _ := startLRS(t, t.TempDir(), args...)
+	a := newClient(t, addrA)
+	waitMetric := func(addr string, want float64) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for metric(t, addr, "lrs_producer_group_members") != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: lrs_producer_group_members is not %v after 60 s", addr, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitMetric(addrA, 1)
+	across := func(from, to *client, rounds int) {
+		t.Helper()
+		for i := range rounds {
+			id := uuid.NewString()
+			if r := from.post(withID(id, statement("ana", "completed", "x"))); r.status != 200 {
+				t.Fatalf("round %d: first write: %d %s", i, r.status, r.body)
+			}
+			if r := to.post(withID(id, statement("ana", "failed", "x"))); r.status != 409 {
+				t.Fatalf("round %d: other content on the other instance: %d %s, want 409", i, r.status, r.body)
+			}
+			if r := to.post(withID(id, statement("ana", "completed", "x"))); r.status != 200 {
+				t.Fatalf("round %d: the same statement on the other instance: %d %s, want 200", i, r.status, r.body)
+			}
+		}
+	}
+	waits := metric(t, addrA, "lrs_conflict_wait_seconds_count")
+	across(a, a, 5)
+	if got := metric(t, addrA, "lrs_conflict_wait_seconds_count"); got > waits+1 {
+		t.Fatalf("alone in the group the checks waited %v times, want at most the first", got-waits)
+	}
+
+	addrB, stopB := startLRS(t, t.TempDir(), args...)
+	b := newClient(t, addrB)
+	across(b, a, 20) // at once: no waiting for a's metric
+	across(a, b, 5)
+	waitMetric(addrA, 2)
+
+	last := uuid.NewString()
+	if r := b.post(withID(last, statement("ana", "completed", "y"))); r.status != 200 {
+		t.Fatalf("last write on the second: %d %s", r.status, r.body)
+	}
+	stopB()
+	waitMetric(addrA, 1)
+	if r := a.post(withID(last, statement("ana", "failed", "y"))); r.status != 409 {
+		t.Fatalf("the second's last statement, other content, after it left: %d %s, want 409", r.status, r.body)
+	}
 }

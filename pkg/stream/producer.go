@@ -41,6 +41,7 @@ func ProducerOpts(t TopicConfig, deliveryTimeout, linger time.Duration) []kgo.Op
 type Producer struct {
 	cl      *kgo.Client
 	topic   string
+	admit   func() error
 	latency prometheus.Histogram
 	results *prometheus.CounterVec
 }
@@ -71,6 +72,11 @@ func NewProducer(cl *kgo.Client, topic string, reg prometheus.Registerer) (*Prod
 	return p, nil
 }
 
+// Gate makes every Publish ask admit first and fail with its error: an
+// ingest publishes only as a member of the producer group. Call it before
+// the first Publish.
+func (p *Producer) Gate(admit func() error) { p.admit = admit }
+
 // Publish returns once the broker acknowledged b (acks=all), or with the
 // reason it did not: only then may the statements be reported as stored.
 // When ctx ends first the record may still be delivered later (the
@@ -82,6 +88,12 @@ func (p *Producer) Publish(ctx context.Context, b Batch) (partition int32, offse
 	rec, err := b.Record(p.topic)
 	if err != nil {
 		return 0, 0, err
+	}
+	if p.admit != nil {
+		if err := p.admit(); err != nil {
+			p.results.WithLabelValues("error").Inc()
+			return 0, 0, fmt.Errorf("publish to %s: %w", p.topic, err)
+		}
 	}
 	start := time.Now()
 	done := make(chan error, 1)
