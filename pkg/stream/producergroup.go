@@ -29,9 +29,9 @@ var ErrNotMember = errors.New("not a member of the topic's producer group")
 // loss of its membership; a new member completes its SyncGroup only after
 // every existing member rejoined, and an existing member rejoins only
 // after its revoke callback, which ends its sole lease. A member cut off
-// from the coordinator loses its membership (and stops publishing) within
-// the heartbeat retry bound below, well before the coordinator's session
-// timeout lets the group go on without it.
+// from the coordinator stops publishing a while after its group requests
+// fail (see lostGrace), before the coordinator's session timeout lets the
+// group go on without it.
 type ProducerGroup struct {
 	cl   *kgo.Client
 	name string
@@ -39,6 +39,7 @@ type ProducerGroup struct {
 
 	mu      sync.Mutex
 	member  bool
+	lostAt  time.Time // when kgo reported the membership lost; zero while it is not
 	members int
 	epoch   uint64 // counts sole leases: a check caught up in one lease says nothing of the next
 	sole    bool
@@ -49,12 +50,19 @@ type ProducerGroup struct {
 // ProducerGroupName is the group of a topic's producers.
 func ProducerGroupName(topic string) string { return "lrs-producers." + topic }
 
-// groupRetryBound bounds the retries of the group's own requests, so that a
-// member cut off from the coordinator gives up its membership within about
-// heartbeat interval + request timeout + this (3 + 10 + 15 s) of its last
-// answered heartbeat, while the coordinator keeps it for the session
-// timeout (45 s) after it, or the rebalance timeout (60 s) in a rebalance.
-const groupRetryBound = 15 * time.Second
+// groupRetryBound bounds the retries of the group's own requests, and
+// lostGrace how long publishing goes on once they failed: the last answered
+// heartbeat was at most heartbeat interval + retry bound + request timeout
+// (3 + 10 + 10 s) before kgo reports the loss, and the coordinator keeps a
+// member for its session timeout (45 s) after its last heartbeat. Publishing
+// on for lostGrace, with a publish taking up to its own timeout (10 s by
+// default), ends within 38 s. Within the grace a broker restart or the
+// coordinator moving to another broker costs no refused write: kgo rejoins
+// by itself.
+const (
+	groupRetryBound = 10 * time.Second
+	lostGrace       = 5 * time.Second
+)
 
 // JoinProducerGroup joins topic's producer group with a client of its own
 // (newClient gets the group's options). Membership comes a moment later:
@@ -108,7 +116,7 @@ func (g *ProducerGroup) Close() {
 func (g *ProducerGroup) Admit() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.member {
+	if !g.member || (!g.lostAt.IsZero() && time.Since(g.lostAt) >= lostGrace) {
 		return ErrNotMember
 	}
 	return nil
@@ -133,7 +141,7 @@ func (g *ProducerGroup) Sole() (epoch uint64, ok bool) {
 func (g *ProducerGroup) assigned(members int) {
 	g.mu.Lock()
 	was := g.sole
-	g.member, g.members, g.sole = true, members, members == 1
+	g.member, g.lostAt, g.members, g.sole = true, time.Time{}, members, members == 1
 	if g.sole && !was {
 		g.epoch++
 	}
@@ -149,12 +157,21 @@ func (g *ProducerGroup) revoked() {
 	g.mu.Unlock()
 }
 
+// lost: kgo gave up the membership after failed group requests, and
+// rejoins. No longer sole at once; publishing stops after lostGrace unless
+// the rejoin completed.
 func (g *ProducerGroup) lost() {
 	g.mu.Lock()
-	g.member, g.sole, g.members = false, false, 0
+	first := g.lostAt.IsZero()
+	if first {
+		g.lostAt = time.Now()
+	}
+	g.sole, g.members = false, 0
 	g.mu.Unlock()
 	g.gauge.Set(0)
-	g.log.Warn("producer group membership lost: publishing stops until this instance rejoins")
+	if first {
+		g.log.Warn("producer group membership lost: rejoining; publishing stops if that takes longer than the grace", zap.Duration("grace", lostGrace))
+	}
 }
 
 // countingBalancer assigns no partitions; it tells each member how many
