@@ -85,15 +85,15 @@ func (p *Producer) Gate(admit func() error) { p.admit = admit }
 // never "not stored"; consumers deduplicate by statement id, so a client
 // that retries with the same statement ids creates no duplicate.
 func (p *Producer) Publish(ctx context.Context, b Batch) (partition int32, offset int64, err error) {
-	rec, err := b.Record(p.topic)
-	if err != nil {
-		return 0, 0, err
-	}
 	if p.admit != nil {
 		if err := p.admit(); err != nil {
 			p.results.WithLabelValues("error").Inc()
 			return 0, 0, fmt.Errorf("publish to %s: %w", p.topic, err)
 		}
+	}
+	rec, err := b.Record(p.topic)
+	if err != nil {
+		return 0, 0, err
 	}
 	start := time.Now()
 	done := make(chan error, 1)

@@ -37,12 +37,11 @@ type ProducerGroup struct {
 	name string
 	log  *zap.Logger
 
-	mu      sync.Mutex
-	member  bool
-	lostAt  time.Time // when kgo reported the membership lost; zero while it is not
-	members int
-	epoch   uint64 // counts sole leases: a check caught up in one lease says nothing of the next
-	sole    bool
+	mu     sync.Mutex
+	member bool
+	lostAt time.Time // when kgo reported the membership lost; zero while it is not
+	epoch  uint64    // counts sole leases: a check caught up in one lease says nothing of the next
+	sole   bool
 
 	gauge prometheus.Gauge
 }
@@ -141,7 +140,7 @@ func (g *ProducerGroup) Sole() (epoch uint64, ok bool) {
 func (g *ProducerGroup) assigned(members int) {
 	g.mu.Lock()
 	was := g.sole
-	g.member, g.lostAt, g.members, g.sole = true, time.Time{}, members, members == 1
+	g.member, g.lostAt, g.sole = true, time.Time{}, members == 1
 	if g.sole && !was {
 		g.epoch++
 	}
@@ -166,7 +165,7 @@ func (g *ProducerGroup) lost() {
 	if first {
 		g.lostAt = time.Now()
 	}
-	g.sole, g.members = false, 0
+	g.sole = false
 	g.mu.Unlock()
 	g.gauge.Set(0)
 	if first {
