@@ -289,6 +289,10 @@ func TestForwarderServicesOnKafka(t *testing.T) {
 	adm.do(http.MethodPost, "/tenants/"+tenant+"/forwarding", forwarding.Spec{Name: "mirror",
 		Target: forwarding.Target{Type: forwarding.TargetXAPI, URL: "http://" + dstAddr + "/xapi", Key: testKey, Secret: testSecret}}, http.StatusCreated, nil)
 
+	// Not for the webhook; 40 KB, so that the records move on to other
+	// partitions.
+	pad := `[{"actor":{"mbox":"mailto:pad@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},` +
+		`"object":{"id":"http://example.com/pad"},"result":{"extensions":{"http://example.com/pad":"` + strings.Repeat("x", 40<<10) + `"}}}]`
 	var attempted, all []string
 	for i := range 60 {
 		if i == 25 {
@@ -297,14 +301,22 @@ func TestForwarderServicesOnKafka(t *testing.T) {
 			// partitions go to the others once its session times out, from
 			// the positions it saved.
 			victim := -1
-			waitUntil(t, 30*time.Second, "an lrs-forwarder's deliveries", func() bool {
+			delivered := func(addr string) float64 {
+				return metric(t, addr, `lrs_forwarding_delivered_total{rule="mirror",tenant="`+tenant+`"}`)
+			}
+			waitExplained(t, 30*time.Second, "an lrs-forwarder's deliveries", func() bool {
 				for j, addr := range forwarderAddrs {
-					if metric(t, addr, `lrs_forwarding_delivered_total{rule="mirror",tenant="`+tenant+`"}`) > 0 {
+					if delivered(addr) > 0 {
 						victim = j
 						return true
 					}
 				}
+				// The records so far may all be in the partitions of
+				// lrs's own forwarder: more move on to the others'.
+				all = append(all, postIDs(t, src, pad)...)
 				return false
+			}, func() string {
+				return fmt.Sprintf("delivered to the mirror: lrs %v, lrs-forwarders %v and %v", delivered(srcAddr), delivered(forwarderAddrs[0]), delivered(forwarderAddrs[1]))
 			})
 			_ = forwarders[victim].cmd.Process.Kill()
 			_ = forwarders[victim].cmd.Wait()
@@ -312,10 +324,7 @@ func TestForwarderServicesOnKafka(t *testing.T) {
 		ids := postIDs(t, src, statementArray(10, "attempted"))
 		attempted = append(attempted, ids...)
 		all = append(all, ids...)
-		// Not for the webhook; 40 KB, so that the records move on to
-		// other partitions.
-		all = append(all, postIDs(t, src, `[{"actor":{"mbox":"mailto:pad@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},`+
-			`"object":{"id":"http://example.com/pad"},"result":{"extensions":{"http://example.com/pad":"`+strings.Repeat("x", 40<<10)+`"}}}]`)...)
+		all = append(all, postIDs(t, src, pad)...)
 		time.Sleep(20 * time.Millisecond)
 	}
 	waitExplained(t, 2*time.Minute, "every statement at the webhook and the target", func() bool {
