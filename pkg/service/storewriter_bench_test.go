@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -66,7 +65,7 @@ func TestStoreWriterBacklog(t *testing.T) {
 	env = append(env, "LRS_STORE_BATCH_RECORDS="+batch)
 	start = time.Now()
 	w := startProcess(t, bin, "lrs-store-writer", env)
-	peak := 0
+	var peak int64
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -74,7 +73,7 @@ func TestStoreWriterBacklog(t *testing.T) {
 			case <-done:
 				return
 			case <-time.After(200 * time.Millisecond):
-				if kb := rssKB(w.cmd.Process.Pid); kb > peak {
+				if kb := statusKB(w.cmd.Process.Pid, "VmRSS"); kb > peak {
 					peak = kb
 				}
 			}
@@ -86,22 +85,6 @@ func TestStoreWriterBacklog(t *testing.T) {
 	w.stop(t)
 	t.Logf("\n| statements | produce | store-writer drain | statements/s | peak RSS |\n|---|---|---|---|---|\n| %d | %v | %v | %.0f | %d MiB |",
 		n, produceTook.Round(time.Millisecond), took.Round(time.Millisecond), float64(n)/took.Seconds(), peak/1024)
-}
-
-func rssKB(pid int) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return kb
-		}
-	}
-	return 0
 }
 
 // waitAppliedFor is waitApplied with a longer bound, for large backlogs.
