@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/streamlrs/streamlrs/pkg/observability"
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 func testEnv(brokers ...string) env {
@@ -48,7 +49,7 @@ func TestWaitForStopsWithContext(t *testing.T) {
 // connectKafka, waiting for a broker that is not there, returns once its
 // context is cancelled.
 func TestConnectKafkaStopsWithContext(t *testing.T) {
-	e := testEnv(freeAddr(t)) // nothing listens there
+	e := testEnv(testenv.FreeAddr(t)) // nothing listens there
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	done := make(chan error, 1)

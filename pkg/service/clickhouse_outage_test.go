@@ -35,7 +35,7 @@ func TestClickHouseOutageDoesNotReachIngest(t *testing.T) {
 		topic := testenv.UniqueName("chdown")
 		common := []string{"LRS_KAFKA_BROKERS=" + strings.Join(brokers, ","), "LRS_KAFKA_TOPIC=" + topic,
 			"LRS_STORE_GROUP=" + topic + "-store", "LRS_ANALYTICS_GROUP=" + topic + "-analytics", "LRS_LOG_LEVEL=warn"}
-		ingestAddr, swAddr, awAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+		ingestAddr, swAddr, awAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 		startProcess(t, bin, "lrs-store-writer", append(common, "LRS_STORE_DSN="+pg, "LRS_HTTP_ADDR="+swAddr))
 		startProcess(t, bin, "lrs-analytics-writer", append(common, "LRS_CLICKHOUSE_DSN="+viaProxy.String(), "LRS_HTTP_ADDR="+awAddr,
 			"LRS_ANALYTICS_BATCH_WAIT=100ms", "LRS_ANALYTICS_RETRY_MAX=500ms"))

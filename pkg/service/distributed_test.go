@@ -176,7 +176,7 @@ func TestDistributedServices(t *testing.T) {
 		})
 	}
 
-	ingestAddr, swAddr, awAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	ingestAddr, swAddr, awAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	sw := startProcess(t, bin, "lrs-store-writer", append(common, "LRS_STORE_DSN="+pg, "LRS_HTTP_ADDR="+swAddr))
 	aw := startProcess(t, bin, "lrs-analytics-writer", append(common, "LRS_CLICKHOUSE_DSN="+ch, "LRS_HTTP_ADDR="+awAddr))
 	// The store-writer migrates the schema; ingest starts with -migrate too,

@@ -34,7 +34,7 @@ func TestErasureEverywhere(t *testing.T) {
 	common := []string{"LRS_KAFKA_BROKERS=" + brokers, "LRS_KAFKA_TOPIC=" + topic, "LRS_KAFKA_PARTITIONS=3", "LRS_LOG_FORMAT=json",
 		"LRS_STORE_GROUP=" + topic + "-store", "LRS_ANALYTICS_GROUP=" + topic + "-analytics"}
 	writers := func(storeDSN, chDSN string, groups ...string) (sw, aw *process) {
-		swAddr, awAddr := freeAddr(t), freeAddr(t)
+		swAddr, awAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 		sw = startProcess(t, bin, "lrs-store-writer", append(append(common, "LRS_STORE_DSN="+storeDSN, "LRS_HTTP_ADDR="+swAddr), groups...))
 		aw = startProcess(t, bin, "lrs-analytics-writer", append(append(common, "LRS_CLICKHOUSE_DSN="+chDSN, "LRS_HTTP_ADDR="+awAddr), groups...))
 		waitReady(t, swAddr, nil)
@@ -42,7 +42,7 @@ func TestErasureEverywhere(t *testing.T) {
 		return sw, aw
 	}
 	sw, aw := writers(pg, ch)
-	ingestAddr := freeAddr(t)
+	ingestAddr := testenv.FreeAddr(t)
 	startProcess(t, bin, "lrs-ingest", append(common, "LRS_STORE_DSN="+pg, "LRS_CLICKHOUSE_DSN="+ch, "LRS_HTTP_ADDR="+ingestAddr,
 		"LRS_BOOTSTRAP_KEY="+testKey, "LRS_BOOTSTRAP_SECRET="+testSecret, "LRS_ADMIN_TOKEN="+testAdminToken))
 	waitReady(t, ingestAddr, nil)

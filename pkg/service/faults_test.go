@@ -174,7 +174,7 @@ type faultCluster struct {
 
 func (c *faultCluster) start(name, binary string, env ...string) {
 	c.t.Helper()
-	addr := freeAddr(c.t)
+	addr := testenv.FreeAddr(c.t)
 	c.env[name] = append(env, "LRS_HTTP_ADDR="+addr)
 	c.admin[name] = addr
 	c.procs[name] = startProcess(c.t, c.bin, binary, c.env[name])

@@ -21,6 +21,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/forwarding"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/stream"
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 // TestForwardingThroughput measures a forwarder draining a backlog of
@@ -129,7 +130,7 @@ func TestForwardingDelay(t *testing.T) {
 	srcAddr, _ := startLRS(t, t.TempDir(), "-admin-token", testAdminToken)
 	src := newClient(t, srcAddr)
 	adm := adminClient{t: t, base: "http://" + srcAddr + "/admin"}
-	hook := &hookReceiver{t: t, addr: freeAddr(t)}
+	hook := &hookReceiver{t: t, addr: testenv.FreeAddr(t)}
 	hook.start()
 	defer hook.stop()
 	var tenants []struct{ ID string }

@@ -154,11 +154,11 @@ var forwardFlags = []string{"-admin-token", testAdminToken, "-forward-rules-inte
 func TestForwardToAnotherLRSAndAWebhook(t *testing.T) {
 	dir := t.TempDir()
 	srcAddr, _ := startLRS(t, filepath.Join(dir, "source"), forwardFlags...)
-	dstAddr := freeAddr(t)
+	dstAddr := testenv.FreeAddr(t)
 	_, stopDst := startLRSAt(t, filepath.Join(dir, "target"), dstAddr)
 	src, dst := newClient(t, srcAddr), newClient(t, dstAddr)
 	adm := adminClient{t: t, base: "http://" + srcAddr + "/admin"}
-	hook := &hookReceiver{t: t, addr: freeAddr(t)}
+	hook := &hookReceiver{t: t, addr: testenv.FreeAddr(t)}
 	hook.start()
 	defer func() { hook.stop() }()
 
@@ -265,7 +265,7 @@ func TestForwarderServicesOnKafka(t *testing.T) {
 	var forwarders []*process
 	var forwarderAddrs []string
 	for i := range 2 {
-		addr := freeAddr(t)
+		addr := testenv.FreeAddr(t)
 		p := startProcess(t, bin, "lrs-forwarder", []string{"LRS_KAFKA_BROKERS=" + brokers, "LRS_KAFKA_TOPIC=" + topic, "LRS_STORE_DSN=" + pg,
 			"LRS_FORWARD_GROUP=" + group, "LRS_HTTP_ADDR=" + addr, "LRS_KAFKA_SESSION_TIMEOUT=6s", "LRS_LOG_FORMAT=console",
 			"LRS_FORWARD_RULES_INTERVAL=200ms", "LRS_FORWARD_BATCH_WAIT=20ms", "LRS_FORWARD_RETRY_MAX=500ms", "LRS_KAFKA_INSTANCE_ID=" + group + strconv.Itoa(i)})
@@ -274,7 +274,7 @@ func TestForwarderServicesOnKafka(t *testing.T) {
 		forwarderAddrs = append(forwarderAddrs, addr)
 	}
 	adm := adminClient{t: t, base: "http://" + srcAddr + "/admin"}
-	hook := &hookReceiver{t: t, addr: freeAddr(t)}
+	hook := &hookReceiver{t: t, addr: testenv.FreeAddr(t)}
 	hook.start()
 	defer func() { hook.stop() }()
 	var tenants []struct{ ID string }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/loadgen"
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 // TestImportOfAGigabyteFile imports a generated NDJSON file of about 1 GB
@@ -49,7 +50,7 @@ func TestImportOfAGigabyteFile(t *testing.T) {
 	}
 
 	db := filepath.Join(dir, "lrs.db")
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	lrs := startProcess(t, bin, "lrs", nil, "-http-addr", addr, "-log-level", "warn",
 		"-store-dsn", "sqlite:"+db, "-broker-dir", filepath.Join(dir, "broker"),
 		"-bootstrap-key", testKey, "-bootstrap-secret", testSecret)

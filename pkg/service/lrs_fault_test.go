@@ -7,6 +7,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 // sqliteIDs reads every statement id of tenant from the SQLite store at
@@ -47,7 +49,7 @@ func TestEmbeddedLRSSurvivesKill9(t *testing.T) {
 	t.Logf("built in %v", time.Since(began).Round(100*time.Millisecond))
 	dir := t.TempDir()
 	db := filepath.Join(dir, "lrs.db")
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	env := []string{"LRS_HTTP_ADDR=" + addr, "LRS_STORE_DSN=sqlite:" + db, "LRS_BROKER_DIR=" + filepath.Join(dir, "broker"),
 		"LRS_BROKER_SYNC_WRITES=true", "LRS_BOOTSTRAP_KEY=" + testKey, "LRS_BOOTSTRAP_SECRET=" + testSecret, "LRS_LOG_LEVEL=warn"}
 	p := startProcess(t, bin, "lrs", env)

@@ -20,21 +20,17 @@ import (
 // its address and a stop function (SIGTERM equivalent).
 func startLRS(t *testing.T, dir string, extra ...string) (addr string, stop func()) {
 	t.Helper()
-	return startLRSAt(t, dir, freeAddr(t), extra...)
+	return startLRSAt(t, dir, testenv.FreeAddr(t), extra...)
 }
 
 // startLRSAt is startLRS on a given address (to start an LRS again where
 // its clients expect it).
 func startLRSAt(t *testing.T, dir, addr string, extra ...string) (string, func()) {
 	t.Helper()
-	args := append([]string{
-		"-http-addr", addr, "-log-format", "console", "-log-level", "warn",
-		"-store-dsn", "sqlite:" + filepath.Join(dir, "lrs.db"), "-broker-dir", filepath.Join(dir, "broker"),
-		"-bootstrap-key", testKey, "-bootstrap-secret", testSecret,
-	}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // also when it fails to start
 	errc := make(chan error, 1)
-	go func() { errc <- RunLRS(ctx, args, io.Discard) }()
+	go func() { errc <- RunLRS(ctx, lrsArgs(dir, addr, extra...), io.Discard) }()
 	waitReady(t, addr, errc)
 	var stopped bool
 	stop := func() {
@@ -54,6 +50,40 @@ func startLRSAt(t *testing.T, dir, addr string, extra ...string) (string, func()
 	}
 	t.Cleanup(stop)
 	return addr, stop
+}
+
+// lrsArgs are the flags of an embedded LRS in dir, serving addr.
+func lrsArgs(dir, addr string, extra ...string) []string {
+	return append([]string{
+		"-http-addr", addr, "-log-format", "console", "-log-level", "warn",
+		"-store-dsn", "sqlite:" + filepath.Join(dir, "lrs.db"), "-broker-dir", filepath.Join(dir, "broker"),
+		"-bootstrap-key", testKey, "-bootstrap-secret", testSecret,
+	}, extra...)
+}
+
+// A start that fails after the writers were built (here the API address
+// is taken) leaves none of their Kafka clients behind: they had joined
+// their groups and went on dialing the stopped broker until the test
+// binary ended.
+func TestLRSFailedStartStopsWhatItStarted(t *testing.T) {
+	ln, err := net.Listen("tcp", testenv.FreeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const kgo = "github.com/twmb/franz-go/pkg/kgo."
+	before := goroutinesIn(kgo)
+	err = RunLRS(context.Background(), lrsArgs(t.TempDir(), ln.Addr().String(), "-log-level", "error"), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("RunLRS on a taken address: %v, want address already in use", err)
+	}
+	n := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if n = goroutinesIn(kgo); n <= before {
+			return
+		}
+	}
+	t.Fatalf("%d Kafka client goroutines after the failed start, %d before", n, before)
 }
 
 // eachTopology runs fn against the whole LRS, in-process, once on the
@@ -304,7 +334,7 @@ func TestLRSWithClickHouse(t *testing.T) {
 // A stopped LRS no longer serves its profiles, and leaves no goroutine of
 // that server behind.
 func TestLRSStopEndsProfiles(t *testing.T) {
-	pprof := freeAddr(t)
+	pprof := testenv.FreeAddr(t)
 	_, stop := startLRS(t, t.TempDir(), "-pprof-addr", pprof)
 	resp, err := http.Get("http://" + pprof + "/debug/pprof/")
 	if err != nil {

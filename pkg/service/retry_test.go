@@ -37,7 +37,7 @@ func TestClientIDsWhileTheStoreWriterIsStopped(t *testing.T) {
 	ingest := append(common, "LRS_STORE_DSN="+pg, "LRS_BOOTSTRAP_KEY="+testKey, "LRS_BOOTSTRAP_SECRET="+testSecret,
 		"LRS_ADMIN_TOKEN="+testAdminToken)
 	const n = 40
-	a, b, aw, sw := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	a, b, aw, sw := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	startProcess(t, bin, "lrs-analytics-writer", append(common, "LRS_CLICKHOUSE_DSN="+ch, "LRS_HTTP_ADDR="+aw, "LRS_ANALYTICS_BATCH_WAIT=100ms"))
 	startProcess(t, bin, "lrs-ingest", append(ingest, "LRS_HTTP_ADDR="+a))
 	waitReady(t, a, nil) // a creates the tenant and credential first

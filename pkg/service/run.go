@@ -48,6 +48,10 @@ func RunIngest(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	cfg := svc.Ingest
+	// The conflict tail runs until ctx ends: it ends with RunIngest, also
+	// when its start fails.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	e, err := newEnv(cfg.Common)
 	if err != nil {
 		return err
@@ -265,6 +269,10 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// What runs until ctx ends (the conflict tail, the rollups) ends with
+	// RunLRS too, also when its start fails.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	in := &cfg.Ingest
 	in.StoreGroup = cfg.StoreWriter.Group
 	if !cfg.External {
@@ -326,6 +334,20 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	writers := []writer{{"store-writer", sw}}
+	running := false
+	defer func() {
+		if running {
+			return
+		}
+		// A start that failed after the writers were built (the API
+		// address taken, say): their Kafka clients already joined groups
+		// and would go on dialing. Run on a done context only closes them.
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		for _, w := range writers {
+			_ = w.c.Run(done)
+		}
+	}()
 	var ch lifecycle.Analytics
 	if cfg.Analytics.DSN != "" {
 		aw, c, err := buildAnalyticsWriter(ctx, in.Common, cfg.Consumer, cfg.Analytics, e, &cl)
@@ -357,6 +379,7 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	g, gctx := newRunGroup(ctx)
 	wctx, stopWriters := context.WithCancel(context.Background())
 	defer stopWriters()
+	running = true
 	for _, w := range writers {
 		g.Go(func() error {
 			if err := w.c.Run(wctx); err != nil {

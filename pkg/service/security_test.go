@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/admin"
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 )
 
 // Black-box tests of issue 14's findings, each against a whole LRS.
@@ -285,7 +286,7 @@ func TestAttachmentCannotBeProbedByHash(t *testing.T) {
 // included), metrics and admin on their own listener, the SQLite file 0600.
 func TestCORSOpsListenerAndFileModes(t *testing.T) {
 	dir := t.TempDir()
-	ops := freeAddr(t)
+	ops := testenv.FreeAddr(t)
 	addr, _ := startLRS(t, dir, "-admin-token", testAdminToken, "-cors-origins", "https://lms.example.com", "-ops-addr", ops, "-max-body-bytes", "4096")
 	get := func(url, origin string) *http.Response {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)

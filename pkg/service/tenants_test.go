@@ -446,7 +446,7 @@ func TestTenantAndAuthorityInClickHouse(t *testing.T) {
 		topic := testenv.UniqueName("xapi")
 		common := []string{"-kafka-brokers", strings.Join(brokers, ","), "-kafka-topic", topic, "-kafka-partitions", "1",
 			"-log-format", "console", "-log-level", "warn"}
-		addr, awAddr := freeAddr(t), freeAddr(t)
+		addr, awAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 		runInProcess(t, func(ctx context.Context, args []string) error { return RunIngest(ctx, args, io.Discard) },
 			append(common, "-http-addr", addr, "-store-dsn", pg, "-admin-token", testAdminToken)...)
 		runInProcess(t, RunAnalyticsWriter, append(common, "-http-addr", awAddr, "-clickhouse-dsn", ch,

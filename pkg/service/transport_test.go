@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamlrs/streamlrs/pkg/testenv"
 	"github.com/streamlrs/streamlrs/pkg/tlsutil/tlstest"
 )
 
@@ -23,7 +24,7 @@ func TestAPIServesTLSAndRotates(t *testing.T) {
 	ca := tlstest.NewCA(t, "LRS test CA")
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	first := ca.Issue(t, certFile, keyFile, "127.0.0.1", "localhost")
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -160,12 +161,9 @@ func (k *Kafka) Pause() { _ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGSTOP) 
 func (k *Kafka) Resume() { _ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGCONT) }
 
 func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	_, port, _ := net.SplitHostPort(FreeAddr(t))
+	p, _ := strconv.Atoi(port)
+	return p
 }
 
 func tailOf(s string, n int) string {
