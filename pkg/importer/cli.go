@@ -191,57 +191,24 @@ func pullOnce(ctx context.Context, im *Importer, src Source, out io.Writer) erro
 const sourcesRecheck = time.Minute
 
 // pullConfigured pulls each of the tenant's configured sources: those
-// with an interval again and again until ctx ends, the others once. The
-// configuration is read again every round, so that changes apply without
-// a restart.
+// with an interval again and again until ctx ends, the others once.
 func pullConfigured(ctx context.Context, im *Importer, st store.Imports, tenant string, out io.Writer) error {
-	next := map[string]time.Time{} // by name: when to pull it again; absent: now
-	for round := 0; ; round++ {
-		sources, err := st.ListPullSources(ctx, tenant)
-		if err != nil {
-			return err
-		}
-		if round == 0 && len(sources) == 0 {
-			return fmt.Errorf("lrs pull: tenant %s has no pull sources: add one with lrs pulls add", tenant)
-		}
-		wake, repeating := time.Now().Add(sourcesRecheck), false
-		for _, ps := range sources {
-			repeating = repeating || ps.Interval > 0
-			if t, ok := next[ps.Name]; ok && time.Now().Before(t) {
-				wake = minTime(wake, t)
-				continue
-			}
-			if _, ok := next[ps.Name]; ok && ps.Interval == 0 {
-				continue // pulled once already
-			}
-			err := pullOnce(ctx, im, Source{Endpoint: ps.Endpoint, Key: ps.Key, Secret: ps.Secret, Version: ps.Version, Since: ps.Since}, out)
-			if ctx.Err() != nil {
-				return nil
-			}
-			if err != nil && ps.Interval == 0 {
-				return err
-			}
-			next[ps.Name] = time.Now().Add(ps.Interval)
-			if ps.Interval > 0 {
-				wake = minTime(wake, next[ps.Name])
-			}
-		}
-		if !repeating {
-			return nil
-		}
-		select {
-		case <-time.After(time.Until(wake)):
-		case <-ctx.Done():
-			return nil
-		}
+	sources, err := st.ListPullSources(ctx, tenant)
+	if err != nil {
+		return err
 	}
+	if len(sources) == 0 {
+		return fmt.Errorf("lrs pull: tenant %s has no pull sources: add one with lrs pulls add", tenant)
+	}
+	list := func(ctx context.Context) ([]store.PullSource, error) { return st.ListPullSources(ctx, tenant) }
+	return Schedule(ctx, list, func(ctx context.Context, ps store.PullSource) error {
+		return pullOnce(ctx, im, SourceOf(ps), out)
+	}, sourcesRecheck, false)
 }
 
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
+// SourceOf is the source a configured pull source names.
+func SourceOf(ps store.PullSource) Source {
+	return Source{Endpoint: ps.Endpoint, Key: ps.Key, Secret: ps.Secret, Version: ps.Version, Since: ps.Since}
 }
 
 // openStore opens the LRS's statement store and applies its migrations

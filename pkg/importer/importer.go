@@ -47,7 +47,17 @@ type Config struct {
 	// under (Tenant, source) instead of the state file.
 	Cursors Cursors
 	Tenant  string
+	// Post, when set, delivers each request instead of an HTTP POST to
+	// Endpoint (which, with Key and Secret, it makes unneeded): the lrs
+	// server pulling its tenants' sources hands them to its own API in
+	// process.
+	Post PostFunc
 }
+
+// PostFunc delivers one POST /statements body (contentType: JSON or
+// multipart/mixed; source: the X-LRS-Source) and returns the LRS's answer:
+// its status, its message, and the Retry-After it asked for.
+type PostFunc func(ctx context.Context, body []byte, contentType, source string) (status int, msg string, retryAfter time.Duration, err error)
 
 // Cursors is where pull positions are kept (pkg/store.Imports).
 type Cursors interface {
@@ -58,10 +68,10 @@ type Cursors interface {
 // Validate checks the settings and fills in defaults.
 func (c *Config) Validate() error {
 	var errs []error
-	if !strings.HasPrefix(c.Endpoint, "http://") && !strings.HasPrefix(c.Endpoint, "https://") {
+	if c.Post == nil && !strings.HasPrefix(c.Endpoint, "http://") && !strings.HasPrefix(c.Endpoint, "https://") {
 		errs = append(errs, fmt.Errorf("endpoint %q: want the LRS's xAPI base URL, http(s)://host/xapi", c.Endpoint))
 	}
-	if c.Key == "" || c.Secret == "" {
+	if c.Post == nil && (c.Key == "" || c.Secret == "") {
 		errs = append(errs, errors.New("a credential key and secret are required (-key, and -secret or LRS_IMPORT_SECRET)"))
 	}
 	if c.Batch < 1 || c.Batch > 10000 {
@@ -140,7 +150,11 @@ func New(cfg Config) (*Importer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Importer{cfg: cfg, state: st}, nil
+	im := &Importer{cfg: cfg, state: st}
+	if im.cfg.Post == nil {
+		im.cfg.Post = im.post
+	}
+	return im, nil
 }
 
 type batch struct {
@@ -338,7 +352,7 @@ func (im *Importer) send(ctx context.Context, b batch, items []Item) error {
 	}
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
-		status, msg, retryAfter, err := im.post(ctx, body, contentType, b.source)
+		status, msg, retryAfter, err := im.cfg.Post(ctx, body, contentType, b.source)
 		switch {
 		case err == nil && status/100 == 2:
 			im.accepted.Add(int64(len(items)))

@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/streamlrs/streamlrs/pkg/store"
-	"github.com/streamlrs/streamlrs/pkg/xapi"
 	"github.com/streamlrs/streamlrs/pkg/xapiservice"
 )
 
@@ -37,27 +36,18 @@ type fieldError struct {
 // unexpected one) into a JSON xAPI error. Unexpected errors are logged with
 // the request id and answered 500 without internals.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
-	var (
-		ae *xapiservice.Error
-		fe *fiber.Error
-		ve *xapi.ValidationError
-		le *xapi.LimitError
-	)
+	var fe *fiber.Error
+	ae, known := xapiservice.AsError(err)
 	switch {
-	case errors.As(err, &ae):
-	case errors.As(err, &le):
-		ae = xapiservice.NewError(http.StatusRequestEntityTooLarge, le.Error())
-	case errors.As(err, &ve):
-		ae = &xapiservice.Error{Status: http.StatusBadRequest, Message: ve.Error(), Fields: ve.Errors}
+	case known:
+		if store.Unavailable(err) {
+			s.logAt(c, zapcore.WarnLevel, "store unavailable", zap.Error(err))
+		}
 	case errors.As(err, &fe):
 		// Fiber's message may quote the request (fasthttp's parse errors
 		// hold the raw head, Authorization and cookies included): answer
 		// with a fixed text per status instead.
 		ae = xapiservice.NewError(fe.Code, fiberErrorMessage(fe.Code))
-	case store.Unavailable(err):
-		s.logAt(c, zapcore.WarnLevel, "store unavailable", zap.Error(err))
-		ae = &xapiservice.Error{Status: http.StatusServiceUnavailable, RetryAfter: 5,
-			Message: "the statement store does not answer now; retry later (retrying this request is safe)"}
 	default:
 		s.logAt(c, zapcore.ErrorLevel, "request failed", zap.Error(err))
 		ae = xapiservice.NewError(http.StatusInternalServerError, "internal error; see the server log for request "+requestID(c))

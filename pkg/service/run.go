@@ -19,6 +19,7 @@ import (
 	"github.com/streamlrs/streamlrs/pkg/forwarding"
 	"github.com/streamlrs/streamlrs/pkg/lifecycle"
 	"github.com/streamlrs/streamlrs/pkg/observability"
+	"github.com/streamlrs/streamlrs/pkg/pulls"
 	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/storewriter"
 	"github.com/streamlrs/streamlrs/pkg/stream"
@@ -194,6 +195,10 @@ type LRSConfig struct {
 	// RetentionBytes bounds the embedded broker's log (and so its memory).
 	RetentionBytes int64
 	External       bool
+	// Pulls runs the tenants' pull sources that have an interval in this
+	// process; PullRecheck is how often their list is read again.
+	Pulls       bool
+	PullRecheck time.Duration
 }
 
 func (c *LRSConfig) register(fs *flag.FlagSet) {
@@ -208,6 +213,8 @@ func (c *LRSConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SyncWrites, "broker-sync-writes", false, "fsync every batch in the embedded broker before acknowledging")
 	fs.Int64Var(&c.RetentionBytes, "broker-retention-bytes", 1<<30, "most bytes the embedded broker keeps per partition; older records go first, read or not (0: unbounded)")
 	fs.BoolVar(&c.External, "external-kafka", false, "use -kafka-brokers instead of the embedded broker")
+	fs.BoolVar(&c.Pulls, "pulls", true, "pull the tenants' configured sources that have an interval (lrs pulls) in this process; run it on one lrs only")
+	fs.DurationVar(&c.PullRecheck, "pull-recheck", time.Minute, "how often the pull sources are listed again (sources added or changed apply then)")
 	// lrs runs on SQLite by default, whose single writer the API's
 	// attachment and document writes wait for: a store transaction of a
 	// whole batch would hold them up to half a second. Transactions of
@@ -366,6 +373,14 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var puller *pulls.Runner
+	if cfg.Pulls {
+		puller, err = pulls.New(pulls.Config{Recheck: cfg.PullRecheck, Batch: 500, RetryFor: 15 * time.Minute},
+			st, srv.Statements(), e.log.Named("pulls"), e.reg)
+		if err != nil {
+			return err
+		}
+	}
 	base, err := listenAPI(srv, *in, e.log)
 	if err != nil {
 		return err
@@ -387,6 +402,11 @@ func RunLRS(ctx context.Context, args []string, out io.Writer) error {
 			}
 			return nil
 		})
+	}
+	if puller != nil {
+		// On the group's context: it stops with the API, before the
+		// writers, as the requests in flight do.
+		g.Go(func() error { return puller.Run(gctx) })
 	}
 	g.Go(func() error {
 		<-gctx.Done()

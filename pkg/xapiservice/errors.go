@@ -9,8 +9,10 @@
 package xapiservice
 
 import (
+	"errors"
 	"net/http"
 
+	"github.com/streamlrs/streamlrs/pkg/store"
 	"github.com/streamlrs/streamlrs/pkg/xapi"
 )
 
@@ -37,4 +39,25 @@ func BadRequest(msg string) *Error { return NewError(http.StatusBadRequest, msg)
 // unavailable is a 503 that asks the client to retry in a few seconds.
 func unavailable(msg string) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Message: msg, RetryAfter: 5}
+}
+
+// AsError is the xAPI error a service's err stands for: an *Error, a
+// statement's validation or size error, or the store unreachable (503);
+// ok is false for anything else, an internal error.
+func AsError(err error) (e *Error, ok bool) {
+	var (
+		ve *xapi.ValidationError
+		le *xapi.LimitError
+	)
+	switch {
+	case errors.As(err, &e):
+		return e, true
+	case errors.As(err, &le):
+		return NewError(http.StatusRequestEntityTooLarge, le.Error()), true
+	case errors.As(err, &ve):
+		return &Error{Status: http.StatusBadRequest, Message: ve.Error(), Fields: ve.Errors}, true
+	case store.Unavailable(err):
+		return unavailable("the statement store does not answer now; retry later (retrying this request is safe)"), true
+	}
+	return nil, false
 }
