@@ -251,9 +251,6 @@ func (s *sqlDB) removeStatements(ctx context.Context, tx *sql.Tx, tenant string,
 		if _, err := tx.ExecContext(ctx, s.d.bind("DELETE FROM attachment_grants WHERE tenant = ? AND statement_id = ?"), tenant, r.ID); err != nil {
 			return n, fmt.Errorf("delete the attachment grants of %s: %w", r.ID, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.d.bind("DELETE FROM statement_provenance WHERE tenant = ? AND id = ?id"), tenant, r.ID); err != nil {
-			return n, fmt.Errorf("delete the provenance of %s: %w", r.ID, err)
-		}
 		for _, h := range attachmentHashes(r.Body) {
 			hashes[h] = true
 		}

@@ -108,14 +108,16 @@ func (p *Postgres) ApplyStatements(ctx context.Context, group string, stmts []St
 // and reports which rows it wrote.
 const pgInsertStatements = `
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::text[], $5::boolean[], $6::uuid[], $7::bytea[])
-        AS t(tenant, id, stored, fingerprint, voiding, ref, body)
+    SELECT * FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::text[], $5::boolean[], $6::uuid[], $7::bytea[],
+        $13::text[], $14::timestamptz[])
+        AS t(tenant, id, stored, fingerprint, voiding, ref, body, source, original_stored)
 ), ins AS (
-    INSERT INTO statements AS s (tenant, id, stored, fingerprint, voided, voiding, ref, body)
-    SELECT tenant, id, stored, fingerprint, false, voiding, ref, body FROM input
+    INSERT INTO statements AS s (tenant, id, stored, fingerprint, voided, voiding, ref, body, source, original_stored)
+    SELECT tenant, id, stored, fingerprint, false, voiding, ref, body, source, original_stored FROM input
     ON CONFLICT (tenant, id) DO UPDATE
         SET stored = excluded.stored, fingerprint = excluded.fingerprint, voiding = excluded.voiding,
-            ref = excluded.ref, body = excluded.body, voided = s.voided AND NOT excluded.voiding
+            ref = excluded.ref, body = excluded.body, voided = s.voided AND NOT excluded.voiding,
+            source = excluded.source, original_stored = excluded.original_stored
         WHERE s.body IS NULL
     RETURNING s.tenant, s.id, s.xmax::text <> '0' AS filled
 ), keys AS (
@@ -139,7 +141,7 @@ func pgRef(p planned) pgtype.UUID {
 // pgStatementCols and pgKeyCols are the COPY columns, in the order of the
 // sources' Values.
 var (
-	pgStatementCols = []string{"tenant", "id", "stored", "fingerprint", "voided", "voiding", "ref", "body"}
+	pgStatementCols = []string{"tenant", "id", "stored", "fingerprint", "voided", "voiding", "ref", "body", "source", "original_stored"}
 	pgKeyCols       = []string{"digest", "stored", "id", "direct", "tenant"}
 )
 
@@ -153,7 +155,8 @@ func (s *statementSource) Next() bool { s.i++; return s.i <= len(s.rows) }
 func (s *statementSource) Err() error { return nil }
 func (s *statementSource) Values() ([]any, error) {
 	p := s.rows[s.i-1]
-	s.vals = append(s.vals[:0], p.Tenant, pgUUID(p.uid), p.Stored, p.Fingerprint, false, p.Voiding, pgRef(p), p.JSON)
+	source, originalStored := pgProvenance(p)
+	s.vals = append(s.vals[:0], p.Tenant, pgUUID(p.uid), p.Stored, p.Fingerprint, false, p.Voiding, pgRef(p), p.JSON, source, originalStored)
 	return s.vals, nil
 }
 
@@ -213,17 +216,19 @@ func pgUpsert(ctx context.Context, tx pgx.Tx, todo []planned) (inserted, filled 
 	n := len(todo)
 	tenants, ids, fps, refs := make([]string, n), make([]pgtype.UUID, n), make([]string, n), make([]pgtype.UUID, n)
 	stored, voiding, bodies := make([]time.Time, n), make([]bool, n), make([][]byte, n)
+	sources, originalStored := make([]*string, n), make([]*time.Time, n)
 	var kd, kid []pgtype.UUID
 	var ks []time.Time
 	var kdir []bool
 	var kt []string
 	for i, p := range todo {
 		tenants[i], ids[i], stored[i], fps[i], voiding[i], refs[i], bodies[i] = p.Tenant, pgUUID(p.uid), p.Stored, p.Fingerprint, p.Voiding, pgRef(p), p.JSON
+		sources[i], originalStored[i] = pgProvenance(p)
 		for _, k := range p.Keys {
 			kd, ks, kid, kdir, kt = append(kd, pgUUID(keyDigest(p.Tenant, k.Key))), append(ks, p.Stored), append(kid, ids[i]), append(kdir, k.Direct), append(kt, p.Tenant)
 		}
 	}
-	rows, err := tx.Query(ctx, pgInsertStatements, tenants, ids, stored, fps, voiding, refs, bodies, kd, ks, kid, kdir, kt)
+	rows, err := tx.Query(ctx, pgInsertStatements, tenants, ids, stored, fps, voiding, refs, bodies, kd, ks, kid, kdir, kt, sources, originalStored)
 	if err != nil {
 		return nil, nil, fmt.Errorf("insert statements: %w", err)
 	}
@@ -284,9 +289,6 @@ func (p *Postgres) applyTx(ctx context.Context, tx pgx.Tx, group string, todo []
 			}
 		}
 		if err := applyRefs(ctx, pgRefTx{tx}, ins, filled); err != nil {
-			return err
-		}
-		if err := pgInsertProvenance(ctx, tx, ins); err != nil {
 			return err
 		}
 	}

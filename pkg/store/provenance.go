@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Provenance is where an imported statement came from (`lrs import`,
@@ -43,7 +41,7 @@ type Imports interface {
 
 func (s *sqlDB) StatementProvenance(ctx context.Context, tenant, id string) (Provenance, error) {
 	var p Provenance
-	err := s.r.QueryRowContext(ctx, s.d.bind("SELECT source, original_stored FROM statement_provenance WHERE tenant = ? AND id = ?"),
+	err := s.r.QueryRowContext(ctx, s.d.bind("SELECT source, original_stored FROM statements WHERE tenant = ? AND id = ?id AND source IS NOT NULL"),
 		tenant, id).Scan(&p.Source, timeDest{&p.OriginalStored})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Provenance{}, ErrNotFound
@@ -82,54 +80,26 @@ ON CONFLICT (tenant, source) DO UPDATE SET
 	return nil
 }
 
-// imported returns the statements of inserted that carry provenance.
-func imported(inserted []planned) []planned {
-	var out []planned
-	for _, p := range inserted {
-		if p.Provenance.Source != "" {
-			out = append(out, p)
-		}
+// sqliteProvenance is the source and original_stored columns of p's row:
+// NULL unless it was imported (and original_stored NULL when it had no
+// stored time).
+func sqliteProvenance(p planned) (source, originalStored any) {
+	if p.Provenance.Source == "" {
+		return nil, nil
 	}
-	return out
+	if t := p.Provenance.OriginalStored; !t.IsZero() {
+		originalStored = toMicros(t)
+	}
+	return p.Provenance.Source, originalStored
 }
 
-// pgInsertProvenance keeps the provenance of the statements just inserted,
-// in their transaction.
-func pgInsertProvenance(ctx context.Context, tx pgx.Tx, inserted []planned) error {
-	ps := imported(inserted)
-	if len(ps) == 0 {
-		return nil
+// pgProvenance is sqliteProvenance for PostgreSQL.
+func pgProvenance(p planned) (source *string, originalStored *time.Time) {
+	if p.Provenance.Source == "" {
+		return nil, nil
 	}
-	tenants, ids, sources, stored := make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps)), make([]*time.Time, len(ps))
-	for i, p := range ps {
-		tenants[i], ids[i], sources[i] = p.Tenant, p.ID, p.Provenance.Source
-		if t := p.Provenance.OriginalStored; !t.IsZero() {
-			stored[i] = &t
-		}
+	if t := p.Provenance.OriginalStored; !t.IsZero() {
+		originalStored = &t
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO statement_provenance (tenant, id, source, original_stored)
-SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING`,
-		tenants, ids, sources, stored); err != nil {
-		return fmt.Errorf("record provenance: %w", err)
-	}
-	return nil
-}
-
-// sqliteInsertProvenance is pgInsertProvenance for SQLite.
-func sqliteInsertProvenance(ctx context.Context, tx *sql.Tx, inserted []planned) error {
-	ins := newSQLiteRows(tx, "INSERT INTO statement_provenance (tenant, id, source, original_stored) VALUES ", "(?, ?, ?, ?)", " ON CONFLICT DO NOTHING")
-	defer ins.close()
-	for _, p := range imported(inserted) {
-		var stored any
-		if t := p.Provenance.OriginalStored; !t.IsZero() {
-			stored = toMicros(t)
-		}
-		if err := ins.add(ctx, p.Tenant, p.ID, p.Provenance.Source, stored); err != nil {
-			return fmt.Errorf("record provenance: %w", err)
-		}
-	}
-	if err := ins.flush(ctx); err != nil {
-		return fmt.Errorf("record provenance: %w", err)
-	}
-	return nil
+	return &p.Provenance.Source, originalStored
 }

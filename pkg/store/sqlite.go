@@ -152,8 +152,8 @@ func (s *SQLite) ApplyStatements(ctx context.Context, group string, stmts []Stat
 }
 
 func (s *SQLite) applyTx(ctx context.Context, tx *sql.Tx, group string, todo []planned, offsets []Offset, res *ApplyResult) error {
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO statements (tenant, id, stored, fingerprint, voided, voiding, ref, body)
-VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`)
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO statements (tenant, id, stored, fingerprint, voided, voiding, ref, body, source, original_stored)
+VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
@@ -166,7 +166,8 @@ VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`)
 		if p.Ref != "" {
 			ref = p.Ref
 		}
-		r, err := insert.ExecContext(ctx, p.Tenant, p.ID, toMicros(p.Stored), p.Fingerprint, b2i(p.Voiding), ref, p.JSON)
+		source, originalStored := sqliteProvenance(p)
+		r, err := insert.ExecContext(ctx, p.Tenant, p.ID, toMicros(p.Stored), p.Fingerprint, b2i(p.Voiding), ref, p.JSON, source, originalStored)
 		if err != nil {
 			return fmt.Errorf("insert statement %s: %w", p.ID, err)
 		}
@@ -190,9 +191,6 @@ VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`)
 		return err
 	}
 	if err := applyRefs(ctx, sqliteRefTx{tx}, inserted, filled); err != nil {
-		return err
-	}
-	if err := sqliteInsertProvenance(ctx, tx, inserted); err != nil {
 		return err
 	}
 	now := time.Now().UnixMicro()
@@ -225,9 +223,10 @@ func (s *SQLite) fillOrClassify(ctx context.Context, tx *sql.Tx, p planned, ref 
 	}
 	switch {
 	case placeholder:
+		source, originalStored := sqliteProvenance(p)
 		if _, err := tx.ExecContext(ctx, `UPDATE statements SET stored = ?, fingerprint = ?, voiding = ?, ref = ?, body = ?,
-    voided = voided AND NOT ? WHERE tenant = ? AND id = ?`,
-			toMicros(p.Stored), p.Fingerprint, b2i(p.Voiding), ref, p.JSON, b2i(p.Voiding), p.Tenant, p.ID); err != nil {
+    voided = voided AND NOT ?, source = ?, original_stored = ? WHERE tenant = ? AND id = ?`,
+			toMicros(p.Stored), p.Fingerprint, b2i(p.Voiding), ref, p.JSON, b2i(p.Voiding), source, originalStored, p.Tenant, p.ID); err != nil {
 			return false, fmt.Errorf("insert statement %s: %w", p.ID, err)
 		}
 		return true, nil
