@@ -173,16 +173,18 @@ func definitionContains(cur, next []byte) bool {
 	return true
 }
 
-// definedActivity is an Activity with a definition found in a statement.
+// definedActivity is an Activity with a definition found in a statement,
+// and its digest in the statement's tenant.
 type definedActivity struct {
 	ID         string
 	Definition []byte
+	Digest     [16]byte
 }
 
 // statementActivities returns the Activities with a definition in a
-// statement: its object, a SubStatement's object, and the context
+// statement of tenant: its object, a SubStatement's object, and the context
 // activities of both.
-func statementActivities(raw []byte) ([]definedActivity, error) {
+func statementActivities(tenant string, raw []byte) ([]definedActivity, error) {
 	var out []definedActivity
 	err := jsonscan.Members(raw, func(k []byte, v jsonscan.Value) error {
 		switch string(k) {
@@ -193,6 +195,9 @@ func statementActivities(raw []byte) ([]definedActivity, error) {
 		}
 		return nil
 	})
+	for i := range out {
+		out[i].Digest = keyDigest(tenant, prefixActivity+out[i].ID)
+	}
 	return out, err
 }
 
@@ -266,12 +271,11 @@ func applyActivities(ctx context.Context, tx activityTx, inserted []planned) err
 	byDigest := map[[16]byte]*pending{}
 	var digests [][16]byte
 	for _, p := range inserted {
-		acts, err := statementActivities(p.JSON)
-		if err != nil {
-			return fmt.Errorf("activities of statement %s: %w", p.ID, err)
+		if p.actsErr != nil {
+			return fmt.Errorf("activities of statement %s: %w", p.ID, p.actsErr)
 		}
-		for _, a := range acts {
-			d := keyDigest(p.Tenant, prefixActivity+a.ID)
+		for _, a := range p.acts {
+			d := a.Digest
 			e := byDigest[d]
 			if e == nil {
 				e = &pending{row: activityRow{Digest: d, Tenant: p.Tenant, ID: a.ID}}

@@ -73,13 +73,16 @@ func TestStatementActivities(t *testing.T) {
 		"context":{"contextActivities":{"parent":{"id":"http://a/subparent","definition":{"type":"http://t/p"}}}}},
 	"context":{"contextActivities":{"grouping":[{"id":"http://a/g","definition":{"name":{"en":"g"}}},{"id":"http://a/nodef"}],
 		"category":[{"objectType":"Activity","id":"http://a/cat","definition":{"type":"http://t/c"}}]}}}`
-	acts, err := statementActivities([]byte(st))
+	acts, err := statementActivities("t1", []byte(st))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
 	for _, a := range acts {
 		got[a.ID] = string(a.Definition)
+		if a.Digest != keyDigest("t1", prefixActivity+a.ID) {
+			t.Errorf("digest of %s is not its activity key's in the tenant", a.ID)
+		}
 	}
 	want := map[string]string{
 		"http://a/sub": `{"type":"http://t/sub"}`, "http://a/subparent": `{"type":"http://t/p"}`,
@@ -93,7 +96,7 @@ func TestStatementActivities(t *testing.T) {
 		`{"object":{"objectType":"Agent","mbox":"mailto:a@b.c","definition":{"type":"http://t"}}}`,
 		`{"object":{"objectType":"StatementRef","id":"00000000-0000-4000-8000-000000000000"}}`,
 	} {
-		if acts, err := statementActivities([]byte(st)); err != nil || len(acts) != 0 {
+		if acts, err := statementActivities("t1", []byte(st)); err != nil || len(acts) != 0 {
 			t.Errorf("statementActivities(%s) = %v, %v; want none", st, acts, err)
 		}
 	}

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,7 +42,50 @@ const reasonConflict = "a statement with this id and different content exists"
 type planned struct {
 	Statement
 	extracted
-	uid uuid.UUID // ID parsed
+	uid     uuid.UUID  // ID parsed
+	digests [][16]byte // of Keys, in their order
+	// acts are the Activities with a definition in the statement, actsErr
+	// why they could not be read.
+	acts    []definedActivity
+	actsErr error
+}
+
+// parsed is what planning finds in one statement on its own.
+type parsed struct {
+	x       extracted
+	err     error
+	digests [][16]byte
+	acts    []definedActivity
+	actsErr error
+}
+
+// parseAll parses every statement, on every core: the backend's
+// transaction waits for it, and on SQLite that is the store's one writer
+// thread, for which parsing, hashing the keys and reading the Activity
+// definitions were a sixth of the work.
+func parseAll(stmts []Statement) []parsed {
+	out := make([]parsed, len(stmts))
+	workers := min(runtime.GOMAXPROCS(0), (len(stmts)+255)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(stmts); i += workers {
+				s, r := &stmts[i], &out[i]
+				if r.x, r.err = extract(s.JSON); r.err != nil {
+					continue
+				}
+				r.digests = make([][16]byte, len(r.x.Keys))
+				for k, key := range r.x.Keys {
+					r.digests[k] = keyDigest(s.Tenant, key.Key)
+				}
+				r.acts, r.actsErr = statementActivities(s.Tenant, s.JSON)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // plan dedupes a batch and extracts its index keys. Repeats of an id within
@@ -49,12 +94,15 @@ type planned struct {
 // topic instead of blocking the partition.
 func plan(stmts []Statement) ([]planned, ApplyResult, error) {
 	var res ApplyResult
-	out := make([]planned, 0, len(stmts))
-	first := make(map[[2]string]string, len(stmts))
 	for _, s := range stmts {
 		if s.Tenant == "" || s.ID == "" || s.Stored.IsZero() || len(s.JSON) == 0 || s.Fingerprint == "" {
 			return nil, ApplyResult{}, fmt.Errorf("statement %q of tenant %q lacks tenant, id, stored, JSON or fingerprint", s.ID, s.Tenant)
 		}
+	}
+	all := parseAll(stmts)
+	out := make([]planned, 0, len(stmts))
+	first := make(map[[2]string]string, len(stmts))
+	for i, s := range stmts {
 		uid, err := uuid.Parse(s.ID)
 		if err != nil || len(s.ID) != 36 {
 			res.Conflicts = append(res.Conflicts, Conflict{Statement: s, Reason: "statement id is not a UUID"})
@@ -70,14 +118,14 @@ func plan(stmts []Statement) ([]planned, ApplyResult, error) {
 			}
 			continue
 		}
-		x, err := extract(s.JSON)
-		if err != nil {
-			res.Conflicts = append(res.Conflicts, Conflict{Statement: s, Reason: err.Error()})
+		r := all[i]
+		if r.err != nil {
+			res.Conflicts = append(res.Conflicts, Conflict{Statement: s, Reason: r.err.Error()})
 			continue
 		}
 		first[k] = s.Fingerprint
 		s.Stored = fromMicros(toMicros(s.Stored))
-		out = append(out, planned{Statement: s, extracted: x, uid: uid})
+		out = append(out, planned{Statement: s, extracted: r.x, uid: uid, digests: r.digests, acts: r.acts, actsErr: r.actsErr})
 	}
 	return out, res, nil
 }

@@ -178,7 +178,7 @@ func (s *keySource) Err() error { return nil }
 func (s *keySource) Values() ([]any, error) {
 	p := s.rows[s.i]
 	k := p.Keys[s.k]
-	s.vals = append(s.vals[:0], pgUUID(keyDigest(p.Tenant, k.Key)), p.Stored, pgUUID(p.uid), k.Direct, p.Tenant)
+	s.vals = append(s.vals[:0], pgUUID(p.digests[s.k]), p.Stored, pgUUID(p.uid), k.Direct, p.Tenant)
 	return s.vals, nil
 }
 
@@ -224,8 +224,8 @@ func pgUpsert(ctx context.Context, tx pgx.Tx, todo []planned) (inserted, filled 
 	for i, p := range todo {
 		tenants[i], ids[i], stored[i], fps[i], voiding[i], refs[i], bodies[i] = p.Tenant, pgUUID(p.uid), p.Stored, p.Fingerprint, p.Voiding, pgRef(p), p.JSON
 		sources[i], originalStored[i] = pgProvenance(p)
-		for _, k := range p.Keys {
-			kd, ks, kid, kdir, kt = append(kd, pgUUID(keyDigest(p.Tenant, k.Key))), append(ks, p.Stored), append(kid, ids[i]), append(kdir, k.Direct), append(kt, p.Tenant)
+		for j, k := range p.Keys {
+			kd, ks, kid, kdir, kt = append(kd, pgUUID(p.digests[j])), append(ks, p.Stored), append(kid, ids[i]), append(kdir, k.Direct), append(kt, p.Tenant)
 		}
 	}
 	rows, err := tx.Query(ctx, pgInsertStatements, tenants, ids, stored, fps, voiding, refs, bodies, kd, ks, kid, kdir, kt, sources, originalStored)

@@ -253,8 +253,8 @@ func insertKeys(ctx context.Context, tx *sql.Tx, stmts []planned) error {
 	var rows []row
 	for i := range stmts {
 		p := &stmts[i]
-		for _, k := range p.Keys {
-			rows = append(rows, row{keyDigest(p.Tenant, k.Key), toMicros(p.Stored), p, k.Direct})
+		for j, k := range p.Keys {
+			rows = append(rows, row{p.digests[j], toMicros(p.Stored), p, k.Direct})
 		}
 	}
 	// The table is clustered on random digests: inserting in key order
