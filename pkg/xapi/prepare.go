@@ -22,6 +22,10 @@ type Assign struct {
 	// checked while parsing, so a hostile array costs no more than the
 	// bound; past it PrepareStatements returns a *LimitError.
 	MaxStatements int
+	// SentStored keeps in Prepared.SentStored the "stored" each statement
+	// came with, which the stored form replaces: an import's original
+	// stored time.
+	SentStored bool
 }
 
 // Prepared is one validated statement ready to publish and store.
@@ -30,6 +34,7 @@ type Prepared struct {
 	JSON        []byte // the statement in stored form, see PrepareStatements
 	Fingerprint string // hex SHA-256 of the canonical form under the statement comparison rules
 	VoidedID    string // the id of the statement this one voids, or ""
+	SentStored  string // with Assign.SentStored: its "stored" as sent, "" if it had none
 }
 
 // DefaultVersion is the "version" set on a statement sent without one:
@@ -296,6 +301,9 @@ func (st *state) emit(first, end uint32, batch bool, v Version, a Assign) ([]Pre
 		}
 		if sp := spans[i].voided; sp[1] > 0 {
 			out[i].VoidedID = idStr[sp[0]:sp[1]]
+		}
+		if sv := info.f[fStored]; a.SentStored && sv != 0 {
+			out[i].SentStored = string(d.text(sv, nil))
 		}
 		st.writeStored(s, info, out[i].ID, stored, a.Authority, v)
 		offsets[i+1] = len(w.b)

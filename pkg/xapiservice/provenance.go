@@ -1,13 +1,11 @@
 package xapiservice
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/streamlrs/streamlrs/pkg/auth"
-	"github.com/streamlrs/streamlrs/pkg/jsonscan"
 	"github.com/streamlrs/streamlrs/pkg/stream"
 	"github.com/streamlrs/streamlrs/pkg/xapi"
 )
@@ -28,12 +26,12 @@ type provenance struct {
 }
 
 // readProvenance reads the X-LRS-Source header (source) and, when it is
-// set, the "stored" each statement of body had before PrepareStatements
-// replaced it; prepared is body's statements in order. A credential without
-// the import scope that sends the header is refused, not ignored: an
-// importer must learn that it is losing the provenance, and nothing else
-// may claim a statement was imported.
-func readProvenance(source string, p auth.Principal, body []byte, prepared []xapi.Prepared) (provenance, error) {
+// set, the "stored" each statement had before PrepareStatements replaced it
+// (prepared with Assign.SentStored). A credential without the import scope
+// that sends the header is refused, not ignored: an importer must learn
+// that it is losing the provenance, and nothing else may claim a statement
+// was imported.
+func readProvenance(source string, p auth.Principal, prepared []xapi.Prepared) (provenance, error) {
 	if source == "" {
 		return provenance{}, nil
 	}
@@ -48,37 +46,12 @@ func readProvenance(source string, p auth.Principal, body []byte, prepared []xap
 			return provenance{}, BadRequest(HeaderSource + " must be a URL of printable ASCII characters without spaces (percent-encode the rest)")
 		}
 	}
-	// PrepareStatements accepted body, so it scans; only the top-level
-	// "stored" of each statement is read (encoding/json decoding the whole
-	// body again was a tenth of an import's CPU). A stored it accepted that
-	// time.Parse cannot read is simply not kept.
-	var stored []string
-	statement := func(obj jsonscan.Value) error {
-		s := ""
-		err := obj.Members(func(name []byte, val jsonscan.Value) error {
-			if string(name) == "stored" {
-				s, _ = val.Text()
-			}
-			return nil
-		})
-		stored = append(stored, s)
-		return err
-	}
-	v, err := jsonscan.First(bytes.TrimLeft(body, " \t\r\n"))
-	if err == nil {
-		if v.IsArray() {
-			err = v.Elements(statement)
-		} else {
-			err = statement(v)
-		}
-	}
-	if err != nil || len(stored) != len(prepared) {
-		return provenance{}, fmt.Errorf("provenance: the statements read differently the second time")
-	}
+	// A stored PrepareStatements accepted that time.Parse cannot read is
+	// simply not kept.
 	pv := provenance{source: source, stored: make(map[string]time.Time, len(prepared))}
-	for i, s := range stored {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			pv.stored[prepared[i].ID] = t.UTC()
+	for _, st := range prepared {
+		if t, err := time.Parse(time.RFC3339Nano, st.SentStored); err == nil {
+			pv.stored[st.ID] = t.UTC()
 		}
 	}
 	return pv, nil

@@ -166,6 +166,7 @@ func (s *Statements) Accept(ctx context.Context, w StatementWrite) ([]string, er
 			return id
 		},
 		MaxStatements: s.cfg.MaxBatchStatements,
+		SentStored:    w.Source != "",
 	}
 	prepared, err := xapi.PrepareStatements(w.Statements, w.Version, assign)
 	if err != nil {
@@ -180,7 +181,7 @@ func (s *Statements) Accept(ctx context.Context, w StatementWrite) ([]string, er
 	if err := s.mayVoid(ctx, p, prepared); err != nil {
 		return nil, err
 	}
-	prov, err := readProvenance(w.Source, p, w.Statements, prepared)
+	prov, err := readProvenance(w.Source, p, prepared)
 	if err != nil {
 		return nil, err
 	}
