@@ -143,9 +143,12 @@ func (s *sqlDB) eraseTx(ctx context.Context, tx *sql.Tx, tenant, key string, bef
 	// Every statement naming the agent carries its key (the keys also hold
 	// the authority's agents and what StatementRefs inherit, which the
 	// check below tells apart).
+	// The digest is the tenant's (SQLite leaves the keys' tenant column
+	// empty, see sqliteKeyTenant), and statements are joined on it, as the
+	// listings do.
 	rows, err := tx.QueryContext(ctx, s.d.bind(`SELECT `+s.d.idCol("s.id")+`, s.stored, s.body FROM statement_keys k
-JOIN statements s ON s.tenant = k.tenant AND s.id = k.id
-WHERE k.digest = ? AND k.tenant = ? AND k.stored <= ? AND s.body IS NOT NULL`), digest, tenant, s.time(before))
+JOIN statements s ON s.tenant = ? AND s.id = k.id
+WHERE k.digest = ? AND k.stored <= ? AND s.body IS NOT NULL`), tenant, digest, s.time(before))
 	if err != nil {
 		return ErasureCounts{}, fmt.Errorf("find the agent's statements: %w", err)
 	}
