@@ -122,10 +122,10 @@ func (r *Runner) sources(ctx context.Context) ([]store.PullSource, error) {
 	return out, nil
 }
 
-// Principal is who a source's statements are written as: the source's own
+// principal is who a source's statements are written as: the source's own
 // identity in its tenant, allowed to write statements with their
 // provenance, whose authority is the account pull:NAME.
-func Principal(ps store.PullSource) auth.Principal {
+func principal(ps store.PullSource) auth.Principal {
 	key := "pull:" + ps.Name
 	return auth.Principal{Tenant: ps.Tenant, Key: key, Label: "pull " + ps.Name,
 		Scopes: []string{auth.ScopeStatementsWrite, auth.ScopeImport}, Authority: auth.AuthorityFor(key, "pull "+ps.Name)}
@@ -135,7 +135,7 @@ func Principal(ps store.PullSource) auth.Principal {
 func (r *Runner) pull(ctx context.Context, ps store.PullSource) error {
 	log := r.log.With(zap.String("tenant", ps.Tenant), zap.String("source", ps.Name))
 	im, err := importer.New(importer.Config{
-		Post: r.post(Principal(ps), xapi.Version(ps.Version)), Batch: r.cfg.Batch, Concurrency: 1, RetryFor: r.cfg.RetryFor,
+		Post: r.post(principal(ps), xapi.Version(ps.Version)), Batch: r.cfg.Batch, Concurrency: 1, RetryFor: r.cfg.RetryFor,
 		Provenance: true, Cursors: r.st, Tenant: ps.Tenant, Rejects: rejectLog{log}})
 	if err != nil {
 		return err

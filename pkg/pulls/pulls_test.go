@@ -66,7 +66,7 @@ func TestPostAnswersAsTheAPI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := Principal(store.PullSource{Tenant: "acme", Name: "moodle"})
+			p := principal(store.PullSource{Tenant: "acme", Name: "moodle"})
 			status, _, retryAfter, err := r.post(p, xapi.V2_0_0)(context.Background(), []byte(`[{"id":"x"}]`), "application/json", "https://lms.example.com/xapi")
 			if (err != nil) != tc.fails || status != tc.status || retryAfter != tc.retryAfter {
 				t.Fatalf("post = %d, retry after %v, %v; want %d, %v, failing %v", status, retryAfter, err, tc.status, tc.retryAfter, tc.fails)

@@ -41,20 +41,17 @@ const reasonConflict = "a statement with this id and different content exists"
 // planned is one statement of a batch ready for the backend.
 type planned struct {
 	Statement
-	extracted
-	uid     uuid.UUID  // ID parsed
-	digests [][16]byte // of Keys, in their order
-	// acts are the Activities with a definition in the statement, actsErr
-	// why they could not be read.
-	acts    []definedActivity
-	actsErr error
+	parsed
+	uid uuid.UUID // ID parsed
 }
 
 // parsed is what planning finds in one statement on its own.
 type parsed struct {
-	x       extracted
-	err     error
-	digests [][16]byte
+	extracted
+	err     error      // why the statement could not be parsed
+	digests [][16]byte // of Keys, in their order
+	// acts are the Activities with a definition in the statement, actsErr
+	// why they could not be read.
 	acts    []definedActivity
 	actsErr error
 }
@@ -73,11 +70,11 @@ func parseAll(stmts []Statement) []parsed {
 			defer wg.Done()
 			for i := w; i < len(stmts); i += workers {
 				s, r := &stmts[i], &out[i]
-				if r.x, r.err = extract(s.JSON); r.err != nil {
+				if r.extracted, r.err = extract(s.JSON); r.err != nil {
 					continue
 				}
-				r.digests = make([][16]byte, len(r.x.Keys))
-				for k, key := range r.x.Keys {
+				r.digests = make([][16]byte, len(r.Keys))
+				for k, key := range r.Keys {
 					r.digests[k] = keyDigest(s.Tenant, key.Key)
 				}
 				r.acts, r.actsErr = statementActivities(s.Tenant, s.JSON)
@@ -118,14 +115,13 @@ func plan(stmts []Statement) ([]planned, ApplyResult, error) {
 			}
 			continue
 		}
-		r := all[i]
-		if r.err != nil {
-			res.Conflicts = append(res.Conflicts, Conflict{Statement: s, Reason: r.err.Error()})
+		if err := all[i].err; err != nil {
+			res.Conflicts = append(res.Conflicts, Conflict{Statement: s, Reason: err.Error()})
 			continue
 		}
 		first[k] = s.Fingerprint
 		s.Stored = fromMicros(toMicros(s.Stored))
-		out = append(out, planned{Statement: s, extracted: r.x, uid: uid, digests: r.digests, acts: r.acts, actsErr: r.actsErr})
+		out = append(out, planned{Statement: s, parsed: all[i], uid: uid})
 	}
 	return out, res, nil
 }

@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -159,12 +157,6 @@ func (k *Kafka) Pause() { _ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGSTOP) 
 
 // Resume lets a paused broker go on (SIGCONT).
 func (k *Kafka) Resume() { _ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGCONT) }
-
-func freePort(t testing.TB) int {
-	_, port, _ := net.SplitHostPort(FreeAddr(t))
-	p, _ := strconv.Atoi(port)
-	return p
-}
 
 func tailOf(s string, n int) string {
 	if len(s) > n {

@@ -29,15 +29,21 @@ var (
 // FreeAddr returns a loopback address ("127.0.0.1:port") nothing listens on.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	return "127.0.0.1:" + strconv.Itoa(freePort(t))
+}
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t testing.TB) int {
+	t.Helper()
 	portsOnce.Do(func() {
 		portSpan = ephemeralLow() - firstTestPort
 		nextPort.Store(int64(os.Getpid() * 7919))
 	})
 	for range max(portSpan, 0) {
-		addr := "127.0.0.1:" + strconv.Itoa(firstTestPort+int(nextPort.Add(1)%int64(portSpan)))
-		if ln, err := net.Listen("tcp", addr); err == nil {
+		port := firstTestPort + int(nextPort.Add(1)%int64(portSpan))
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
 			ln.Close()
-			return addr
+			return port
 		}
 	}
 	// No room below the ephemeral range: fall back to one the kernel picks.
@@ -46,7 +52,7 @@ func FreeAddr(t testing.TB) string {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	return ln.Addr().String()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func ephemeralLow() int {
